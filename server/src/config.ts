@@ -1,0 +1,165 @@
+/**
+ * Configuration from environment variables. Runtime-neutral: takes the environment as a plain record
+ * (Node's process.env or Deno.env.toObject()). Every variable is documented in docs/configuration.md.
+ */
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Serve plain HTTP/WS (only behind a TLS-terminating proxy). */
+  plainHttp: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Where the development certificate and JWT secret are generated. */
+  certsDir: string;
+  jwtSecret?: string;
+  /** PEM file of the public key, for RS256/ES256 tokens from your own issuer. */
+  jwtPublicKey?: string;
+  jwtAlgorithm: JwtAlgorithm;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** The development login `POST /api/login`. */
+  devLogin: boolean;
+  tokenTtlSeconds: number;
+  heartbeatIntervalMs: number;
+  authTimeoutMs: number;
+  /** Hard frame limit: larger frames close the connection with 1009 before being buffered whole. */
+  maxPayloadBytes: number;
+  /** Soft limit on a message's text, in characters: longer gets an error, the connection stays. */
+  maxMessageChars: number;
+  perMessageDeflate: boolean;
+  historyPerRoom: number;
+  historyTotal: number;
+  roomLimit: number;
+  roomTtlMs: number;
+  userLimit: number;
+  inboxPerUser: number;
+  idempotencyLimit: number;
+  idempotencyTtlMs: number;
+  roomsPerConnection: number;
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  sendBufferLimitBytes: number;
+  allowedOrigins: string[];
+  staticDir?: string;
+  shutdownTimeoutMs: number;
+  redisUrl?: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function str(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+const ALGORITHMS: JwtAlgorithm[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
+  const jwtPublicKey = str(env, 'JWT_PUBLIC_KEY');
+  const jwtAlgorithm = (str(env, 'JWT_ALGORITHM') ?? (jwtPublicKey ? 'RS256' : 'HS256')) as JwtAlgorithm;
+  if (!ALGORITHMS.includes(jwtAlgorithm)) {
+    throw new ConfigError('JWT_ALGORITHM', `must be one of ${ALGORITHMS.join(', ')}, got "${jwtAlgorithm}"`);
+  }
+  if (jwtAlgorithm.startsWith('HS') && jwtPublicKey) {
+    throw new ConfigError('JWT_ALGORITHM', `${jwtAlgorithm} is a shared-secret algorithm; with JWT_PUBLIC_KEY use RS256 or ES256`);
+  }
+  if (!jwtAlgorithm.startsWith('HS') && !jwtPublicKey) {
+    throw new ConfigError('JWT_PUBLIC_KEY', `is required with JWT_ALGORITHM=${jwtAlgorithm}`);
+  }
+  const jwtSecret = str(env, 'JWT_SECRET');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters');
+  }
+  const tlsCert = str(env, 'TLS_CERT');
+  const tlsKey = str(env, 'TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(tlsCert ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY must be set together');
+  }
+  const logLevel = (str(env, 'LOG_LEVEL') ?? defaults.logLevel ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const redisUrl = str(env, 'REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const devLogin = bool(env, 'DEV_LOGIN', defaults.devLogin ?? true);
+  if (devLogin && !jwtAlgorithm.startsWith('HS')) {
+    throw new ConfigError('DEV_LOGIN', 'the development login signs HS256 tokens; set DEV_LOGIN=false with JWT_PUBLIC_KEY');
+  }
+
+  const config: Config = {
+    port: int(env, 'PORT', defaults.port ?? 8443, 0, 65535),
+    host: str(env, 'HOST') ?? defaults.host ?? '0.0.0.0',
+    plainHttp: bool(env, 'PLAIN_HTTP', defaults.plainHttp ?? false),
+    tlsCert,
+    tlsKey,
+    certsDir: str(env, 'CERTS_DIR') ?? defaults.certsDir ?? 'certs',
+    jwtSecret,
+    jwtPublicKey,
+    jwtAlgorithm,
+    jwtIssuer: str(env, 'JWT_ISSUER'),
+    jwtAudience: str(env, 'JWT_AUDIENCE'),
+    devLogin,
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', defaults.tokenTtlSeconds ?? 7 * 24 * 3600, 10),
+    heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', defaults.heartbeatIntervalMs ?? 30_000, 50, 3_600_000),
+    authTimeoutMs: int(env, 'AUTH_TIMEOUT_MS', defaults.authTimeoutMs ?? 30_000, 50),
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', defaults.maxPayloadBytes ?? 64 * 1024, 1024, 16 * 1024 * 1024),
+    maxMessageChars: int(env, 'MAX_MESSAGE_CHARS', defaults.maxMessageChars ?? 5000, 1),
+    perMessageDeflate: bool(env, 'PER_MESSAGE_DEFLATE', defaults.perMessageDeflate ?? false),
+    historyPerRoom: int(env, 'HISTORY_PER_ROOM', defaults.historyPerRoom ?? 500, 0),
+    historyTotal: int(env, 'HISTORY_TOTAL', defaults.historyTotal ?? 500_000, 1),
+    roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),
+    roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs ?? 30 * 24 * 3600 * 1000, 1000),
+    userLimit: int(env, 'USER_LIMIT', defaults.userLimit ?? 200_000, 1),
+    inboxPerUser: int(env, 'INBOX_PER_USER', defaults.inboxPerUser ?? 1000, 1),
+    idempotencyLimit: int(env, 'IDEMPOTENCY_LIMIT', defaults.idempotencyLimit ?? 200_000, 1),
+    idempotencyTtlMs: int(env, 'IDEMPOTENCY_TTL_MS', defaults.idempotencyTtlMs ?? 24 * 3600 * 1000, 1000),
+    roomsPerConnection: int(env, 'ROOMS_PER_CONNECTION', defaults.roomsPerConnection ?? 100, 1),
+    rateLimitPerSec: int(env, 'RATE_LIMIT_PER_SEC', defaults.rateLimitPerSec ?? 20, 1),
+    rateLimitBurst: int(env, 'RATE_LIMIT_BURST', defaults.rateLimitBurst ?? 40, 1),
+    sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
+    allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    staticDir: str(env, 'STATIC_DIR') ?? defaults.staticDir,
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', defaults.shutdownTimeoutMs ?? 5000, 0),
+    redisUrl,
+    logLevel,
+  };
+  for (const origin of config.allowedOrigins) {
+    if (origin !== '*' && !/^(https?:\/\/[^/\s]+|servicewechat\.com\/\S+)$/.test(origin)) {
+      throw new ConfigError('ALLOWED_ORIGINS', `"${origin}" is not an origin like https://chat.example.com`);
+    }
+  }
+  return config;
+}

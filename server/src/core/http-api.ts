@@ -1,0 +1,135 @@
+/**
+ * The HTTP side, runtime-neutral: `POST /api/login` (development login), `GET /healthz`, CORS and
+ * origin checks, and static file resolution for the built H5 client. Adapters translate their
+ * request objects to HttpRequest and write the HttpReply.
+ */
+
+import type { LoginResponse } from '../protocol.ts';
+import { cleanName, isValidUid, type Authenticator } from './auth.ts';
+
+export interface HttpRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  origin: string | undefined;
+  readBody(limit: number): Promise<string | undefined>;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+export interface HttpApiDeps {
+  auth: Authenticator;
+  devLogin: boolean;
+  allowedOrigins: string[];
+  health: () => Record<string, unknown> & { ok: boolean };
+  /** Reads a file of the built H5 client by its relative path, or undefined when absent. */
+  readStatic?: (relativePath: string) => Promise<Uint8Array | undefined>;
+}
+
+const LOGIN_BODY_LIMIT = 4096;
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  svg: 'image/svg+xml',
+  ico: 'image/x-icon',
+  woff2: 'font/woff2',
+  ttf: 'font/ttf',
+  txt: 'text/plain; charset=utf-8',
+};
+
+/** Origins are checked only where a browser sends one; `*` or an empty list allows any. */
+export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
+  if (origin === undefined || allowed.length === 0 || allowed.includes('*')) return true;
+  return allowed.includes(origin);
+}
+
+function json(status: number, value: unknown, extra: Record<string, string> = {}): HttpReply {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra },
+    body: JSON.stringify(value),
+  };
+}
+
+function corsHeaders(req: HttpRequest, allowed: string[]): Record<string, string> {
+  if (req.origin === undefined || !originAllowed(req.origin, allowed)) return {};
+  return {
+    'access-control-allow-origin': req.origin,
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-headers': 'content-type',
+    vary: 'origin',
+  };
+}
+
+export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<HttpReply> {
+  const cors = corsHeaders(req, deps.allowedOrigins);
+  if (req.path === '/healthz') {
+    const health = deps.health();
+    return json(health.ok ? 200 : 503, health, cors);
+  }
+  if (req.path === '/api/login') {
+    if (req.method === 'OPTIONS') return { status: 204, headers: cors, body: '' };
+    if (req.method !== 'POST') return json(405, { error: 'use POST' }, { ...cors, allow: 'POST' });
+    if (!originAllowed(req.origin, deps.allowedOrigins)) return json(403, { error: 'origin not allowed' });
+    if (!deps.devLogin || !deps.auth.canIssue) {
+      return json(404, { error: 'the development login is disabled on this server; get a token from your own issuer' }, cors);
+    }
+    return login(req, deps.auth, cors);
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+  return serveStatic(req.path, deps);
+}
+
+async function login(req: HttpRequest, auth: Authenticator, cors: Record<string, string>): Promise<HttpReply> {
+  const body = await req.readBody(LOGIN_BODY_LIMIT);
+  if (body === undefined) return json(413, { error: `body larger than ${LOGIN_BODY_LIMIT} bytes` }, cors);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return json(400, { error: 'body must be JSON: {"name": "..."}' }, cors);
+  }
+  const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const name = cleanName(fields.name);
+  if (!name) return json(400, { error: 'name must be 1-32 characters' }, cors);
+  // A development login may keep a uid across logins (the course's client passes ?uid=).
+  if (fields.uid !== undefined && !isValidUid(fields.uid)) return json(400, { error: 'uid must be 1-64 letters, digits or _-.:@' }, cors);
+  const issued: LoginResponse = auth.issue(name, fields.uid as string | undefined);
+  return json(200, issued, cors);
+}
+
+async function serveStatic(path: string, deps: HttpApiDeps): Promise<HttpReply> {
+  const notFound = json(404, { error: 'not found' });
+  if (!deps.readStatic) return notFound;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return notFound;
+  }
+  const parts = decoded.split('/').filter((p) => p.length > 0);
+  if (parts.some((p) => p === '..' || p.startsWith('.') || p.includes('\\') || p.includes('\0'))) return notFound;
+  const relative = parts.length === 0 ? 'index.html' : parts.join('/');
+  const body = await deps.readStatic(relative);
+  if (!body) return notFound;
+  const ext = relative.slice(relative.lastIndexOf('.') + 1).toLowerCase();
+  const immutable = relative.startsWith('assets/');
+  return {
+    status: 200,
+    headers: {
+      'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'x-content-type-options': 'nosniff',
+    },
+    body,
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The Node adapter: one HTTPS (or, when asked, plain HTTP) server on one port carrying the
+ * WebSocket endpoint at `/`, the HTTP API and the built H5 client.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createBackends } from '../backends.ts';
+import type { Config } from '../config.ts';
+import { Authenticator, type Identity } from '../core/auth.ts';
+import { ChatCore } from '../core/chat-core.ts';
+import type { Connection } from '../core/connection.ts';
+import { handleHttp, originAllowed, type HttpRequest } from '../core/http-api.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { resolveAuthSettings } from './secrets.ts';
+import { ensureDevCertificate, readTlsFiles, type TlsMaterial } from './tls.ts';
+import { WsTransport, prepareText } from './ws-transport.ts';
+
+export interface RunningServer {
+  url: string;
+  httpUrl: string;
+  port: number;
+  core: ChatCore;
+  tls: TlsMaterial | undefined;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** The H5 build, when present, relative to this file in both src/ and dist/. */
+export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../../mobile/dist/build/h5/', import.meta.url));
+
+const CONN = Symbol('connection');
+type TaggedSocket = WebSocket & { [CONN]: Connection; [CORE]: ChatCore };
+const CORE = Symbol('core');
+
+function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const socket = this as TaggedSocket;
+  socket[CORE].receive(socket[CONN], isBinary ? '' : data.toString('utf8'), isBinary);
+}
+
+function onSocketClose(this: WebSocket, code: number): void {
+  const socket = this as TaggedSocket;
+  socket[CORE].closed(socket[CONN], code !== 1006);
+}
+
+function onSocketError(this: WebSocket): void {
+  // ws closes the socket after an error (bad frame, invalid UTF-8, over maxPayload) with a close code.
+}
+
+export async function startNodeServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const auth = new Authenticator(resolveAuthSettings(config));
+  let tls: TlsMaterial | undefined;
+  if (!config.plainHttp) {
+    tls = config.tlsCert && config.tlsKey ? readTlsFiles(config.tlsCert, config.tlsKey) : await ensureDevCertificate(config.certsDir, logger);
+    logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
+  }
+  const backends = await createBackends(config, logger);
+  const core = new ChatCore({ settings: config, store: backends.store, bus: backends.bus, auth, logger, prepare: prepareText });
+  const staticDir = config.staticDir ?? DEFAULT_STATIC_DIR;
+  const startedAt = Date.now();
+
+  const httpDeps = {
+    auth,
+    devLogin: config.devLogin,
+    allowedOrigins: config.allowedOrigins,
+    health: () => ({
+      ok: !core.isShuttingDown && backends.healthy(),
+      status: core.isShuttingDown ? 'shutting down' : backends.healthy() ? 'ok' : 'backend unavailable',
+      store: backends.kind,
+      connections: core.stats.connections,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    }),
+    readStatic: async (relative: string) => {
+      try {
+        return await readFile(resolve(staticDir, relative));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const request: HttpRequest = {
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?')[0],
+      origin: req.headers.origin,
+      readBody: (limit) => readBody(req, limit),
+    };
+    handleHttp(request, httpDeps).then(
+      (reply) => {
+        res.writeHead(reply.status, reply.headers);
+        res.end(req.method === 'HEAD' ? undefined : reply.body);
+      },
+      (err: unknown) => {
+        logger.error('http handler failed', { path: request.path, err: String(err) });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":"internal error"}');
+      },
+    );
+  };
+
+  const server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createHttpServer(onRequest);
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: config.maxPayloadBytes,
+    perMessageDeflate: config.perMessageDeflate
+      ? {
+          // The course's settings: cheap compression, no context kept between messages.
+          zlibDeflateOptions: { chunkSize: 1024, memLevel: 7, level: 3 },
+          zlibInflateOptions: { chunkSize: 10 * 1024 },
+          clientNoContextTakeover: true,
+          serverNoContextTakeover: true,
+          serverMaxWindowBits: 10,
+          concurrencyLimit: 10,
+          threshold: 1024,
+        }
+      : false,
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refuse = (status: number, message: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+    };
+    if (url.pathname !== '/' && url.pathname !== '/ws') return refuse(404, 'Not Found');
+    if (core.isShuttingDown) return refuse(503, 'Service Unavailable');
+    if (!originAllowed(req.headers.origin, config.allowedOrigins)) return refuse(403, 'Forbidden');
+    const token = url.searchParams.get('token');
+    let identity: Identity | undefined;
+    if (token !== null) {
+      const result = core.verifyToken(token);
+      if (!result.ok) return refuse(401, 'Unauthorized');
+      identity = result.identity;
+    }
+    const welcome = token !== null || url.searchParams.has('v');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const tagged = ws as TaggedSocket;
+      tagged[CORE] = core;
+      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate), req.socket.remoteAddress ?? '', { identity, welcome });
+      ws.on('message', onSocketMessage);
+      ws.on('close', onSocketClose);
+      ws.on('error', onSocketError);
+    });
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  core.start();
+  const { port } = server.address() as AddressInfo;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const scheme = tls ? 'https' : 'http';
+  const httpUrl = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const url = `${tls ? 'wss' : 'ws'}${httpUrl.slice(scheme.length)}/`;
+  logger.info('listening', { url, http: httpUrl, store: backends.kind, perMessageDeflate: config.perMessageDeflate });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      server.close();
+      const finished = core.shutdown();
+      const deadline = new Promise<void>((r) => setTimeout(r, config.shutdownTimeoutMs).unref());
+      await Promise.race([finished, deadline]);
+      server.closeAllConnections();
+      wss.close();
+      await Promise.allSettled([backends.store.close(), backends.bus.close()]);
+      logger.info('stopped');
+    })());
+
+  return { url, httpUrl, port, core, tls, logger, close };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolveBody(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolveBody(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,368 @@
+/**
+ * The wire protocol: every frame's shape, event names, error codes and close codes.
+ *
+ * Shared by the server and the mobile client (`@chatroom/server/protocol`), so it must stay free of
+ * imports and of runtime-specific code. Documented in docs/protocol.md; keep the two in step.
+ *
+ * Every frame is a JSON text frame: an object with an `event` field. The set is a superset of the
+ * course's events (auth, login, message, heartbeat, logout, noauth, num/total), so the course's own
+ * browser client works unchanged.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Event names, client to server. */
+export enum ClientEvent {
+  Auth = 'auth',
+  Login = 'login',
+  Join = 'join',
+  Leave = 'leave',
+  Message = 'message',
+  Heartbeat = 'heartbeat',
+  Members = 'members',
+  Rooms = 'rooms',
+  History = 'history',
+}
+
+/** Event names, server to client. */
+export enum ServerEvent {
+  Welcome = 'welcome',
+  Authed = 'authed',
+  NoAuth = 'noauth',
+  Login = 'login',
+  Logout = 'logout',
+  Joined = 'joined',
+  Left = 'left',
+  Message = 'message',
+  Ack = 'ack',
+  Heartbeat = 'heartbeat',
+  Members = 'members',
+  Rooms = 'rooms',
+  History = 'history',
+  Error = 'error',
+}
+
+/** Codes carried by `{event:"error"}`. The connection stays open after any of them. */
+export enum ErrorCode {
+  /** The frame is not valid JSON, or not a JSON object. */
+  InvalidJson = 4400,
+  /** A binary frame; the protocol is JSON text only. */
+  BinaryFrame = 4401,
+  /** `event` is missing or names no known event. */
+  UnknownEvent = 4402,
+  /** A field is missing, of the wrong type, or out of range. */
+  InvalidField = 4403,
+  /** The message text is longer than the server's limit (the frame itself was within maxPayload). */
+  TooLarge = 4413,
+  /** The connection has not joined the room it names. */
+  NotMember = 4404,
+  /** No `roomid` and the connection is in zero or several rooms. */
+  AmbiguousRoom = 4405,
+  /** The frame claims a `uid` or `name` other than the token's. */
+  ForgedIdentity = 4406,
+  /** The token is invalid (bad signature, algorithm, issuer, audience, not yet valid). */
+  AuthFailed = 4407,
+  /** Too many frames; slow down. Persistent abuse is closed with CloseCode.RateLimited. */
+  RateLimited = 4429,
+  /** Too many rooms on one connection or user. */
+  TooManyRooms = 4430,
+  /** The store is unreachable: the message was NOT accepted and no ack was sent; resend it. */
+  Unavailable = 4503,
+}
+
+/** WebSocket close codes the server uses. 1000–1015 are the RFC 6455 ones. */
+export enum CloseCode {
+  Normal = 1000,
+  /** Server shutting down or restarting: reconnect (to another node). */
+  GoingAway = 1001,
+  /** A frame over maxPayload; closed by the receiver before it is buffered whole. */
+  MessageTooBig = 1009,
+  /** The token expired on a live connection and was not renewed with a new `auth` frame. */
+  AuthExpired = 4001,
+  /** No successful `auth` within the auth timeout. */
+  AuthTimeout = 4003,
+  /** The client stopped answering heartbeats. Usually seen as 1006: the socket is terminated. */
+  HeartbeatTimeout = 4004,
+  /** The client reads too slowly and its send buffer passed the limit (Centrifugo uses 3008). */
+  SlowConsumer = 4008,
+  /** Kept sending after being rate limited. */
+  RateLimited = 4029,
+}
+
+export const HEARTBEAT_PING = 'ping';
+export const HEARTBEAT_PONG = 'pong';
+
+/** Room ids: 1–64 chars of letters, digits and `_ - . : @`. `dm:` is reserved for direct chats. */
+export const ROOM_ID_PATTERN = /^[\w\-.:@]{1,64}$/;
+export const DIRECT_ROOM_PREFIX = 'dm:';
+/** The room a `login` without `roomid` joins (the course's single-room client). */
+export const DEFAULT_ROOM_ID = 'lobby';
+
+/** The conversation id both members of a direct chat share: sorted uids, so it is the same on both sides. */
+export function directRoomId(uidA: string, uidB: string): string {
+  return uidA < uidB ? `${DIRECT_ROOM_PREFIX}${uidA}|${uidB}` : `${DIRECT_ROOM_PREFIX}${uidB}|${uidA}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client to server frames
+
+export interface AuthFrame {
+  event: ClientEvent.Auth | 'auth';
+  /** The JWT. */
+  message: string;
+  id?: string;
+}
+
+/** `login` is the course's name for joining a room; `join` is the same, for a further room. */
+export interface JoinFrame {
+  event: ClientEvent.Login | ClientEvent.Join | 'login' | 'join';
+  roomid: string;
+  /** Replay what the room sent after this seq (resume). Without it, the offline backlog is replayed. */
+  since?: number;
+  /** Accepted only when equal to the token's (the course's client sends them). */
+  name?: string;
+  uid?: string;
+  id?: string;
+}
+
+export interface LeaveFrame {
+  event: ClientEvent.Leave | 'leave';
+  roomid: string;
+  id?: string;
+}
+
+export interface SendFrame {
+  event: ClientEvent.Message | 'message';
+  message: string;
+  /** The room; optional when the connection is in exactly one room. */
+  roomid?: string;
+  /** A direct message to this user instead of a room. */
+  to?: string;
+  /** The client's own message id (a uuid): makes the send idempotent and asks for an `ack`. */
+  id?: string;
+  name?: string;
+  uid?: string;
+}
+
+export interface HeartbeatFrame {
+  event: ClientEvent.Heartbeat | 'heartbeat';
+  message: typeof HEARTBEAT_PING | typeof HEARTBEAT_PONG | string;
+}
+
+export interface MembersRequest {
+  event: ClientEvent.Members | 'members';
+  roomid: string;
+  id?: string;
+}
+
+export interface RoomsRequest {
+  event: ClientEvent.Rooms | 'rooms';
+  id?: string;
+}
+
+/** Read older history of a room or direct chat (for scrolling up), newest first up to `limit`. */
+export interface HistoryRequest {
+  event: ClientEvent.History | 'history';
+  roomid: string;
+  /** Only messages with seq below this one (scrolling up). */
+  before?: number;
+  /** Only messages with seq above this one (catching up a direct chat after a reconnect). */
+  after?: number;
+  limit?: number;
+  id?: string;
+}
+
+export type ClientFrame =
+  | AuthFrame
+  | JoinFrame
+  | LeaveFrame
+  | SendFrame
+  | HeartbeatFrame
+  | MembersRequest
+  | RoomsRequest
+  | HistoryRequest;
+
+// ---------------------------------------------------------------------------------------------
+// Server to client frames
+
+/** First frame on every connection. */
+export interface WelcomeEvent {
+  event: ServerEvent.Welcome;
+  protocol: number;
+  heartbeatMs: number;
+  /** Set when the token came in the upgrade URL and was accepted. */
+  uid?: string;
+  name?: string;
+}
+
+export interface AuthedEvent {
+  event: ServerEvent.Authed;
+  uid: string;
+  name: string;
+  /** Token expiry, ms since the epoch. */
+  expiresAt: number;
+  ref?: string;
+}
+
+export interface NoAuthEvent {
+  event: ServerEvent.NoAuth;
+  message: string;
+  ref?: string;
+}
+
+export interface PresenceEvent {
+  event: ServerEvent.Login | ServerEvent.Logout;
+  name: string;
+  uid: string;
+  roomid: string;
+  /** Members of the room online now. */
+  num: number;
+  /** Members of the room in all, online or not. */
+  total: number;
+  /** On logout: why. `leave` also ends the membership; the others keep it. */
+  reason?: 'leave' | 'close' | 'timeout';
+}
+
+/** Reply to login/join, after any replayed messages. */
+export interface JoinedEvent {
+  event: ServerEvent.Joined;
+  roomid: string;
+  num: number;
+  total: number;
+  /** The newest seq of the room when the replay ended. */
+  lastSeq: number;
+  /** How many messages were replayed before this frame. */
+  replayed: number;
+  /** True when kept history no longer reaches back to what was asked for: earlier messages are gone. */
+  gap: boolean;
+  ref?: string;
+}
+
+export interface LeftEvent {
+  event: ServerEvent.Left;
+  roomid: string;
+  ref?: string;
+}
+
+export interface ChatMessage {
+  event: ServerEvent.Message;
+  /** Server-set uuid, or the client's own `id` when it gave one. */
+  id: string;
+  /** Room id, or the direct chat's `dm:` id. */
+  roomid: string;
+  /** Per room, strictly increasing, from 1. */
+  seq: number;
+  /** Server time, ms since the epoch. */
+  ts: number;
+  uid: string;
+  name: string;
+  message: string;
+  /** Direct messages only: the recipient's uid. */
+  to?: string;
+  num?: number;
+  total?: number;
+  /** True on messages replayed from history or the offline backlog. */
+  replay?: boolean;
+}
+
+export interface AckEvent {
+  event: ServerEvent.Ack;
+  id: string;
+  seq: number;
+  roomid: string;
+  ts: number;
+  /** True when this id had been accepted before: nothing was delivered again. */
+  duplicate?: boolean;
+}
+
+export interface HeartbeatEvent {
+  event: ServerEvent.Heartbeat;
+  message: typeof HEARTBEAT_PING;
+}
+
+export interface MemberInfo {
+  uid: string;
+  name: string;
+  online: boolean;
+}
+
+export interface MembersEvent {
+  event: ServerEvent.Members;
+  roomid: string;
+  members: MemberInfo[];
+  num: number;
+  total: number;
+  ref?: string;
+}
+
+export interface RoomSummary {
+  roomid: string;
+  num: number;
+  total: number;
+  lastSeq: number;
+  last?: ChatMessage;
+  /** Direct chats: the other member. */
+  peer?: { uid: string; name: string };
+}
+
+export interface RoomsEvent {
+  event: ServerEvent.Rooms;
+  rooms: RoomSummary[];
+  ref?: string;
+}
+
+export interface HistoryEvent {
+  event: ServerEvent.History;
+  roomid: string;
+  /** Oldest first. */
+  messages: ChatMessage[];
+  /** True when older messages than these existed but are no longer kept. */
+  gap: boolean;
+  ref?: string;
+}
+
+export interface ErrorEvent {
+  event: ServerEvent.Error;
+  code: ErrorCode;
+  message: string;
+  /** The `id` of the frame that caused it, when it had one. */
+  ref?: string;
+}
+
+export type ServerFrame =
+  | WelcomeEvent
+  | AuthedEvent
+  | NoAuthEvent
+  | PresenceEvent
+  | JoinedEvent
+  | LeftEvent
+  | ChatMessage
+  | AckEvent
+  | HeartbeatEvent
+  | MembersEvent
+  | RoomsEvent
+  | HistoryEvent
+  | ErrorEvent;
+
+/** Maps each server event name to its frame type, for typed client event emitters. */
+export type ServerEventMap = {
+  [E in ServerFrame as E['event']]: E;
+};
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API
+
+/** `POST /api/login` body (development login). */
+export interface LoginRequest {
+  name: string;
+}
+
+export interface LoginResponse {
+  token: string;
+  uid: string;
+  name: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+export const NAME_MAX_LENGTH = 32;

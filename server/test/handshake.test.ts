@@ -1,0 +1,164 @@
+import jwt from 'jsonwebtoken';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode, ErrorCode } from '../src/protocol.ts';
+import { TEST_CERTS_DIR, connect, connectAs, httpRequest, login, startTestServer, type TestServer } from './harness.ts';
+
+let server: TestServer;
+const secret = () => readFileSync(join(TEST_CERTS_DIR, 'dev-jwt-secret'), 'utf8').trim();
+
+beforeAll(async () => {
+  server = await startTestServer({ AUTH_TIMEOUT_MS: '400' });
+});
+afterAll(() => server.close());
+
+describe('token in the upgrade URL', () => {
+  it('a valid token is accepted and welcomed with the identity', async () => {
+    const alice = await connectAs(server, 'alice');
+    const welcome = alice.events('welcome')[0];
+    expect(welcome).toMatchObject({ uid: alice.user.uid, name: 'alice', protocol: 1 });
+    expect(welcome.heartbeatMs).toBeGreaterThan(0);
+    await alice.close();
+  });
+
+  it('an invalid token is refused at the handshake with 401', async () => {
+    const { token } = await login(server, 'mallory');
+    await expect(connect(server, { token: token.slice(0, -3) + 'AAA' })).rejects.toThrow('401');
+    await expect(connect(server, { token: 'not-a-jwt' })).rejects.toThrow('401');
+  });
+
+  it('paths other than / are not WebSocket endpoints', async () => {
+    await expect(connect(server, { path: '/elsewhere' })).rejects.toThrow('404');
+  });
+});
+
+describe('auth frame', () => {
+  it('before auth every other event gets noauth and is not processed', async () => {
+    const anon = await connect(server);
+    anon.send({ event: 'join', roomid: 'secret-room' });
+    const noauth = await anon.nextEvent('noauth');
+    expect(noauth.message).toMatch(/auth/);
+    anon.send({ event: 'message', roomid: 'secret-room', message: 'hello?' });
+    await anon.waitFor(() => anon.events('noauth').length === 2);
+
+    const bob = await connectAs(server, 'bob');
+    await bob.join('secret-room');
+    expect(bob.events('login').map((f) => f.name)).toEqual(['bob']);
+    await Promise.all([anon.close(), bob.close()]);
+  });
+
+  it('auth then login in one burst: the login waits for the auth', async () => {
+    const { token, uid } = await login(server, 'carol');
+    const carol = await connect(server);
+    carol.send({ event: 'auth', message: token, id: 'a1' });
+    carol.send({ event: 'login', roomid: 'burst', id: 'j1' });
+    expect(await carol.nextEvent('authed')).toMatchObject({ uid, name: 'carol', ref: 'a1' });
+    expect(await carol.nextEvent('joined')).toMatchObject({ roomid: 'burst', num: 1, total: 1 });
+    expect(carol.events('noauth')).toHaveLength(0);
+    await carol.close();
+  });
+
+  it('refuses a wrong signature, alg none, an expired token and a token without sub', async () => {
+    const client = await connect(server);
+    const now = Math.floor(Date.now() / 1000);
+    const forged = jwt.sign({ name: 'eve', sub: 'eve' }, 'x'.repeat(40), { algorithm: 'HS256', expiresIn: 60 });
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'eve', name: 'eve', exp: now + 60 })).toString('base64url')}.`;
+    const expired = jwt.sign({ name: 'eve', sub: 'eve', exp: now - 10 }, secret(), { algorithm: 'HS256' });
+    const hs512 = jwt.sign({ name: 'eve', sub: 'eve' }, secret(), { algorithm: 'HS512', expiresIn: 60 });
+    const noSub = jwt.sign({ name: 'eve' }, secret(), { algorithm: 'HS256', expiresIn: 60 });
+    for (const [i, token] of [forged, none, expired, hs512, noSub].entries()) {
+      const reply = await client.request({ event: 'auth', message: token, id: `t${i}` });
+      expect(reply.event).toBe('noauth');
+    }
+    expect(client.events('noauth')[2].message).toBe('please auth again, your token is expired!');
+    const reply = await client.request({ event: 'join', roomid: 'r' });
+    expect(reply.event).toBe('noauth');
+    await client.close();
+  });
+
+  it('a second auth frame for another user is refused; the same user renews the session', async () => {
+    const dave = await connectAs(server, 'dave');
+    const other = await login(server, 'erin');
+    const refused = await dave.request({ event: 'auth', message: other.token });
+    expect(refused).toMatchObject({ event: 'error', code: ErrorCode.ForgedIdentity });
+    const renewed = await login(server, 'dave', dave.user.uid);
+    const authed = await dave.request({ event: 'auth', message: renewed.token });
+    expect(authed).toMatchObject({ event: 'authed', uid: dave.user.uid });
+    await dave.close();
+  });
+
+  it('an unauthenticated connection is closed after the auth timeout', async () => {
+    const idle = await connect(server);
+    expect(await idle.closed).toBe(CloseCode.AuthTimeout);
+  });
+
+  it('a token that expires on a live connection gets noauth and close 4001', async () => {
+    const soon = jwt.sign({ name: 'fay', sub: 'fay-uid' }, secret(), { algorithm: 'HS256', expiresIn: 1 });
+    const fay = await connect(server, { token: soon });
+    await fay.join('expiring');
+    const code = await fay.closed;
+    expect(code).toBe(CloseCode.AuthExpired);
+    expect(fay.events('noauth').at(-1)?.message).toMatch(/expired/);
+  });
+
+  it('renewing with a new auth frame before expiry keeps the connection open', async () => {
+    const soon = jwt.sign({ name: 'gus', sub: 'gus-uid' }, secret(), { algorithm: 'HS256', expiresIn: 1 });
+    const gus = await connect(server, { token: soon });
+    const later = jwt.sign({ name: 'gus', sub: 'gus-uid' }, secret(), { algorithm: 'HS256', expiresIn: 60 });
+    await gus.request({ event: 'auth', message: later });
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(gus.closeCode).toBeUndefined();
+    await gus.join('still-here');
+    await gus.close();
+  });
+});
+
+describe('HTTP', () => {
+  it('GET /healthz answers with the store and connection count', async () => {
+    const res = await httpRequest<Record<string, unknown>>(server, '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, store: 'memory' });
+  });
+
+  it('POST /api/login issues a token for a valid name and refuses bad ones', async () => {
+    const ok = await login(server, '小明');
+    expect(ok.name).toBe('小明');
+    expect(ok.expiresAt).toBeGreaterThan(Date.now());
+    const decoded = jwt.decode(ok.token) as jwt.JwtPayload;
+    expect(decoded.sub).toBe(ok.uid);
+    for (const body of ['{"name":""}', '{"name":"' + 'x'.repeat(40) + '"}', 'not json', '{"name":"a","uid":"bad uid!"}']) {
+      const res = await httpRequest(server, '/api/login', { method: 'POST', body });
+      expect(res.status).toBe(400);
+    }
+    const get = await httpRequest(server, '/api/login');
+    expect(get.status).toBe(405);
+  });
+
+  it('the development login can be disabled', async () => {
+    const locked = await startTestServer({ DEV_LOGIN: 'false', JWT_SECRET: 's'.repeat(40) });
+    try {
+      const res = await httpRequest(locked, '/api/login', { method: 'POST', body: '{"name":"a"}' });
+      expect(res.status).toBe(404);
+      const own = jwt.sign({ name: 'ops', sub: 'ops-1' }, 's'.repeat(40), { algorithm: 'HS256', expiresIn: 60 });
+      const client = await connect(locked, { token: own });
+      expect((await client.nextEvent('welcome')).uid).toBe('ops-1');
+      await client.close();
+    } finally {
+      await locked.close();
+    }
+  });
+
+  it('refuses browsers from origins outside ALLOWED_ORIGINS', async () => {
+    const strict = await startTestServer({ ALLOWED_ORIGINS: 'https://chat.example.com' });
+    try {
+      await expect(connect(strict, { headers: { origin: 'https://evil.example.net' } })).rejects.toThrow('403');
+      const ok = await connect(strict, { headers: { origin: 'https://chat.example.com' } });
+      await ok.close();
+      const res = await httpRequest(strict, '/api/login', { method: 'POST', body: '{"name":"a"}', headers: { origin: 'https://evil.example.net' } });
+      expect(res.status).toBe(403);
+    } finally {
+      await strict.close();
+    }
+  });
+});

@@ -1,0 +1,240 @@
+/**
+ * Test harness: a real server on a free loopback port over real TLS with the development
+ * certificate, and real `ws` clients that record every frame.
+ */
+
+import { request } from 'node:https';
+import { request as plainRequest } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { loadConfig } from '../src/config.ts';
+import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import type { LoginResponse, ServerFrame } from '../src/protocol.ts';
+
+/** One certificate for the whole run, generated on first use like a fresh install would. */
+export const TEST_CERTS_DIR = join(tmpdir(), 'chatroom-test-certs');
+mkdirSync(TEST_CERTS_DIR, { recursive: true });
+
+export interface TestServer extends RunningServer {
+  env: Record<string, string>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const merged = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CERTS_DIR: TEST_CERTS_DIR,
+    LOG_LEVEL: 'silent',
+    SHUTDOWN_TIMEOUT_MS: '1000',
+    RATE_LIMIT_PER_SEC: '1000',
+    RATE_LIMIT_BURST: '1000',
+    ...env,
+  };
+  const server = await startNodeServer(loadConfig(merged));
+  return Object.assign(server, { env: merged });
+}
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+  text: string;
+}
+
+export function httpRequest<T = unknown>(
+  server: RunningServer,
+  path: string,
+  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult<T>> {
+  const url = new URL(path, server.httpUrl);
+  const doRequest = url.protocol === 'https:' ? request : plainRequest;
+  return new Promise((resolve, reject) => {
+    const req = doRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost' },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body as T, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export async function login(server: RunningServer, name: string, uid?: string): Promise<LoginResponse> {
+  const res = await httpRequest<LoginResponse>(server, '/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(uid ? { name, uid } : { name }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+type Frame = ServerFrame & Record<string, unknown>;
+
+/** A real WebSocket client that records every frame it receives. */
+export class TestClient {
+  readonly frames: Frame[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  private readonly waiters = new Set<() => void>();
+  readonly closed: Promise<number>;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.frames.push(JSON.parse(data.toString()) as Frame);
+      for (const wake of this.waiters) wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        for (const wake of this.waiters) wake();
+        resolve(code);
+      });
+    });
+    ws.on('error', () => {});
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Frames of one event, optionally in one room. */
+  events(event: string, roomid?: string): Frame[] {
+    return this.frames.filter((f) => f.event === event && (roomid === undefined || f.roomid === roomid));
+  }
+
+  messages(roomid?: string): Frame[] {
+    return this.events('message', roomid);
+  }
+
+  /** Waits for the first frame (received from `from` on) that matches. */
+  async next(match: (frame: Frame) => boolean, timeoutMs = 3000, from = 0): Promise<Frame> {
+    return this.waitFor(() => this.frames.slice(from).find(match), timeoutMs, 'a matching frame');
+  }
+
+  async nextEvent(event: string, extra: Record<string, unknown> = {}, timeoutMs = 3000): Promise<Frame> {
+    return this.next((f) => f.event === event && Object.entries(extra).every(([k, v]) => f[k] === v), timeoutMs);
+  }
+
+  async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 3000, what = 'condition'): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = probe();
+      if (value !== undefined && value !== false) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const seen = this.frames.map((f) => JSON.stringify(f)).join('\n  ');
+        throw new Error(`timed out waiting for ${what}; frames so far:\n  ${seen}`);
+      }
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 200));
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  /** Sends a request with an id and waits for the reply that carries it as `ref` (or `id` for acks). */
+  async request(frame: Record<string, unknown>, timeoutMs = 3000): Promise<Frame> {
+    const id = (frame.id as string | undefined) ?? `req-${Math.random().toString(36).slice(2)}`;
+    const from = this.frames.length;
+    this.send({ ...frame, id });
+    return this.next((f) => f.ref === id || (f.event === 'ack' && f.id === id), timeoutMs, from);
+  }
+
+  async join(roomid: string, extra: Record<string, unknown> = {}): Promise<Frame> {
+    const reply = await this.request({ event: 'join', roomid, ...extra });
+    if (reply.event !== 'joined') throw new Error(`join ${roomid} failed: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  async say(roomid: string | undefined, message: string, id = `m-${Math.random().toString(36).slice(2)}`): Promise<Frame> {
+    const reply = await this.request({ event: 'message', message, id, ...(roomid ? { roomid } : {}) });
+    if (reply.event !== 'ack') throw new Error(`send failed: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  close(code = 1000): Promise<number> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+    return this.closed;
+  }
+
+  /** Drops the TCP connection without a closing handshake, like a phone losing its network. */
+  drop(): Promise<number> {
+    this.ws.terminate();
+    return this.closed;
+  }
+}
+
+export interface ConnectOptions {
+  token?: string;
+  /** Ask for the `welcome` frame without a token (`?v=1`). */
+  v?: boolean;
+  headers?: Record<string, string>;
+  /** Answer heartbeat pings (default true), as every real client does. */
+  pong?: boolean;
+  path?: string;
+}
+
+export async function connect(server: RunningServer, options: ConnectOptions = {}): Promise<TestClient> {
+  const url = new URL(options.path ?? '/', server.url);
+  if (options.token) url.searchParams.set('token', options.token);
+  if (options.v) url.searchParams.set('v', '1');
+  const ws = new WebSocket(url, { ca: server.tls?.cert, servername: 'localhost', headers: options.headers });
+  const client = new TestClient(ws);
+  if (options.pong !== false) {
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text.includes('"heartbeat"') && JSON.parse(text).message === 'ping') {
+        ws.send(JSON.stringify({ event: 'heartbeat', message: 'pong' }));
+      }
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  return client;
+}
+
+/** Logs a user in over HTTP and opens an authenticated connection. */
+export async function connectAs(server: RunningServer, name: string, uid?: string): Promise<TestClient & { user: LoginResponse }> {
+  const user = await login(server, name, uid);
+  const client = await connect(server, { token: user.token });
+  await client.nextEvent('welcome');
+  return Object.assign(client, { user });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until `probe` holds, polling; for server-side state. */
+export async function eventually(probe: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
