@@ -157,7 +157,8 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     logLevel,
   };
   for (const origin of config.allowedOrigins) {
-    if (origin !== '*' && !/^(https?:\/\/[^/\s]+|servicewechat\.com\/\S+)$/.test(origin)) {
+    // https://servicewechat.com/<appid> names a mini-program (it sends that Referer, no Origin).
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+(\/[\w-]+)?$/.test(origin)) {
       throw new ConfigError('ALLOWED_ORIGINS', `"${origin}" is not an origin like https://chat.example.com`);
     }
   }

@@ -92,8 +92,11 @@ export enum CloseCode {
 export const HEARTBEAT_PING = 'ping';
 export const HEARTBEAT_PONG = 'pong';
 
-/** Room ids: 1–64 chars of letters, digits and `_ - . : @`. `dm:` is reserved for direct chats. */
-export const ROOM_ID_PATTERN = /^[\w\-.:@]{1,64}$/;
+/**
+ * Room ids: 1–140 chars of letters, digits and `_ - . : @ |`. `dm:` is reserved for direct chats,
+ * whose id is `dm:<uid>|<uid>` (uids are at most 64 chars).
+ */
+export const ROOM_ID_PATTERN = /^[\w\-.:@|]{1,140}$/;
 export const DIRECT_ROOM_PREFIX = 'dm:';
 /** The room a `login` without `roomid` joins (the course's single-room client). */
 export const DEFAULT_ROOM_ID = 'lobby';

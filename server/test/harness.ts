@@ -10,19 +10,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
-import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import { startNodeServer } from '../src/node/server.ts';
 import type { LoginResponse, ServerFrame } from '../src/protocol.ts';
 
 /** One certificate for the whole run, generated on first use like a fresh install would. */
 export const TEST_CERTS_DIR = join(tmpdir(), 'chatroom-test-certs');
 mkdirSync(TEST_CERTS_DIR, { recursive: true });
 
-export interface TestServer extends RunningServer {
+/** What a test may use of a server: its addresses and its certificate, whatever runs it. */
+export interface TestServer {
+  url: string;
+  httpUrl: string;
+  port: number;
+  tls: { cert: string } | undefined;
   env: Record<string, string>;
+  close(): Promise<void>;
 }
 
+/**
+ * Starts the server under test. TEST_RUNTIME=deno runs the same suite against the Deno adapter in
+ * a Deno process (deno-runtime.ts); the default is the Node adapter in this process.
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const merged = {
+  if (process.env.TEST_RUNTIME === 'deno') {
+    const { startDenoTestServer } = await import('./deno-runtime.ts');
+    return startDenoTestServer(testEnv(env));
+  }
+  const merged = testEnv(env);
+  const server = await startNodeServer(loadConfig(merged));
+  return { url: server.url, httpUrl: server.httpUrl, port: server.port, tls: server.tls, env: merged, close: server.close };
+}
+
+export function testEnv(env: Record<string, string> = {}): Record<string, string> {
+  return {
     PORT: '0',
     HOST: '127.0.0.1',
     CERTS_DIR: TEST_CERTS_DIR,
@@ -32,8 +52,6 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     RATE_LIMIT_BURST: '1000',
     ...env,
   };
-  const server = await startNodeServer(loadConfig(merged));
-  return Object.assign(server, { env: merged });
 }
 
 export interface HttpResult<T = unknown> {
@@ -44,7 +62,7 @@ export interface HttpResult<T = unknown> {
 }
 
 export function httpRequest<T = unknown>(
-  server: RunningServer,
+  server: TestServer,
   path: string,
   options: { method?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<HttpResult<T>> {
@@ -74,7 +92,7 @@ export function httpRequest<T = unknown>(
   });
 }
 
-export async function login(server: RunningServer, name: string, uid?: string): Promise<LoginResponse> {
+export async function login(server: TestServer, name: string, uid?: string): Promise<LoginResponse> {
   const res = await httpRequest<LoginResponse>(server, '/api/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -196,11 +214,11 @@ export interface ConnectOptions {
   path?: string;
 }
 
-export async function connect(server: RunningServer, options: ConnectOptions = {}): Promise<TestClient> {
+export async function connect(server: TestServer, options: ConnectOptions = {}): Promise<TestClient> {
   const url = new URL(options.path ?? '/', server.url);
   if (options.token) url.searchParams.set('token', options.token);
   if (options.v) url.searchParams.set('v', '1');
-  const ws = new WebSocket(url, { ca: server.tls?.cert, servername: 'localhost', headers: options.headers });
+  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers });
   const client = new TestClient(ws);
   if (options.pong !== false) {
     ws.on('message', (data) => {
@@ -219,7 +237,7 @@ export async function connect(server: RunningServer, options: ConnectOptions = {
 }
 
 /** Logs a user in over HTTP and opens an authenticated connection. */
-export async function connectAs(server: RunningServer, name: string, uid?: string): Promise<TestClient & { user: LoginResponse }> {
+export async function connectAs(server: TestServer, name: string, uid?: string): Promise<TestClient & { user: LoginResponse }> {
   const user = await login(server, name, uid);
   const client = await connect(server, { token: user.token });
   await client.nextEvent('welcome');

@@ -90,6 +90,7 @@ export class ChatCore {
   private nextConnId = 0;
   private readonly nodeId = uuidv4().slice(0, 8);
   private shuttingDown = false;
+  private onDrained: (() => void) | undefined;
   readonly stats: CoreStats = {
     connections: 0,
     authenticated: 0,
@@ -189,6 +190,7 @@ export class ChatCore {
     clearTimeout(conn.expiryTimer);
     this.registry.all.delete(conn);
     this.stats.connections = this.registry.all.size;
+    if (this.registry.all.size === 0) this.onDrained?.();
     const reason: CloseReason = conn.terminatedForSilence ? 'timeout' : 'close';
     // After the frames already received: a message sent just before closing is still accepted.
     conn.queue = conn.queue
@@ -196,12 +198,20 @@ export class ChatCore {
       .catch((err) => this.deps.logger.error('cleanup failed', { conn: conn.id, err: String(err) }));
   }
 
-  /** Graceful shutdown: every socket is closed with 1001, then queued work finishes. */
+  /**
+   * Graceful shutdown: every socket is closed with 1001; resolves once each has finished its
+   * closing handshake and its queued frames (the adapter bounds how long that may take).
+   */
   async shutdown(reason = 'server shutting down'): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.heartbeatTimer);
     const conns = [...this.registry.all];
+    const allClosed = new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      if (this.registry.all.size === 0) resolve();
+    });
     for (const conn of conns) conn.transport.close(CloseCode.GoingAway, reason);
+    await allClosed;
     await Promise.all(conns.map((conn) => conn.queue));
   }
 

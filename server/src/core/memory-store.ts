@@ -45,8 +45,6 @@ interface Member {
 
 interface RoomState {
   seq: number;
-  /** Seqs at or below this were never kept here (room recreated after eviction). */
-  floor: number;
   history: RingBuffer<StoredMessage>;
   members: Map<string, Member>;
   /** uid → that user's connections in the room. */
@@ -62,7 +60,8 @@ interface UserState {
 }
 
 export class MemoryStore implements ChatStore {
-  private readonly roomCache: LRUCache<string, RoomState>;
+  /** Rooms are wrapped so a re-set after each append is a new value: lru-cache re-sizes only then. */
+  private readonly roomCache: LRUCache<string, { room: RoomState }>;
   /** Seq counters of evicted rooms, so a recreated room continues where it stopped. */
   private readonly evictedSeqs: LRUCache<string, number>;
   private readonly users: LRUCache<string, UserState>;
@@ -70,15 +69,15 @@ export class MemoryStore implements ChatStore {
 
   constructor(private readonly limits: MemoryStoreLimits) {
     this.evictedSeqs = new LRUCache({ max: limits.roomLimit * 20 });
-    this.roomCache = new LRUCache<string, RoomState>({
+    this.roomCache = new LRUCache<string, { room: RoomState }>({
       max: limits.roomLimit,
-      maxSize: limits.historyTotal + limits.roomLimit,
-      sizeCalculation: (room) => room.history.length + 1,
+      maxSize: limits.historyTotal,
+      sizeCalculation: (slot) => Math.max(1, slot.room.history.length),
       ttl: limits.roomTtlMs,
       updateAgeOnGet: true,
       // A room with members online is in use whatever its age; it is touched on every message.
-      dispose: (room, roomid, reason) => {
-        if (reason !== 'set') this.evictedSeqs.set(roomid, room.seq);
+      dispose: (slot, roomid, reason) => {
+        if (reason !== 'set') this.evictedSeqs.set(roomid, slot.room.seq);
       },
     });
     this.users = new LRUCache<string, UserState>({ max: limits.userLimit, ttl: limits.roomTtlMs, updateAgeOnGet: true });
@@ -86,17 +85,16 @@ export class MemoryStore implements ChatStore {
   }
 
   private room(roomid: string): RoomState {
-    let room = this.roomCache.get(roomid);
+    let room = this.roomCache.get(roomid)?.room;
     if (!room) {
       const seq = this.evictedSeqs.get(roomid) ?? 0;
       room = {
         seq,
-        floor: seq,
         history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)),
         members: new Map(),
         online: new Map(),
       };
-      this.roomCache.set(roomid, room);
+      this.roomCache.set(roomid, { room });
     }
     return room;
   }
@@ -142,7 +140,7 @@ export class MemoryStore implements ChatStore {
   }
 
   async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
-    const room = this.roomCache.peek(roomid);
+    const room = this.roomCache.peek(roomid)?.room;
     if (!room) return { num: 0, total: 0, wentOffline: false };
     const conns = room.online.get(uid);
     if (!conns || !conns.delete(connId)) return { ...this.countsOf(room), wentOffline: false };
@@ -156,7 +154,7 @@ export class MemoryStore implements ChatStore {
   }
 
   async leave(roomid: string, uid: string): Promise<LeaveResult> {
-    const room = this.roomCache.peek(roomid);
+    const room = this.roomCache.peek(roomid)?.room;
     this.users.peek(uid)?.rooms.delete(roomid);
     if (!room) return { num: 0, total: 0, wasMember: false };
     const wasMember = room.members.delete(uid);
@@ -165,12 +163,12 @@ export class MemoryStore implements ChatStore {
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
-    const room = this.roomCache.peek(roomid);
+    const room = this.roomCache.peek(roomid)?.room;
     return room ? this.countsOf(room) : { num: 0, total: 0 };
   }
 
   async members(roomid: string): Promise<MemberInfo[]> {
-    const room = this.roomCache.peek(roomid);
+    const room = this.roomCache.peek(roomid)?.room;
     if (!room) return [];
     const list: MemberInfo[] = [];
     for (const [uid, member] of room.members) {
@@ -185,7 +183,7 @@ export class MemoryStore implements ChatStore {
   }
 
   async isMember(roomid: string, uid: string): Promise<boolean> {
-    return this.roomCache.peek(roomid)?.members.has(uid) ?? false;
+    return this.roomCache.peek(roomid)?.room.members.has(uid) ?? false;
   }
 
   async append(draft: MessageDraft): Promise<StoredMessage> {
@@ -198,15 +196,17 @@ export class MemoryStore implements ChatStore {
     const message: StoredMessage = { ...draft, seq: room.seq };
     if (this.limits.historyPerRoom > 0) {
       room.history.push(message);
-      // Re-set so lru-cache recomputes the room's size against HISTORY_TOTAL.
-      this.roomCache.set(roomid, room);
+      this.roomCache.set(roomid, { room });
     }
     return message;
   }
 
   async readAfter(roomid: string, afterSeq: number, limit: number): Promise<HistorySlice> {
-    const room = this.roomCache.get(roomid);
-    if (!room) return { messages: [], gap: afterSeq > 0, lastSeq: this.evictedSeqs.get(roomid) ?? 0 };
+    const room = this.roomCache.get(roomid)?.room;
+    if (!room) {
+      const lastSeq = this.evictedSeqs.get(roomid) ?? 0;
+      return { messages: [], gap: afterSeq !== lastSeq, lastSeq };
+    }
     // A client ahead of the room saw a state this store no longer has (restart without snapshot).
     if (afterSeq >= room.seq) return { messages: [], gap: afterSeq > room.seq, lastSeq: room.seq };
     const kept = room.history.toArray();
@@ -221,7 +221,7 @@ export class MemoryStore implements ChatStore {
   }
 
   async readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice> {
-    const room = this.roomCache.get(roomid);
+    const room = this.roomCache.get(roomid)?.room;
     if (!room) return { messages: [], gap: (beforeSeq ?? 0) > 1, lastSeq: this.evictedSeqs.get(roomid) ?? 0 };
     const before = beforeSeq ?? room.seq + 1;
     const kept = room.history.toArray().filter((m) => m.seq < before);
@@ -237,7 +237,7 @@ export class MemoryStore implements ChatStore {
     if (!user) return [];
     const list: RoomSummary[] = [];
     for (const roomid of user.rooms) {
-      const room = this.roomCache.peek(roomid);
+      const room = this.roomCache.peek(roomid)?.room;
       if (!room) {
         user.rooms.delete(roomid);
         continue;

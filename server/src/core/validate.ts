@@ -68,7 +68,7 @@ export function roomId(frame: RawFrame, required: boolean): string | undefined |
   // The course's client may send a numeric room id; it names the same room as its string.
   const id = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
   if (typeof id !== 'string' || !ROOM_ID_PATTERN.test(id)) {
-    return invalid(frame, 'roomid must be 1-64 letters, digits or _-.:@');
+    return invalid(frame, 'roomid must be 1-140 letters, digits or _-.:@|');
   }
   return id;
 }

@@ -34,6 +34,8 @@ export function prepareText(text: string): Buffer {
 
 export class WsTransport implements Transport {
   private corkedTurn = -1;
+  /** What the socket still held from earlier turns when this turn's first write corked it. */
+  private backlogAtCork = 0;
 
   constructor(private readonly ws: WebSocket, private readonly compress: boolean) {}
 
@@ -52,6 +54,7 @@ export class WsTransport implements Transport {
     if (!this.compress && this.corkedTurn !== turn) {
       const socket = socketOf(ws);
       if (socket) {
+        this.backlogAtCork = ws.bufferedAmount;
         socket.cork();
         corked.push(socket);
         this.corkedTurn = turn;
@@ -64,8 +67,12 @@ export class WsTransport implements Transport {
     ws.send(data, TEXT);
   }
 
+  /**
+   * The backlog the peer has not read. While corked, this turn's own writes are not a backlog yet
+   * (a burst fills the cork before a single byte could be read), so only what earlier turns left counts.
+   */
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.corkedTurn === turn ? this.backlogAtCork : this.ws.bufferedAmount;
   }
 
   close(code: number, reason: string): void {

@@ -1,0 +1,33 @@
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode } from '../src/protocol.ts';
+import { connectAs, startTestServer, type TestServer } from './harness.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ SEND_BUFFER_LIMIT_BYTES: String(1024 * 1024), RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' });
+});
+afterAll(() => server.close());
+
+describe('slow consumers', () => {
+  it('a member that stops reading is closed with 4008; the room keeps every message flowing', async () => {
+    const sender = await connectAs(server, 'sender');
+    const fast = await connectAs(server, 'fast');
+    const slow = await connectAs(server, 'slow');
+    for (const c of [sender, fast, slow]) await c.join('firehose');
+    const socket = (slow.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    const body = 'z'.repeat(4000);
+    // Paced so the fast member keeps up; the paused one falls behind by the whole stream (16 MB).
+    const count = 4000;
+    for (let i = 0; i < count; i += 1) {
+      sender.send({ event: 'message', roomid: 'firehose', message: body, id: `f${i}` });
+      if (i % 50 === 49) await fast.waitFor(() => fast.messages('firehose').length === i + 1, 5000, `message ${i + 1}`);
+    }
+    socket.resume();
+    expect(await slow.closed).toBe(CloseCode.SlowConsumer);
+    expect(slow.messages('firehose').length).toBeLessThan(count);
+    expect((await fast.nextEvent('logout', { uid: slow.user.uid })).name).toBe('slow');
+    await Promise.all([sender.close(), fast.close()]);
+  });
+});

@@ -1,0 +1,185 @@
+/**
+ * The real `npm start` path: the compiled server in its own process, its development certificate,
+ * configuration errors, TLS settings and graceful shutdown on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { generate } from 'selfsigned';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode } from '../src/protocol.ts';
+import { connect, login, type TestServer } from './harness.ts';
+
+const MAIN = resolve(__dirname, '../dist/main.js');
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error('server/dist/main.js is missing: run `npm run build -w server` (npm test does)');
+});
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+interface Started {
+  child: ChildProcess;
+  server: TestServer;
+  logs: Array<Record<string, any>>;
+  exited: Promise<number | null>;
+}
+
+function run(env: Record<string, string>): { child: ChildProcess; logs: Array<Record<string, any>>; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '1500', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const logs: Array<Record<string, any>> = [];
+  let err = '';
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line));
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, logs, stderr: () => err, exited };
+}
+
+async function start(env: Record<string, string>): Promise<Started> {
+  const proc = run(env);
+  const deadline = Date.now() + 15_000;
+  let listening: Record<string, any> | undefined;
+  while (!(listening = proc.logs.find((l) => l.msg === 'listening'))) {
+    if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr()}`);
+    if (Date.now() > deadline) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const url = (listening.url as string).replace('localhost', '127.0.0.1');
+  const httpUrl = (listening.http as string).replace('localhost', '127.0.0.1');
+  const tlsLog = proc.logs.find((l) => l.msg === 'tls certificate');
+  const cert = tlsLog ? readFileSync(tlsLog.path, 'utf8') : undefined;
+  const server: TestServer = {
+    url,
+    httpUrl,
+    port: Number(new URL(httpUrl).port),
+    tls: cert ? { cert } : undefined,
+    env,
+    close: async () => {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+  return { child: proc.child, server, logs: proc.logs, exited: proc.exited };
+}
+
+describe('first start on a fresh machine', () => {
+  it('generates a development certificate once, logs it with its expiry, and reuses it', async () => {
+    const certsDir = mkdtempSync(join(tmpdir(), 'chatroom-certs-'));
+    const first = await start({ CERTS_DIR: certsDir });
+    const log = first.logs.find((l) => l.msg === 'tls certificate')!;
+    expect(log).toMatchObject({ source: 'development' });
+    expect(new Date(log.validTo).getTime()).toBeGreaterThan(Date.now() + 365 * 24 * 3600 * 1000);
+    expect(log.subject).toContain('127.0.0.1');
+    const pem = readFileSync(join(certsDir, 'dev-cert.pem'), 'utf8');
+    expect(existsSync(join(certsDir, 'dev-jwt-secret'))).toBe(true);
+    // The certificate verifies for 127.0.0.1 against itself as the CA: a real TLS handshake.
+    const { token } = await login(first.server, 'alice');
+    await first.server.close();
+
+    const second = await start({ CERTS_DIR: certsDir });
+    expect(readFileSync(join(certsDir, 'dev-cert.pem'), 'utf8')).toBe(pem);
+    expect(second.logs.some((l) => l.msg === 'generated a development certificate')).toBe(false);
+    // The generated JWT secret is reused too: tokens survive a restart.
+    const client = await connect(second.server, { token });
+    await client.close();
+    await second.server.close();
+  });
+});
+
+describe('configuration', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ HEARTBEAT_INTERVAL_MS: '-5' }, 'HEARTBEAT_INTERVAL_MS'],
+    [{ JWT_ALGORITHM: 'RS256' }, 'JWT_PUBLIC_KEY'],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    [{ TLS_CERT: '/nonexistent.pem' }, 'TLS_KEY'],
+    [{ PER_MESSAGE_DEFLATE: 'maybe' }, 'PER_MESSAGE_DEFLATE'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  ])('bad configuration %j stops start-up naming %s', async (env, variable) => {
+    const proc = run({ CERTS_DIR: mkdtempSync(join(tmpdir(), 'chatroom-certs-')), ...env });
+    const code = await proc.exited;
+    expect(code).not.toBe(0);
+    expect(proc.stderr()).toContain(variable);
+  });
+
+  it('serves a configured certificate (TLS_CERT/TLS_KEY) and refuses TLS below 1.2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-tls-'));
+    const pems = await generate([{ name: 'commonName', value: 'chat.example.test' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'chat.example.test' }] }],
+    });
+    writeFileSync(join(dir, 'fullchain.pem'), pems.cert);
+    writeFileSync(join(dir, 'privkey.pem'), pems.private);
+    const { server, logs } = await start({ TLS_CERT: join(dir, 'fullchain.pem'), TLS_KEY: join(dir, 'privkey.pem'), CERTS_DIR: dir });
+    expect(logs.find((l) => l.msg === 'tls certificate')).toMatchObject({ source: 'configured', subject: 'DNS:chat.example.test' });
+    const served = await new Promise<string>((resolveCert, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, servername: 'chat.example.test', ca: pems.cert }, () => {
+        resolveCert(socket.getPeerX509Certificate()!.subjectAltName!);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    expect(served).toBe('DNS:chat.example.test');
+    const old = await new Promise<string>((resolveErr) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', rejectUnauthorized: false }, () => {
+        resolveErr('connected');
+        socket.end();
+      });
+      socket.on('error', (err) => resolveErr(err.message));
+    });
+    expect(old).not.toBe('connected');
+    await server.close();
+  });
+
+  it('serves plain HTTP/WS only when PLAIN_HTTP is set, and the H5 client at /', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-static-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>chat</title>');
+    writeFileSync(join(dir, 'assets', 'app.js'), 'console.log(1)');
+    const { server } = await start({ PLAIN_HTTP: 'true', STATIC_DIR: dir, CERTS_DIR: dir });
+    expect(server.url.startsWith('ws://')).toBe(true);
+    const index = await fetch(`${server.httpUrl}/`);
+    expect(index.headers.get('content-type')).toContain('text/html');
+    expect(await index.text()).toContain('<title>chat</title>');
+    const js = await fetch(`${server.httpUrl}/assets/app.js`);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${server.httpUrl}/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
+    expect((await fetch(`${server.httpUrl}/nope.js`)).status).toBe(404);
+    const { token } = await login(server, 'plain');
+    const client = await connect(server, { token });
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM closes every socket with 1001 and exits 0 in bounded time', async () => {
+    const { server, child, exited } = await start({ CERTS_DIR: mkdtempSync(join(tmpdir(), 'chatroom-certs-')) });
+    const { token } = await login(server, 'alice');
+    const a = await connect(server, { token });
+    const b = await connect(server, { token });
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await a.closed).toBe(CloseCode.GoingAway);
+    expect(await b.closed).toBe(CloseCode.GoingAway);
+    expect(a.closeReason).toMatch(/shutting down/);
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
