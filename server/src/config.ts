@@ -43,9 +43,26 @@ export interface Config {
   rateLimitBurst: number;
   sendBufferLimitBytes: number;
   allowedOrigins: string[];
+  connectionsPerAddress: number;
+  handshakesPerSec: number;
+  handshakeBurst: number;
+  /** Take the client address from X-Forwarded-For (only behind your own proxy). */
+  trustProxy: boolean;
+  /** Bearer token for /metrics; without it /metrics answers loopback addresses only. */
+  metricsToken?: string;
+  /** Embedded mode: state written here on shutdown and loaded on start; undefined = off. */
+  snapshotPath?: string;
+  /** How often TLS_CERT/TLS_KEY are checked for a renewed certificate. */
+  tlsReloadIntervalMs: number;
   staticDir?: string;
   shutdownTimeoutMs: number;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel: several deployments can share one Redis. */
+  redisKeyPrefix: string;
+  /** A node silent this long is taken for dead; its members drop out within 1.5× this. */
+  redisPresenceTtlMs: number;
+  /** Reconnect attempts a command waits through before it fails (and the client resends). */
+  redisCommandRetries: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -87,6 +104,11 @@ function str(env: Env, name: string): string | undefined {
 const ALGORITHMS: JwtAlgorithm[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
+function snapshotPath(env: Env, fallback: string | undefined): string | undefined {
+  const raw = str(env, 'SNAPSHOT_PATH') ?? fallback ?? 'data/snapshot.json';
+  return raw === 'off' ? undefined : raw;
+}
+
 export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
   const jwtPublicKey = str(env, 'JWT_PUBLIC_KEY');
   const jwtAlgorithm = (str(env, 'JWT_ALGORITHM') ?? (jwtPublicKey ? 'RS256' : 'HS256')) as JwtAlgorithm;
@@ -113,6 +135,10 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const redisKeyPrefix = str(env, 'REDIS_KEY_PREFIX');
+  if (redisKeyPrefix !== undefined && /[{}\s]/.test(redisKeyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain braces or spaces (keys use {…} hash tags for Redis Cluster)');
   }
   const devLogin = bool(env, 'DEV_LOGIN', defaults.devLogin ?? true);
   if (devLogin && !jwtAlgorithm.startsWith('HS')) {
@@ -151,9 +177,19 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', defaults.rateLimitBurst ?? 40, 1),
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
     allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    connectionsPerAddress: int(env, 'CONNECTIONS_PER_ADDRESS', defaults.connectionsPerAddress ?? 1000, 0),
+    handshakesPerSec: int(env, 'HANDSHAKES_PER_SEC', defaults.handshakesPerSec ?? 50, 0),
+    handshakeBurst: int(env, 'HANDSHAKE_BURST', defaults.handshakeBurst ?? 100, 1),
+    trustProxy: bool(env, 'TRUST_PROXY', defaults.trustProxy ?? false),
+    metricsToken: str(env, 'METRICS_TOKEN'),
+    snapshotPath: snapshotPath(env, defaults.snapshotPath),
+    tlsReloadIntervalMs: int(env, 'TLS_RELOAD_INTERVAL_MS', defaults.tlsReloadIntervalMs ?? 60_000, 100),
     staticDir: str(env, 'STATIC_DIR') ?? defaults.staticDir,
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', defaults.shutdownTimeoutMs ?? 5000, 0),
     redisUrl,
+    redisKeyPrefix: redisKeyPrefix ?? defaults.redisKeyPrefix ?? 'chat:',
+    redisPresenceTtlMs: int(env, 'REDIS_PRESENCE_TTL_MS', defaults.redisPresenceTtlMs ?? 15_000, 300, 3_600_000),
+    redisCommandRetries: int(env, 'REDIS_COMMAND_RETRIES', defaults.redisCommandRetries ?? 10, 0, 1000),
     logLevel,
   };
   for (const origin of config.allowedOrigins) {

@@ -1,7 +1,7 @@
 /** `npm start`: the Node server, configured from the environment. */
 
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './core/logger.ts';
+import { createPinoLogger } from './logger.ts';
 import { startNodeServer } from './node/server.ts';
 
 async function main(): Promise<void> {
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createPinoLogger(config.logLevel);
   const server = await startNodeServer(config, logger);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -31,6 +31,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? `configuration error: ${err.message}` : err);
+  if (err instanceof ConfigError) {
+    console.error(`configuration error: ${err.message}`);
+    process.exit(78);
+  }
+  console.error(err);
   process.exit(1);
 });

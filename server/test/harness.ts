@@ -50,6 +50,10 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     SHUTDOWN_TIMEOUT_MS: '1000',
     RATE_LIMIT_PER_SEC: '1000',
     RATE_LIMIT_BURST: '1000',
+    // Every test client comes from 127.0.0.1; admission-control tests set their own limits.
+    CONNECTIONS_PER_ADDRESS: '0',
+    HANDSHAKES_PER_SEC: '0',
+    SNAPSHOT_PATH: 'off',
     ...env,
   };
 }

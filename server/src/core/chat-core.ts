@@ -22,6 +22,7 @@ import {
   type PresenceEvent,
   type ServerFrame,
 } from '../protocol.ts';
+import { AdmissionControl, type AdmissionLimits, type Refusal } from './admission.ts';
 import type { Authenticator, Identity, VerifyResult } from './auth.ts';
 import { isValidUid } from './auth.ts';
 import { EnvelopeKind, roomTopic, userTopic, type Bus, type Envelope } from './bus.ts';
@@ -42,7 +43,7 @@ import {
   type RawFrame,
 } from './validate.ts';
 
-export interface CoreSettings {
+export interface CoreSettings extends AdmissionLimits {
   heartbeatIntervalMs: number;
   authTimeoutMs: number;
   maxMessageChars: number;
@@ -61,6 +62,8 @@ export interface CoreDeps {
   logger: Logger;
   /** Makes the payload that Transport.sendPrepared sends, once per fan-out. */
   prepare: (text: string) => unknown;
+  /** Called after each local fan-out with its duration and the sockets it reached (for /metrics). */
+  observeFanOut?: (seconds: number, recipients: number) => void;
 }
 
 export interface CoreStats {
@@ -72,6 +75,11 @@ export interface CoreStats {
   slowConsumerCloses: number;
   heartbeatTerminations: number;
   authFailures: number;
+  rateLimitedFrames: number;
+  /** Frames not sent because their socket had already closed. */
+  droppedSends: number;
+  /** Error frames sent, by ErrorCode. */
+  errors: Record<number, number>;
 }
 
 /** Closing after this many rate-limited frames in a row. */
@@ -85,6 +93,7 @@ type CloseReason = 'close' | 'timeout';
 
 export class ChatCore {
   readonly registry: LocalRegistry;
+  private readonly admission: AdmissionControl;
   private readonly counts = new Map<string, RoomCounts>();
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private nextConnId = 0;
@@ -100,10 +109,14 @@ export class ChatCore {
     slowConsumerCloses: 0,
     heartbeatTerminations: 0,
     authFailures: 0,
+    rateLimitedFrames: 0,
+    droppedSends: 0,
+    errors: {},
   };
 
   constructor(private readonly deps: CoreDeps) {
     this.registry = new LocalRegistry(deps.bus);
+    this.admission = new AdmissionControl(deps.settings);
     deps.bus.onEnvelope((envelope) => this.fanOut(envelope));
   }
 
@@ -120,6 +133,11 @@ export class ChatCore {
   // ------------------------------------------------------------------------------------------
   // Adapter entry points
 
+  /** Asked before an upgrade: may `address` open another socket now? */
+  admit(address: string): Refusal | undefined {
+    return this.admission.admit(address);
+  }
+
   /** A socket opened. `identity` is set when the upgrade URL carried a valid token. */
   open(transport: Transport, remoteAddress: string, options: { identity?: Identity; welcome?: boolean } = {}): Connection {
     const { settings } = this.deps;
@@ -130,6 +148,7 @@ export class ChatCore {
       remoteAddress,
     );
     this.registry.all.add(conn);
+    this.admission.opened(remoteAddress);
     this.stats.connections = this.registry.all.size;
     if (options.welcome) {
       this.send(conn, {
@@ -158,6 +177,7 @@ export class ChatCore {
       return;
     }
     if (!conn.bucket.take()) {
+      this.stats.rateLimitedFrames += 1;
       conn.limitedInARow += 1;
       if (conn.limitedInARow >= RATE_LIMIT_STRIKES) {
         conn.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
@@ -189,6 +209,7 @@ export class ChatCore {
     clearTimeout(conn.authTimer);
     clearTimeout(conn.expiryTimer);
     this.registry.all.delete(conn);
+    this.admission.closed(conn.remoteAddress);
     this.stats.connections = this.registry.all.size;
     if (this.registry.all.size === 0) this.onDrained?.();
     const reason: CloseReason = conn.terminatedForSilence ? 'timeout' : 'close';
@@ -563,6 +584,15 @@ export class ChatCore {
   // Fan-out: the hot path
 
   private fanOut(envelope: Envelope): void {
+    const observe = this.deps.observeFanOut;
+    if (!observe) return this.fanOutTo(envelope);
+    const started = performance.now();
+    const before = this.stats.deliveries;
+    this.fanOutTo(envelope);
+    observe((performance.now() - started) / 1000, this.stats.deliveries - before);
+  }
+
+  private fanOutTo(envelope: Envelope): void {
     let prepared: unknown;
     const prepare = (): unknown => (prepared ??= this.deps.prepare(envelope.text));
     if (envelope.kind === EnvelopeKind.Notice && envelope.roomid !== undefined && envelope.num !== undefined) {
@@ -613,19 +643,26 @@ export class ChatCore {
   }
 
   private sendError(conn: Connection, error: FrameError): void {
+    this.stats.errors[error.code] = (this.stats.errors[error.code] ?? 0) + 1;
     const frame: ServerFrame = { event: ServerEvent.Error, code: error.code, message: error.message };
     if (error.ref !== undefined) frame.ref = error.ref;
     this.send(conn, frame);
   }
 
   private sendText(conn: Connection, text: string): void {
-    if (conn.closed) return;
+    if (conn.closed) {
+      this.stats.droppedSends += 1;
+      return;
+    }
     conn.transport.send(text);
     this.afterSend(conn);
   }
 
   private sendPayload(conn: Connection, payload: unknown): void {
-    if (conn.closed) return;
+    if (conn.closed) {
+      this.stats.droppedSends += 1;
+      return;
+    }
     conn.transport.sendPrepared(payload);
     this.afterSend(conn);
   }

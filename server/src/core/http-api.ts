@@ -12,6 +12,9 @@ export interface HttpRequest {
   /** Path without the query string. */
   path: string;
   origin: string | undefined;
+  /** The client's address (after TRUST_PROXY), for the /metrics loopback rule. */
+  remoteAddress: string;
+  authorization: string | undefined;
   readBody(limit: number): Promise<string | undefined>;
 }
 
@@ -26,6 +29,9 @@ export interface HttpApiDeps {
   devLogin: boolean;
   allowedOrigins: string[];
   health: () => Record<string, unknown> & { ok: boolean };
+  metrics?: { contentType: string; render(): Promise<string> };
+  /** Bearer token for /metrics; without one only loopback addresses may scrape. */
+  metricsToken?: string;
   /** Reads a file of the built H5 client by its relative path, or undefined when absent. */
   readStatic?: (relativePath: string) => Promise<Uint8Array | undefined>;
 }
@@ -76,6 +82,10 @@ export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<H
     const health = deps.health();
     return json(health.ok ? 200 : 503, health, cors);
   }
+  if (req.path === '/metrics' && deps.metrics) {
+    if (!metricsAllowed(req, deps.metricsToken)) return json(403, { error: 'metrics are for loopback or METRICS_TOKEN' });
+    return { status: 200, headers: { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' }, body: await deps.metrics.render() };
+  }
   if (req.path === '/api/login') {
     if (req.method === 'OPTIONS') return { status: 204, headers: cors, body: '' };
     if (req.method !== 'POST') return json(405, { error: 'use POST' }, { ...cors, allow: 'POST' });
@@ -87,6 +97,12 @@ export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<H
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
   return serveStatic(req.path, deps);
+}
+
+function metricsAllowed(req: HttpRequest, token: string | undefined): boolean {
+  if (token !== undefined) return req.authorization === `Bearer ${token}`;
+  const address = req.remoteAddress.replace(/^::ffff:/, '');
+  return address === '::1' || address.startsWith('127.');
 }
 
 async function login(req: HttpRequest, auth: Authenticator, cors: Record<string, string>): Promise<HttpReply> {

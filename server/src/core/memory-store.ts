@@ -22,6 +22,7 @@ import type {
   MessageDraft,
   RoomCounts,
   StoredMessage,
+  StoreStats,
   UserConnectResult,
 } from './store.ts';
 import { RingBuffer } from './ring-buffer.ts';
@@ -303,6 +304,20 @@ export class MemoryStore implements ChatStore {
 
   async rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void> {
     this.accepted.set(`${uid}\n${clientId}`, accepted);
+  }
+
+  async stats(): Promise<StoreStats> {
+    let inboxMessages = 0;
+    for (const user of this.users.values()) inboxMessages += user.inbox.length;
+    let historyMessages = 0;
+    for (const slot of this.roomCache.values()) historyMessages += slot.room.history.length;
+    return {
+      rooms: this.roomCache.size,
+      users: this.users.size,
+      historyMessages,
+      inboxMessages,
+      idempotencyKeys: this.accepted.size,
+    };
   }
 
   async close(): Promise<void> {}

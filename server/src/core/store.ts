@@ -69,6 +69,14 @@ export interface UserConnectResult {
   inboxGap: boolean;
 }
 
+export interface StoreStats {
+  rooms: number;
+  users: number;
+  historyMessages: number;
+  inboxMessages: number;
+  idempotencyKeys: number;
+}
+
 export interface ChatStore {
   /**
    * Adds the user to the room (membership survives disconnects) and counts `connId` as online there.
@@ -110,6 +118,9 @@ export interface ChatStore {
   /** The ack a client message id got before, if any (idempotent resend). */
   acceptedId(uid: string, clientId: string): Promise<AcceptedMessage | undefined>;
   rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void>;
+
+  /** Sizes for /metrics. */
+  stats?(): Promise<StoreStats>;
 
   /** A node's connections are gone (shutdown, or the node died): drop their presence. */
   dropConnections?(connIds: string[]): Promise<void>;

@@ -13,11 +13,13 @@ import { resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createBackends } from '../backends.ts';
 import type { Config } from '../config.ts';
+import { clientAddress } from '../core/admission.ts';
 import { Authenticator, type Identity } from '../core/auth.ts';
 import { ChatCore } from '../core/chat-core.ts';
 import type { Connection } from '../core/connection.ts';
 import { handleHttp, originAllowed, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { createMetrics } from '../metrics.ts';
 import { resolveAuthSettings } from './secrets.ts';
 import { ensureDevCertificate, readTlsFiles, type TlsMaterial } from './tls.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
@@ -61,14 +63,29 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
   }
   const backends = await createBackends(config, logger);
-  const core = new ChatCore({ settings: config, store: backends.store, bus: backends.bus, auth, logger, prepare: prepareText });
+  const metrics = createMetrics(() => core, backends.store, backends.healthy);
+  const core = new ChatCore({
+    settings: config,
+    store: backends.store,
+    bus: backends.bus,
+    auth,
+    logger,
+    prepare: prepareText,
+    observeFanOut: metrics.observeFanOut,
+  });
   const staticDir = config.staticDir ?? DEFAULT_STATIC_DIR;
+  const addressOf = (req: IncomingMessage): string => {
+    const forwarded = req.headers['x-forwarded-for'];
+    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustProxy);
+  };
   const startedAt = Date.now();
 
   const httpDeps = {
     auth,
     devLogin: config.devLogin,
     allowedOrigins: config.allowedOrigins,
+    metrics,
+    metricsToken: config.metricsToken,
     health: () => ({
       ok: !core.isShuttingDown && backends.healthy(),
       status: core.isShuttingDown ? 'shutting down' : backends.healthy() ? 'ok' : 'backend unavailable',
@@ -90,6 +107,8 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       method: req.method ?? 'GET',
       path: (req.url ?? '/').split('?')[0],
       origin: req.headers.origin,
+      remoteAddress: addressOf(req),
+      authorization: req.headers.authorization,
       readBody: (limit) => readBody(req, limit),
     };
     handleHttp(request, httpDeps).then(
@@ -134,19 +153,31 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     };
     if (url.pathname !== '/' && url.pathname !== '/ws') return refuse(404, 'Not Found');
     if (core.isShuttingDown) return refuse(503, 'Service Unavailable');
-    if (!originAllowed(req.headers.origin, config.allowedOrigins)) return refuse(403, 'Forbidden');
+    if (!originAllowed(req.headers.origin, config.allowedOrigins)) {
+      metrics.refusedHandshake('origin');
+      return refuse(403, 'Forbidden');
+    }
+    const address = addressOf(req);
+    const refusal = core.admit(address);
+    if (refusal) {
+      metrics.refusedHandshake(refusal);
+      return refuse(429, 'Too Many Requests');
+    }
     const token = url.searchParams.get('token');
     let identity: Identity | undefined;
     if (token !== null) {
       const result = core.verifyToken(token);
-      if (!result.ok) return refuse(401, 'Unauthorized');
+      if (!result.ok) {
+        metrics.refusedHandshake('token');
+        return refuse(401, 'Unauthorized');
+      }
       identity = result.identity;
     }
     const welcome = token !== null || url.searchParams.has('v');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const tagged = ws as TaggedSocket;
       tagged[CORE] = core;
-      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate), req.socket.remoteAddress ?? '', { identity, welcome });
+      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate), address, { identity, welcome });
       ws.on('message', onSocketMessage);
       ws.on('close', onSocketClose);
       ws.on('error', onSocketError);

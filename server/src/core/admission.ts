@@ -1,0 +1,60 @@
+/**
+ * Admission control for new sockets: at most `maxPerAddress` open connections per client address,
+ * and a token bucket of handshakes per address. Mobile carriers put many users behind one address
+ * (CGNAT), so the defaults are generous; 0 turns a limit off.
+ */
+
+import { LRUCache } from 'lru-cache';
+import { TokenBucket } from './rate-limiter.ts';
+
+export type Refusal = 'too-many-connections' | 'too-many-handshakes';
+
+export interface AdmissionLimits {
+  connectionsPerAddress: number;
+  handshakesPerSec: number;
+  handshakeBurst: number;
+}
+
+export class AdmissionControl {
+  private readonly open = new Map<string, number>();
+  private readonly buckets: LRUCache<string, TokenBucket>;
+
+  constructor(private readonly limits: AdmissionLimits) {
+    // Buckets of idle addresses refill to full anyway, so forgetting them loses nothing.
+    this.buckets = new LRUCache({ max: 100_000, ttl: 60_000, updateAgeOnGet: true });
+  }
+
+  /** Whether a handshake from `address` may proceed; takes a handshake token when it may. */
+  admit(address: string): Refusal | undefined {
+    const { connectionsPerAddress, handshakesPerSec, handshakeBurst } = this.limits;
+    if (connectionsPerAddress > 0 && (this.open.get(address) ?? 0) >= connectionsPerAddress) return 'too-many-connections';
+    if (handshakesPerSec > 0) {
+      let bucket = this.buckets.get(address);
+      if (!bucket) {
+        bucket = new TokenBucket(handshakesPerSec, handshakeBurst);
+        this.buckets.set(address, bucket);
+      }
+      if (!bucket.take()) return 'too-many-handshakes';
+    }
+    return undefined;
+  }
+
+  opened(address: string): void {
+    this.open.set(address, (this.open.get(address) ?? 0) + 1);
+  }
+
+  closed(address: string): void {
+    const count = (this.open.get(address) ?? 1) - 1;
+    if (count <= 0) this.open.delete(address);
+    else this.open.set(address, count);
+  }
+}
+
+/** The client's address: the socket's, or with a trusted proxy the one it appended to X-Forwarded-For. */
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trustProxy: boolean): string {
+  if (trustProxy && forwardedFor) {
+    const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean);
+    if (hops.length > 0) return hops[hops.length - 1];
+  }
+  return socketAddress ?? 'unknown';
+}
