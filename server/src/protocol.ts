@@ -24,7 +24,10 @@ export enum ClientEvent {
   History = 'history',
 }
 
-/** Event names, server to client. */
+/**
+ * Event names, server to client. `authed`, `joined`, `left` and `ack` answer only requests that
+ * carry an `id` (the course's client sends none and would render them as chat lines).
+ */
 export enum ServerEvent {
   Welcome = 'welcome',
   Authed = 'authed',
@@ -122,6 +125,8 @@ export interface JoinFrame {
   roomid: string;
   /** Replay what the room sent after this seq (resume). Without it, the offline backlog is replayed. */
   since?: number;
+  /** The `epoch` of the `joined` that `since` came from: when the server's differs, `since` is void. */
+  epoch?: string;
   /** Accepted only when equal to the token's (the course's client sends them). */
   name?: string;
   uid?: string;
@@ -188,7 +193,7 @@ export type ClientFrame =
 // ---------------------------------------------------------------------------------------------
 // Server to client frames
 
-/** First frame on every connection. */
+/** First frame on a connection whose URL carried `?token=` or `?v=1`. */
 export interface WelcomeEvent {
   event: ServerEvent.Welcome;
   protocol: number;
@@ -238,6 +243,8 @@ export interface JoinedEvent {
   replayed: number;
   /** True when kept history no longer reaches back to what was asked for: earlier messages are gone. */
   gap: boolean;
+  /** Seqs are only comparable within one epoch; it changes when the server lost its state. */
+  epoch?: string;
   ref?: string;
 }
 
@@ -355,9 +362,10 @@ export type ServerEventMap = {
 // ---------------------------------------------------------------------------------------------
 // HTTP API
 
-/** `POST /api/login` body (development login). */
+/** `POST /api/login` body (development login). `uid` keeps the same user across logins. */
 export interface LoginRequest {
   name: string;
+  uid?: string;
 }
 
 export interface LoginResponse {

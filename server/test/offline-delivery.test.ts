@@ -119,6 +119,38 @@ describe('resume with since', () => {
     await alice.close();
   });
 
+  it('after the server lost its state, a resume neither hides new messages nor trusts old seqs', async () => {
+    const first = await startTestServer();
+    const alice = await connectAs(first, 'alice', 'epoch-alice');
+    const before = await alice.join('epoch-room');
+    for (const t of ['old1', 'old2', 'old3']) await alice.say('epoch-room', t);
+    await first.close();
+
+    const second = await startTestServer();
+    try {
+      const bob = await connectAs(second, 'bob');
+      await bob.join('epoch-room');
+      await bob.say('epoch-room', 'new1');
+      const back = await connectAs(second, 'alice', 'epoch-alice');
+      // The client remembers seq 3 of the former epoch.
+      const joined = await back.join('epoch-room', { since: 3, epoch: before.epoch });
+      expect(joined.epoch).not.toBe(before.epoch);
+      expect(joined).toMatchObject({ gap: true, replayed: 1, lastSeq: 1 });
+      expect(back.messages('epoch-room').map((m) => m.message)).toEqual(['new1']);
+      // Live traffic with seqs at or below the old since still arrives.
+      await bob.say('epoch-room', 'new2');
+      await back.waitFor(() => back.messages('epoch-room').length === 2);
+      // Without the epoch, a since beyond the room's last seq is reported as a gap, and live traffic flows too.
+      const other = await connectAs(second, 'carol');
+      expect(await other.join('epoch-room', { since: 9 })).toMatchObject({ gap: true, lastSeq: 2 });
+      await bob.say('epoch-room', 'new3');
+      await other.waitFor(() => other.messages('epoch-room').some((m) => m.message === 'new3'));
+      await Promise.all([bob.close(), back.close(), other.close()]);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('an offline member whose backlog outgrew history is told gap', async () => {
     const alice = await connectAs(small, 'alice');
     const bob = await connectAs(small, 'bob');

@@ -377,9 +377,11 @@ export class ChatCore {
       sub.pending.push({ topic, kind: EnvelopeKind.Notice, text: notice });
     }
 
-    const from = since ?? joined.offlineCursor;
+    // A client resuming from another epoch (the server lost its state) has seqs that mean nothing here.
+    const epochChanged = since !== undefined && typeof frame.epoch === 'string' && joined.epoch !== undefined && frame.epoch !== joined.epoch;
+    const from = epochChanged ? 0 : (since ?? joined.offlineCursor);
     let replayed = 0;
-    let gap = false;
+    let gap = epochChanged;
     sub.lastSeq = Math.max(sub.lastSeq, joined.lastSeq);
     if (from !== undefined) {
       const slice = await store.readAfter(roomid, from, this.deps.settings.historyPerRoom);
@@ -388,9 +390,11 @@ export class ChatCore {
         this.sendText(conn, JSON.stringify({ ...message, num: counts.num, total: counts.total, replay: true }));
       }
       replayed = slice.messages.length;
-      gap = slice.gap;
-      sub.lastSeq = Math.max(slice.lastSeq, from);
-      sub.confirmedSeq = sub.pingSeq = from;
+      gap ||= slice.gap;
+      // The room's own last seq, never the client's: a since from before a state loss must not
+      // hide the new messages that reuse those seqs.
+      sub.lastSeq = slice.lastSeq;
+      sub.confirmedSeq = sub.pingSeq = Math.min(from, slice.lastSeq);
     } else if (!rejoin) {
       sub.confirmedSeq = sub.pingSeq = joined.lastSeq;
     }
@@ -403,6 +407,7 @@ export class ChatCore {
         lastSeq: sub.lastSeq,
         replayed,
         gap,
+        ...(joined.epoch !== undefined ? { epoch: joined.epoch } : {}),
         ref,
       });
     }

@@ -9,6 +9,7 @@
  */
 
 import { LRUCache } from 'lru-cache';
+import { v4 as uuidv4 } from 'uuid';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { DIRECT_ROOM_PREFIX } from '../protocol.ts';
 import type {
@@ -60,7 +61,20 @@ interface UserState {
   inboxGap: boolean;
 }
 
+/** Everything the store keeps, as plain JSON. Presence is not kept: no connection survives a restart. */
+export interface MemorySnapshot {
+  version: 1;
+  takenAt: number;
+  epoch: string;
+  rooms: Array<{ id: string; seq: number; history: StoredMessage[]; members: Array<[uid: string, name: string, cursor: number | null]> }>;
+  evictedSeqs: Array<[roomid: string, seq: number]>;
+  users: Array<{ uid: string; name: string; rooms: string[]; inbox: StoredMessage[]; inboxGap: boolean }>;
+  accepted: Array<[key: string, value: AcceptedMessage, ttlMs: number]>;
+}
+
 export class MemoryStore implements ChatStore {
+  /** New on every start without a snapshot: the seqs of a former run mean nothing in this one. */
+  private epoch = uuidv4();
   /** Rooms are wrapped so a re-set after each append is a new value: lru-cache re-sizes only then. */
   private readonly roomCache: LRUCache<string, { room: RoomState }>;
   /** Seq counters of evicted rooms, so a recreated room continues where it stopped. */
@@ -137,7 +151,7 @@ export class MemoryStore implements ChatStore {
       offlineCursor = member.cursor;
       member.cursor = undefined;
     }
-    return { ...this.countsOf(room), cameOnline, newMember, lastSeq: room.seq, offlineCursor };
+    return { ...this.countsOf(room), cameOnline, newMember, lastSeq: room.seq, offlineCursor, epoch: this.epoch };
   }
 
   async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
@@ -318,6 +332,46 @@ export class MemoryStore implements ChatStore {
       inboxMessages,
       idempotencyKeys: this.accepted.size,
     };
+  }
+
+  /** Least recently used first, so a restore keeps the LRU order. */
+  snapshot(): MemorySnapshot {
+    const rooms: MemorySnapshot['rooms'] = [];
+    for (const id of this.roomCache.rkeys()) {
+      const room = this.roomCache.peek(id)!.room;
+      const members: MemorySnapshot['rooms'][number]['members'] = [];
+      for (const [uid, member] of room.members) members.push([uid, member.name, member.cursor ?? null]);
+      rooms.push({ id, seq: room.seq, history: room.history.toArray(), members });
+    }
+    const users: MemorySnapshot['users'] = [];
+    for (const uid of this.users.rkeys()) {
+      const user = this.users.peek(uid)!;
+      users.push({ uid, name: user.name, rooms: [...user.rooms], inbox: user.inbox, inboxGap: user.inboxGap });
+    }
+    const accepted: MemorySnapshot['accepted'] = [];
+    for (const key of this.accepted.rkeys()) {
+      const value = this.accepted.peek(key);
+      const ttl = this.accepted.getRemainingTTL(key);
+      if (value && ttl > 0) accepted.push([key, value, Math.round(ttl)]);
+    }
+    return { version: 1, takenAt: Date.now(), epoch: this.epoch, rooms, evictedSeqs: [...this.evictedSeqs.rentries()] as Array<[string, number]>, users, accepted };
+  }
+
+  /** Loads a snapshot into this (empty) store. The caller has verified the snapshot as a whole. */
+  restore(snapshot: MemorySnapshot): void {
+    this.epoch = snapshot.epoch;
+    for (const [roomid, seq] of snapshot.evictedSeqs) this.evictedSeqs.set(roomid, seq);
+    for (const saved of snapshot.rooms) {
+      const history = new RingBuffer<StoredMessage>(Math.max(1, this.limits.historyPerRoom));
+      for (const message of saved.history) history.push(message);
+      const members = new Map<string, Member>();
+      for (const [uid, name, cursor] of saved.members) members.set(uid, cursor === null ? { name } : { name, cursor });
+      this.roomCache.set(saved.id, { room: { seq: saved.seq, history, members, online: new Map() } });
+    }
+    for (const saved of snapshot.users) {
+      this.users.set(saved.uid, { name: saved.name, rooms: new Set(saved.rooms), connections: new Set(), inbox: saved.inbox, inboxGap: saved.inboxGap });
+    }
+    for (const [key, value, ttl] of snapshot.accepted) this.accepted.set(key, value, { ttl });
   }
 
   async close(): Promise<void> {}

@@ -30,6 +30,8 @@ export interface JoinResult extends RoomCounts {
   lastSeq: number;
   /** When the user came back online: the last seq delivered to them before they went offline. */
   offlineCursor?: number;
+  /** Changes when the store lost its state (seqs start over); clients send it back with `since`. */
+  epoch?: string;
 }
 
 export interface DisconnectResult extends RoomCounts {

@@ -19,9 +19,11 @@ import { ChatCore } from '../core/chat-core.ts';
 import type { Connection } from '../core/connection.ts';
 import { handleHttp, originAllowed, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { MemoryStore } from '../core/memory-store.ts';
 import { createMetrics } from '../metrics.ts';
+import { loadSnapshot, saveSnapshot } from '../snapshot.ts';
 import { resolveAuthSettings } from './secrets.ts';
-import { ensureDevCertificate, readTlsFiles, type TlsMaterial } from './tls.ts';
+import { ensureDevCertificate, readTlsFiles, watchCertificate, type TlsMaterial } from './tls.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
 
 export interface RunningServer {
@@ -63,6 +65,8 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
   }
   const backends = await createBackends(config, logger);
+  const snapshotStore = config.snapshotPath && backends.store instanceof MemoryStore ? backends.store : undefined;
+  if (snapshotStore) await loadSnapshot(config.snapshotPath!, snapshotStore, logger);
   const metrics = createMetrics(() => core, backends.store, backends.healthy);
   const core = new ChatCore({
     settings: config,
@@ -184,6 +188,11 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     });
   });
 
+  const stopWatching =
+    tls?.source === 'configured' && 'setSecureContext' in server
+      ? watchCertificate(tls, config.tlsReloadIntervalMs, (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), logger)
+      : undefined;
+
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -202,12 +211,15 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      stopWatching?.();
       server.close();
       const finished = core.shutdown();
       const deadline = new Promise<void>((r) => setTimeout(r, config.shutdownTimeoutMs).unref());
       await Promise.race([finished, deadline]);
       server.closeAllConnections();
       wss.close();
+      // After every socket has detached: members' offline cursors are in the store by now.
+      if (snapshotStore) await saveSnapshot(config.snapshotPath!, snapshotStore, logger);
       await Promise.allSettled([backends.store.close(), backends.bus.close()]);
       logger.info('stopped');
     })());

@@ -4,7 +4,8 @@
  */
 
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import type { Logger } from '../core/logger.ts';
@@ -70,4 +71,44 @@ export async function ensureDevCertificate(certsDir: string, logger: Logger): Pr
   writeFileSync(certPath, pems.cert, { mode: 0o644 });
   logger.info('generated a development certificate', { certPath });
   return { cert: pems.cert, key: pems.private, source: 'development', certPath, keyPath, ...describeCertificate(pems.cert) };
+}
+
+/**
+ * Watches the configured certificate files (polling stat: renewals replace symlinks, which
+ * fs.watch misses) and hands a renewed, valid pair to `apply`. Existing connections keep the
+ * context they were made with; new handshakes get the new one. Returns a stop function.
+ */
+export function watchCertificate(
+  material: TlsMaterial,
+  intervalMs: number,
+  apply: (next: TlsMaterial) => void,
+  logger: Logger,
+): () => void {
+  let current = material;
+  const check = (): void => {
+    let next: TlsMaterial;
+    try {
+      next = readTlsFiles(material.certPath, material.keyPath);
+    } catch (err) {
+      logger.warn('tls certificate unreadable; keeping the current one', { path: material.certPath, reason: (err as Error).message });
+      return;
+    }
+    if (next.cert === current.cert && next.key === current.key) return;
+    try {
+      createSecureContext({ cert: next.cert, key: next.key });
+    } catch (err) {
+      // Mid-renewal the certificate and key may not match yet; the next poll sees the finished pair.
+      logger.warn('renewed tls certificate not usable yet', { path: material.certPath, reason: (err as Error).message });
+      return;
+    }
+    current = next;
+    apply(next);
+    logger.info('tls certificate reloaded', { path: next.certPath, subject: next.subject, validTo: next.validTo.toISOString() });
+  };
+  watchFile(material.certPath, { interval: intervalMs, persistent: false }, check);
+  watchFile(material.keyPath, { interval: intervalMs, persistent: false }, check);
+  return () => {
+    unwatchFile(material.certPath, check);
+    unwatchFile(material.keyPath, check);
+  };
 }
