@@ -1,0 +1,88 @@
+import type { ChatMessage, JoinedEvent } from '@chatroom/server/protocol';
+import WebSocket, { type ClientOptions } from 'ws';
+import { ChatClient, type ChatClientOptions } from '../../src/lib/chat-client';
+import type { ConnectionState } from '../../src/lib/connection-state';
+import type { OutgoingMessage } from '../../src/lib/outbox';
+import { SessionStore, type Session } from '../../src/lib/session';
+import { MemoryStorage, type KeyValueStorage } from '../../src/lib/storage';
+import { WebSocketTransport, type WebSocketConstructor } from '../../src/lib/web-socket-transport';
+import { nodePost } from './node-http';
+
+export interface LibClientOptions {
+  /** Where the socket goes (the server, or a proxy in front of it). */
+  wsUrl: string;
+  /** Where /api/login goes. */
+  httpUrl: string;
+  ca: string | undefined;
+  name: string;
+  storage?: KeyValueStorage;
+  /** A session already in storage (a returning user), e.g. with an expired token. */
+  session?: Session;
+  client?: Partial<ChatClientOptions>;
+}
+
+/** The mobile chat client as the app builds it, but with a `ws` transport, recording what it emits. */
+export class LibClient {
+  readonly messages: ChatMessage[] = [];
+  readonly states: ConnectionState[] = [];
+  readonly outbox: OutgoingMessage[] = [];
+  readonly joined: JoinedEvent[] = [];
+  readonly gaps: string[] = [];
+  readonly logins: unknown[] = [];
+  readonly client: ChatClient;
+  readonly sessions: SessionStore;
+  readonly storage: KeyValueStorage;
+
+  constructor(options: LibClientOptions) {
+    this.storage = options.storage ?? new MemoryStorage();
+    if (options.session) this.storage.set('chat.session', options.session);
+    this.sessions = new SessionStore(this.storage, nodePost(options.ca, (_url, body) => this.logins.push(body)), options.httpUrl);
+    const transport = new WebSocketTransport(WebSocket as unknown as WebSocketConstructor<ClientOptions>, { ca: options.ca });
+    this.client = new ChatClient({
+      url: options.wsUrl,
+      transport,
+      auth: this.sessions,
+      storage: this.storage,
+      backoff: { baseMs: 100, capMs: 1_000 },
+      ...options.client,
+    });
+    this.client.on('message', (m) => this.messages.push(m));
+    this.client.on('state', (s) => this.states.push(s));
+    this.client.on('outbox', (m) => this.outbox.push(m));
+    this.client.on('joined', (j) => this.joined.push(j));
+    this.client.on('gap', (g) => this.gaps.push(g.roomid));
+  }
+
+  texts(roomid: string): string[] {
+    return this.messages.filter((m) => m.roomid === roomid).map((m) => m.message);
+  }
+
+  async login(name: string): Promise<Session> {
+    return this.sessions.login(name, '#07c160');
+  }
+
+  async waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = probe();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; state ${JSON.stringify(this.client.state)}, messages ${JSON.stringify(this.messages.map((m) => m.message))}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  online(): Promise<true> {
+    return this.waitFor(() => this.client.state.status === 'online', 'online');
+  }
+
+  /** Waits until the room is joined on the current socket (a `joined` after `since`). */
+  async joinedRoom(roomid: string, after = 0): Promise<JoinedEvent> {
+    return this.waitFor(() => this.joined.slice(after).find((j) => j.roomid === roomid), `joined ${roomid}`);
+  }
+
+  stop(): void {
+    this.client.stop();
+  }
+}
