@@ -9,6 +9,7 @@ import { LocalBus } from './core/local-bus.ts';
 import type { Logger } from './core/logger.ts';
 import { MemoryStore } from './core/memory-store.ts';
 import type { ChatStore } from './core/store.ts';
+import { createRedisBackends } from './redis/redis-backends.ts';
 
 export interface Backends {
   store: ChatStore;
@@ -18,9 +19,10 @@ export interface Backends {
   healthy: () => boolean;
 }
 
-export async function createBackends(config: Config, _logger: Logger): Promise<Backends> {
+export async function createBackends(config: Config, logger: Logger): Promise<Backends> {
   if (config.redisUrl) {
-    throw new Error('REDIS_URL: Redis scale-out is not available in this build yet');
+    const redis = await createRedisBackends({ ...config, redisUrl: config.redisUrl }, logger);
+    return { store: redis.store, bus: redis.bus, kind: 'redis', healthy: redis.healthy };
   }
   return {
     store: new MemoryStore(config),

@@ -118,7 +118,7 @@ describe('HTTP', () => {
   it('GET /healthz answers with the store and connection count', async () => {
     const res = await httpRequest<Record<string, unknown>>(server, '/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ ok: true, store: 'memory' });
+    expect(res.body).toMatchObject({ ok: true, store: process.env.TEST_BACKEND === 'redis' ? 'redis' : 'memory' });
   });
 
   it('POST /api/login issues a token for a valid name and refuses bad ones', async () => {

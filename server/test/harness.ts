@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { startNodeServer } from '../src/node/server.ts';
 import type { LoginResponse, ServerFrame } from '../src/protocol.ts';
+import { redisBackendEnv } from './redis-test-backend.ts';
 
 /** One certificate for the whole run, generated on first use like a fresh install would. */
 export const TEST_CERTS_DIR = join(tmpdir(), 'chatroom-test-certs');
@@ -54,6 +55,8 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
     SNAPSHOT_PATH: 'off',
+    // TEST_BACKEND=redis: the same suite against Redis (a prefix of its own per server).
+    ...redisBackendEnv(),
     ...env,
   };
 }

@@ -1,0 +1,93 @@
+/**
+ * Key and channel names. Every key of one Lua script shares a hash tag, so the scripts also run on
+ * Redis Cluster: room data under `{r:<roomid>}`, a user's under `{u:<uid>}`, a node's under
+ * `{n:<nodeId>}`. Operations that touch a room and a user (direct messages, joins) are split into
+ * one atomic script per slot, ordered so a crash between them leaves nothing inconsistent.
+ */
+
+export interface RoomKeys {
+  /** Hash: `seq` (the counter) and `epoch`. Outlives the room's other keys so seqs never go back. */
+  seq: string;
+  /** History stream, entry id `<seq>-0`, capped at HISTORY_PER_ROOM. */
+  history: string;
+  /** uid → name of every member. */
+  members: string;
+  /** uid → last seq delivered before the member went offline. */
+  cursors: string;
+  /** uid → that user's connections in the room, `connId/nodeId/seqAtJoin` separated by spaces. */
+  online: string;
+  /** `uid\nclientId` → seq of recent messages: a resent append is answered, not stored twice. */
+  recentIds: string;
+}
+
+export interface UserKeys {
+  /** connId → nodeId of the user's open connections. */
+  connections: string;
+  /** Direct messages waiting for the user's next connection (list of JSON, oldest first). */
+  inbox: string;
+  /** Fields `name` and `gap` (the inbox overflowed). */
+  info: string;
+  /** Room ids the user is a member of (direct chats included). */
+  rooms: string;
+}
+
+export interface NodeKeys {
+  /** Rooms in which this node holds presence entries: what the reaper visits when the node dies. */
+  rooms: string;
+  /** Users with a connection on this node. */
+  users: string;
+}
+
+export class KeySpace {
+  constructor(readonly prefix: string) {}
+
+  room(roomid: string): RoomKeys {
+    const tag = `${this.prefix}{r:${roomid}}`;
+    return {
+      seq: `${tag}:seq`,
+      history: `${tag}:history`,
+      members: `${tag}:members`,
+      cursors: `${tag}:cursors`,
+      online: `${tag}:online`,
+      recentIds: `${tag}:ids`,
+    };
+  }
+
+  user(uid: string): UserKeys {
+    const tag = `${this.prefix}{u:${uid}}`;
+    return { connections: `${tag}:conns`, inbox: `${tag}:inbox`, info: `${tag}:info`, rooms: `${tag}:rooms` };
+  }
+
+  /** What the user's first connection `connId` took from the inbox (kept briefly, see CONNECT_USER). */
+  takenInbox(uid: string, connId: string): string {
+    return `${this.prefix}{u:${uid}}:taken:${connId}`;
+  }
+
+  acceptedId(uid: string, clientId: string): string {
+    return `${this.prefix}{u:${uid}}:id:${clientId}`;
+  }
+
+  node(nodeId: string): NodeKeys {
+    const tag = `${this.prefix}{n:${nodeId}}`;
+    return { rooms: `${tag}:rooms`, users: `${tag}:users` };
+  }
+
+  /** Sorted set: nodeId → time (Redis clock, ms) of the node's last heartbeat. */
+  get nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  /** Held by the node that reaps dead nodes, so only one does each round. */
+  get reaperLock(): string {
+    return `${this.prefix}reaper-lock`;
+  }
+
+  /** Pub/sub channel of a bus topic (`room:<id>` or `user:<uid>`). */
+  channel(topic: string): string {
+    return `${this.prefix}${topic}`;
+  }
+
+  topicOf(channel: string): string {
+    return channel.slice(this.prefix.length);
+  }
+}

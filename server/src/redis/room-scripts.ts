@@ -1,0 +1,251 @@
+import { LUA_PRELUDE } from './lua-prelude.ts';
+
+/**
+ * One Lua script per room operation: Redis runs each atomically, so concurrent nodes never see half
+ * an update. All keys of a script are the room's (one hash slot). Semantics follow memory-store.ts.
+ */
+
+/**
+ * KEYS counter members cursors online · ARGV uid name connId nodeId roomTtlMs newEpoch counterTtlMs
+ * → num total cameOnline newMember lastSeq cursor|-1 epoch
+ */
+export const JOIN = `${LUA_PRELUDE}
+local uid, name, conn, node, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+-- The epoch lives and dies with the counter: a counter Redis lost comes back with a new epoch.
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local newMember = redis.call('HSET', KEYS[2], uid, name)
+local current = redis.call('HGET', KEYS[4], uid)
+local cameOnline = 0
+local cursor = -1
+local present = false
+for _, t in ipairs(tokens(current)) do if token_conn(t) == conn then present = true end end
+if not present then
+  local token = conn .. '/' .. node .. '/' .. int(seq)
+  redis.call('HSET', KEYS[4], uid, current and (current .. ' ' .. token) or token)
+  if not current then
+    cameOnline = 1
+    local c = redis.call('HGET', KEYS[3], uid)
+    if c then
+      cursor = tonumber(c)
+      redis.call('HDEL', KEYS[3], uid)
+    end
+  end
+end
+expire_all({KEYS[2], KEYS[3], KEYS[4]}, ttl)
+return {redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), cameOnline, newMember, seq, cursor, epoch}
+`;
+
+/** KEYS members cursors online · ARGV uid connId lastDeliveredSeq → num total wentOffline */
+export const DISCONNECT = `${LUA_PRELUDE}
+local uid, conn, delivered = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local kept, removed = {}, false
+for _, t in ipairs(tokens(redis.call('HGET', KEYS[3], uid))) do
+  if token_conn(t) == conn then removed = true else kept[#kept + 1] = t end
+end
+local wentOffline = 0
+if removed then
+  if #kept > 0 then
+    redis.call('HSET', KEYS[3], uid, table.concat(kept, ' '))
+  else
+    redis.call('HDEL', KEYS[3], uid)
+    wentOffline = 1
+    if redis.call('HEXISTS', KEYS[1], uid) == 1 then
+      local c = tonumber(redis.call('HGET', KEYS[2], uid) or '0')
+      redis.call('HSET', KEYS[2], uid, int(math.max(c, delivered)))
+    end
+  end
+end
+return {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1]), wentOffline}
+`;
+
+/** KEYS members cursors online · ARGV uid → num total wasMember */
+export const LEAVE = `
+local was = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1]), was}
+`;
+
+/** KEYS members online → num total */
+export const COUNTS = `return {redis.call('HLEN', KEYS[2]), redis.call('HLEN', KEYS[1])}`;
+
+/** KEYS members online → uid name online … (flat) */
+export const MEMBERS = `
+local out = {}
+local list = redis.call('HGETALL', KEYS[1])
+for i = 1, #list, 2 do
+  out[#out + 1] = list[i]
+  out[#out + 1] = list[i + 1]
+  out[#out + 1] = redis.call('HEXISTS', KEYS[2], list[i])
+end
+return out
+`;
+
+/**
+ * Assigns the next seq, keeps the message, and (for rooms) publishes it, in one step: Redis
+ * serialises the scripts, so every node receives a room's messages in seq order. A resent append
+ * (same uid and client id, e.g. after a lost reply) returns the stored message instead of a second one.
+ *
+ * KEYS counter history recentIds members online
+ * ARGV head(JSON of the draft) idKey historyKeep roomTtlMs counterTtlMs seqHint channel idsKeep roomid
+ *      newEpoch [senderUid senderName recipientUid recipientName] (direct messages: both become members)
+ * → seq storedJSON duplicate
+ */
+export const APPEND = `${LUA_PRELUDE}
+local head, idKey, keep, ttl, seqTtl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local hint, channel, idsKeep, roomid = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local dup = redis.call('ZSCORE', KEYS[3], idKey)
+if dup then
+  local seq = int(tonumber(dup))
+  local e = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
+  return {tonumber(seq), e[1] and e[1][2][2] or '', 1}
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[10])
+-- After Redis lost its data (or evicted the counter), nodes and the history still know how far
+-- the room got: seqs never go back, and stream ids stay increasing.
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if top[1] then hint = math.max(hint, stream_seq(top[1][1])) end
+if seq <= hint then
+  seq = hint + 1
+  redis.call('HSET', KEYS[1], 'seq', int(seq))
+end
+redis.call('PEXPIRE', KEYS[1], seqTtl)
+if ARGV[11] then
+  redis.call('HSET', KEYS[4], ARGV[11], ARGV[12])
+  redis.call('HSETNX', KEYS[4], ARGV[13], ARGV[14])
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+local stored = string.sub(head, 1, -2) .. ',"seq":' .. int(seq) .. '}'
+local num, total = redis.call('HLEN', KEYS[5]), redis.call('HLEN', KEYS[4])
+if keep > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', keep, int(seq) .. '-0', 'm', stored, 'n', num, 't', total)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+redis.call('ZADD', KEYS[3], seq, idKey)
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(idsKeep + 1))
+redis.call('PEXPIRE', KEYS[3], ttl)
+if channel ~= '' then
+  local wire = string.sub(stored, 1, -2) .. ',"num":' .. num .. ',"total":' .. total .. '}'
+  redis.call('PUBLISH', channel, '1|' .. int(seq) .. '|' .. num .. '|' .. total .. '||' .. roomid .. '\\n' .. wire)
+end
+return {seq, stored, 0}
+`;
+
+/** KEYS counter history · ARGV afterSeq limit → lastSeq gap json… (oldest first) */
+export const READ_AFTER = `${LUA_PRELUDE}
+local after, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+-- A client ahead of the room saw a state this store no longer has.
+if after >= seq then return {seq, after > seq and 1 or 0} end
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local oldest = first[1] and stream_seq(first[1][1]) or seq + 1
+local gap = oldest > after + 1 and 1 or 0
+local entries = redis.call('XREVRANGE', KEYS[2], '+', int(after + 1) .. '-0', 'COUNT', limit)
+if #entries == limit and limit > 0 then
+  local oldestReturned = stream_seq(entries[#entries][1])
+  if oldestReturned > after + 1 then
+    local older = redis.call('XREVRANGE', KEYS[2], int(oldestReturned - 1) .. '-0', int(after + 1) .. '-0', 'COUNT', 1)
+    if #older > 0 then gap = 1 end
+  end
+end
+local out = {seq, gap}
+for i = #entries, 1, -1 do out[#out + 1] = entries[i][2][2] end
+return out
+`;
+
+/** KEYS counter history · ARGV beforeSeq|-1 limit → lastSeq gap json… (oldest first) */
+export const READ_BEFORE = `${LUA_PRELUDE}
+local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if before < 0 then before = seq + 1 end
+local entries = {}
+if before > 1 and limit > 0 then
+  entries = redis.call('XREVRANGE', KEYS[2], int(before - 1) .. '-0', '-', 'COUNT', limit)
+end
+local oldestReturned = #entries > 0 and stream_seq(entries[#entries][1]) or before
+local gap = 0
+if oldestReturned > 1 then
+  local older = {}
+  if #entries > 0 then older = redis.call('XREVRANGE', KEYS[2], int(oldestReturned - 1) .. '-0', '-', 'COUNT', 1) end
+  -- Everything kept below before was returned, yet seqs below the oldest existed: they are gone.
+  if #older == 0 then gap = 1 end
+end
+local out = {seq, gap}
+for i = #entries, 1, -1 do out[#out + 1] = entries[i][2][2] end
+return out
+`;
+
+/** KEYS counter history members online · ARGV withMembers → exists num total lastSeq lastJSON [uid name …] */
+export const SUMMARY = `
+local exists = redis.call('EXISTS', KEYS[3]) + redis.call('EXISTS', KEYS[1])
+if exists == 0 then return {0} end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local out = {1, redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[3]), seq, last[1] and last[1][2][2] or ''}
+if ARGV[1] == '1' then
+  local list = redis.call('HGETALL', KEYS[3])
+  for i = 1, #list do out[#out + 1] = list[i] end
+end
+return out
+`;
+
+/**
+ * A dead node's connections leave the room's presence. Its users' cursors are set to the seq they
+ * joined at: the only point they surely had, so resuming from it loses nothing (it may replay).
+ * KEYS members cursors online · ARGV nodeId → num total uid name … (users who went offline)
+ */
+export const DROP_NODE_PRESENCE = `${LUA_PRELUDE}
+local node = ARGV[1]
+local offline = {}
+local list = redis.call('HGETALL', KEYS[3])
+for i = 1, #list, 2 do
+  local uid = list[i]
+  local kept, removed, floor = {}, false, nil
+  for _, t in ipairs(tokens(list[i + 1])) do
+    if token_node(t) == node then
+      removed = true
+      local s = token_seq(t) or 0
+      if not floor or s < floor then floor = s end
+    else
+      kept[#kept + 1] = t
+    end
+  end
+  if removed then
+    if #kept > 0 then
+      redis.call('HSET', KEYS[3], uid, table.concat(kept, ' '))
+    else
+      redis.call('HDEL', KEYS[3], uid)
+      local name = redis.call('HGET', KEYS[1], uid)
+      if name then
+        local c = tonumber(redis.call('HGET', KEYS[2], uid) or '0')
+        redis.call('HSET', KEYS[2], uid, int(math.max(c, floor)))
+        offline[#offline + 1] = uid
+        offline[#offline + 1] = name
+      end
+    end
+  end
+end
+local out = {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1])}
+for _, v in ipairs(offline) do out[#out + 1] = v end
+return out
+`;
+
+/**
+ * Puts a live connection's presence back after Redis lost it (restart without persistence, or this
+ * node was taken for dead): no notices, no cursor taken.
+ * KEYS members online · ARGV uid name connId nodeId seq roomTtlMs
+ */
+export const RESTORE_PRESENCE = `${LUA_PRELUDE}
+local uid, name, conn, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+redis.call('HSETNX', KEYS[1], uid, name)
+local current = redis.call('HGET', KEYS[2], uid)
+for _, t in ipairs(tokens(current)) do if token_conn(t) == conn then return 0 end end
+local token = conn .. '/' .. node .. '/' .. ARGV[5]
+redis.call('HSET', KEYS[2], uid, current and (current .. ' ' .. token) or token)
+expire_all({KEYS[1], KEYS[2]}, ARGV[6])
+return 1
+`;

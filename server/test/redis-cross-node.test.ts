@@ -1,0 +1,163 @@
+/**
+ * Several nodes on one Redis act as one chat service: delivery and seq order across nodes, presence
+ * agreement, one user on two nodes, offline delivery and resume on any node.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAs, sleep, type TestClient } from './harness.ts';
+import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
+import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
+
+const unavailable = redisUnavailable();
+if (unavailable) console.warn(`skipping the Redis tests: ${unavailable}`);
+
+describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
+  let redis: TestRedis;
+  let nodes: InProcessNode[];
+  let a: InProcessNode, b: InProcessNode, c: InProcessNode;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    nodes = await Promise.all([0, 1, 2].map(() => startInProcessNode(redis.url)));
+    [a, b, c] = nodes;
+  });
+  afterAll(async () => {
+    await Promise.all((nodes ?? []).map((n) => n.close()));
+    await redis?.stop();
+  });
+
+  const seqs = (client: TestClient, roomid: string): number[] => client.messages(roomid).map((m) => m.seq as number);
+  const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  it('messages published on every node reach every member once, in the room seq order', async () => {
+    const alice = await connectAs(a, 'alice');
+    const bob = await connectAs(b, 'bob');
+    const carol = await connectAs(c, 'carol');
+    for (const client of [alice, bob, carol]) await client.join('x-order');
+    const perSender = 20;
+    await Promise.all(
+      [alice, bob, carol].map(async (client, i) => {
+        for (let n = 0; n < perSender; n += 1) await client.say('x-order', `${i}-${n}`);
+      }),
+    );
+    for (const client of [alice, bob, carol]) {
+      await client.waitFor(() => client.messages('x-order').length >= perSender * 3, 5000);
+      expect(seqs(client, 'x-order')).toEqual(range(1, perSender * 3));
+    }
+    // Each sender's own messages keep their order too.
+    const fromBob = bob.messages('x-order').filter((m) => m.uid === bob.user.uid).map((m) => m.message);
+    expect(fromBob).toEqual(range(0, perSender - 1).map((n) => `1-${n}`));
+    await Promise.all([alice.close(), bob.close(), carol.close()]);
+  });
+
+  it('num, total and members are the same whichever node is asked', async () => {
+    const alice = await connectAs(a, 'alice');
+    const bob = await connectAs(b, 'bob');
+    const carol = await connectAs(c, 'carol');
+    await alice.join('x-presence');
+    await bob.join('x-presence');
+    const carolJoined = await carol.join('x-presence');
+    expect(carolJoined).toMatchObject({ num: 3, total: 3 });
+    await alice.waitFor(() => alice.events('login', 'x-presence').length === 3);
+    expect(alice.events('login', 'x-presence').at(-1)).toMatchObject({ uid: carol.user.uid, num: 3, total: 3 });
+    await carol.close();
+    const logout = await bob.nextEvent('logout', { uid: carol.user.uid });
+    expect(logout).toMatchObject({ num: 2, total: 3, reason: 'close' });
+    const views = await Promise.all([alice, bob].map((client) => client.request({ event: 'members', roomid: 'x-presence' })));
+    for (const view of views) {
+      expect(view).toMatchObject({ num: 2, total: 3 });
+      expect(view.members).toEqual(views[0].members);
+    }
+    expect(views[0].members).toContainEqual({ uid: carol.user.uid, name: 'carol', online: false });
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('a user with connections on two nodes gets each message once per connection, and offline messages once', async () => {
+    const sender = await connectAs(a, 'sender');
+    const laptop = await connectAs(b, 'erin');
+    await laptop.close();
+    await sender.request({ event: 'message', to: laptop.user.uid, message: 'dm 1', id: 'dm-a' });
+    await sender.request({ event: 'message', to: laptop.user.uid, message: 'dm 2', id: 'dm-b' });
+    const phone = await connectAs(b, 'erin', laptop.user.uid);
+    await phone.waitFor(() => phone.messages().length === 2);
+    const tablet = await connectAs(c, 'erin', laptop.user.uid);
+    await phone.join('x-twice');
+    await tablet.join('x-twice');
+    await sender.join('x-twice');
+    await sender.say('x-twice', 'to both');
+    await sender.request({ event: 'message', to: laptop.user.uid, message: 'dm 3', id: 'dm-c' });
+    await phone.waitFor(() => phone.messages().length === 4);
+    await tablet.waitFor(() => tablet.messages().length === 2);
+    await sleep(200);
+    expect(phone.messages().map((m) => m.message)).toEqual(['dm 1', 'dm 2', 'to both', 'dm 3']);
+    expect(phone.messages().slice(0, 2).every((m) => m.replay === true)).toBe(true);
+    // The inbox went to the first connection only.
+    expect(tablet.messages().map((m) => m.message)).toEqual(['to both', 'dm 3']);
+    await Promise.all([sender.close(), phone.close(), tablet.close()]);
+  });
+
+  it('a member who went offline on one node gets what they missed when they come back on another', async () => {
+    const alice = await connectAs(a, 'alice');
+    const bob = await connectAs(b, 'bob');
+    await alice.join('x-offline');
+    await bob.join('x-offline');
+    await alice.say('x-offline', 'seen');
+    await bob.waitFor(() => bob.messages('x-offline').length === 1);
+    await bob.close();
+    await alice.say('x-offline', 'missed 1');
+    await alice.say('x-offline', 'missed 2');
+    const back = await connectAs(c, 'bob', bob.user.uid);
+    const joined = await back.join('x-offline');
+    expect(joined).toMatchObject({ replayed: 2, gap: false });
+    expect(back.messages('x-offline').map((m) => [m.seq, m.message, m.replay])).toEqual([[2, 'missed 1', true], [3, 'missed 2', true]]);
+    await Promise.all([alice.close(), back.close()]);
+  });
+
+  it('resume with since works on any node; history and rooms agree everywhere', async () => {
+    const alice = await connectAs(a, 'alice');
+    await alice.join('x-resume');
+    for (let i = 1; i <= 5; i += 1) await alice.say('x-resume', `m${i}`);
+    const bob = await connectAs(b, 'bob');
+    const joined = await bob.join('x-resume', { since: 2 });
+    expect(joined).toMatchObject({ replayed: 3, lastSeq: 5, gap: false });
+    expect(seqs(bob, 'x-resume')).toEqual([3, 4, 5]);
+    const history = await bob.request({ event: 'history', roomid: 'x-resume', before: 3, limit: 10 });
+    expect(history.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2]);
+    const rooms = await (await connectAs(c, 'alice', alice.user.uid)).request({ event: 'rooms' });
+    expect(rooms.rooms).toContainEqual(expect.objectContaining({ roomid: 'x-resume', lastSeq: 5, total: 2, last: expect.objectContaining({ message: 'm5' }) }));
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('leaving on one node takes the user out of the room on every node', async () => {
+    const alice = await connectAs(a, 'alice');
+    const phone = await connectAs(b, 'alice', alice.user.uid);
+    const bob = await connectAs(c, 'bob');
+    for (const client of [alice, phone, bob]) await client.join('x-leave');
+    await alice.request({ event: 'leave', roomid: 'x-leave' });
+    await phone.nextEvent('left', { roomid: 'x-leave' });
+    expect(await bob.nextEvent('logout', { uid: alice.user.uid })).toMatchObject({ reason: 'leave', num: 1, total: 1 });
+    await bob.say('x-leave', 'after leave');
+    await sleep(200);
+    expect(phone.messages('x-leave')).toHaveLength(0);
+    await Promise.all([alice.close(), phone.close(), bob.close()]);
+  });
+
+  it('a node whose subscriber missed messages (connection killed) catches up from history, in order', async () => {
+    const alice = await connectAs(a, 'alice');
+    const bob = await connectAs(b, 'bob');
+    await alice.join('x-catchup');
+    await bob.join('x-catchup');
+    await alice.say('x-catchup', 'one');
+    await bob.waitFor(() => bob.messages('x-catchup').length === 1);
+    const admin = redis.client();
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    // Published while every node's subscriber is reconnecting.
+    await Promise.all([alice.say('x-catchup', 'two'), alice.say('x-catchup', 'three')]);
+    await alice.say('x-catchup', 'four');
+    for (const client of [alice, bob]) {
+      await client.waitFor(() => client.messages('x-catchup').length === 4, 5000);
+      expect(client.messages('x-catchup').map((m) => m.message)).toEqual(['one', 'two', 'three', 'four']);
+    }
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * Failures with several node processes on one Redis: a node killed with -9 leaves no ghost members
+ * and its clients recover on another node; Redis killed and restarted: nodes reconnect, say so in
+ * logs and health, and what clients sent meanwhile is delivered once or refused for a resend.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAs, sleep, type TestClient } from './harness.ts';
+import { ensureServerBuilt, health, startProcessNode, type ProcessNode } from './redis-nodes.ts';
+import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
+
+const unavailable = redisUnavailable();
+if (unavailable) console.warn(`skipping the Redis tests: ${unavailable}`);
+
+const PRESENCE_TTL_MS = 1500;
+/** The documented bound (TTL + TTL/2 after the last heartbeat) with room for a loaded CI machine. */
+const GHOST_BOUND_MS = PRESENCE_TTL_MS * 1.5 + 2000;
+
+const seqs = (client: TestClient, roomid: string): number[] => client.messages(roomid).map((m) => m.seq as number);
+
+/** Sends until acknowledged, resending the same id after a refusal, as a client does. */
+async function sayUntilAcked(client: TestClient, roomid: string, message: string, id: string): Promise<Record<string, unknown>> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const reply = await client.request({ event: 'message', roomid, message, id }, 15_000);
+    if (reply.event === 'ack') return reply;
+    expect(reply).toMatchObject({ event: 'error' });
+    await sleep(250);
+  }
+  throw new Error(`${id} never acknowledged`);
+}
+
+describe.skipIf(unavailable !== undefined)('a node killed with -9', () => {
+  let redis: TestRedis;
+  const nodes: ProcessNode[] = [];
+
+  beforeAll(async () => {
+    ensureServerBuilt();
+    redis = await startRedis();
+    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await redis?.stop();
+  });
+
+  it('its members drop out within the bound, the room is told, and its clients resume on another node', async () => {
+    const [doomed, survivor] = nodes;
+    const alice = await connectAs(doomed, 'alice');
+    const bob = await connectAs(survivor, 'bob');
+    await alice.join('kill-room');
+    await bob.join('kill-room');
+    await alice.say('kill-room', 'before');
+    await bob.waitFor(() => bob.messages('kill-room').length === 1);
+
+    const killedAt = Date.now();
+    await doomed.kill();
+    await alice.closed;
+    // Sent while alice's node is dead and before anyone noticed.
+    await bob.say('kill-room', 'during 1');
+    await bob.say('kill-room', 'during 2');
+
+    const logout = await bob.nextEvent('logout', { uid: alice.user.uid }, GHOST_BOUND_MS);
+    expect(Date.now() - killedAt).toBeLessThan(GHOST_BOUND_MS);
+    expect(logout).toMatchObject({ roomid: 'kill-room', reason: 'timeout', num: 1, total: 2 });
+    const members = await bob.request({ event: 'members', roomid: 'kill-room' });
+    expect(members.members).toContainEqual({ uid: alice.user.uid, name: 'alice', online: false });
+    expect(members).toMatchObject({ num: 1, total: 2 });
+
+    // Alice's client reconnects through the load balancer, to the survivor, and resumes.
+    const back = await connectAs(survivor, 'alice', alice.user.uid);
+    const joined = await back.join('kill-room', { since: 1 });
+    expect(joined).toMatchObject({ replayed: 2, gap: false, lastSeq: 3, num: 2, total: 2 });
+    expect(back.messages('kill-room').map((m) => [m.seq, m.message])).toEqual([[2, 'during 1'], [3, 'during 2']]);
+    await bob.say('kill-room', 'after');
+    await back.waitFor(() => back.messages('kill-room').length === 3);
+    expect(seqs(back, 'kill-room')).toEqual([2, 3, 4]);
+    await Promise.all([bob.close(), back.close()]);
+  });
+
+  it('a direct message to a user whose node died waits in their inbox', async () => {
+    const [, survivor] = nodes;
+    const sender = await connectAs(survivor, 'sender');
+    const dana = await connectAs(survivor, 'dana');
+    await dana.close();
+    const ack = await sender.request({ event: 'message', to: dana.user.uid, message: 'while you were away', id: 'dm-1' });
+    expect(ack.event).toBe('ack');
+    const again = await connectAs(survivor, 'dana', dana.user.uid);
+    await again.waitFor(() => again.messages().length === 1);
+    expect(again.messages()[0]).toMatchObject({ message: 'while you were away', replay: true });
+    await sleep(200);
+    expect(again.messages()).toHaveLength(1);
+    await Promise.all([sender.close(), again.close()]);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
+  let redis: TestRedis;
+  const nodes: ProcessNode[] = [];
+
+  beforeAll(async () => {
+    ensureServerBuilt();
+    redis = await startRedis({ appendonly: true });
+    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+    await redis?.stop();
+  });
+
+  it('nodes reconnect and say so; what was sent meanwhile is delivered once, in order', async () => {
+    const [one, two] = nodes;
+    const alice = await connectAs(one, 'alice');
+    const bob = await connectAs(two, 'bob');
+    await alice.join('restart-room');
+    await bob.join('restart-room');
+    await alice.say('restart-room', 'first');
+    await bob.waitFor(() => bob.messages('restart-room').length === 1);
+
+    await redis.kill();
+    await expect.poll(async () => (await health(one)).status, { timeout: 5000 }).toBe('backend unavailable');
+    expect(nodes.map((n) => n.logs.some((l) => l.includes('redis connection lost')))).toEqual([true, true]);
+
+    // Sent during the outage: held, then accepted once Redis is back (or refused and resent).
+    const pending = sayUntilAcked(alice, 'restart-room', 'during outage', 'out-1');
+    await sleep(500);
+    await redis.start();
+    const ack = await pending;
+    expect(ack).toMatchObject({ event: 'ack', seq: 2 });
+
+    for (const node of nodes) await expect.poll(async () => (await health(node)).ok, { timeout: 5000 }).toBe(true);
+    expect(nodes.map((n) => n.logs.some((l) => l.includes('redis reconnected')))).toEqual([true, true]);
+
+    await bob.say('restart-room', 'after');
+    for (const client of [alice, bob]) {
+      await client.waitFor(() => client.messages('restart-room').length === 3, 5000);
+      expect(client.messages('restart-room').map((m) => [m.seq, m.message])).toEqual([[1, 'first'], [2, 'during outage'], [3, 'after']]);
+    }
+    // Presence survived (appendonly): both still online, as seen from either node.
+    const members = await alice.request({ event: 'members', roomid: 'restart-room' });
+    expect(members).toMatchObject({ num: 2, total: 2 });
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('Redis restarted empty (no persistence)', () => {
+  let redis: TestRedis;
+  const nodes: ProcessNode[] = [];
+
+  beforeAll(async () => {
+    ensureServerBuilt();
+    redis = await startRedis();
+    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+    await redis?.stop();
+  });
+
+  it('nodes put their live presence back and seqs continue; nothing already delivered is sent again', async () => {
+    const [one, two] = nodes;
+    const alice = await connectAs(one, 'alice');
+    const bob = await connectAs(two, 'bob');
+    const before = await alice.join('empty-room');
+    await bob.join('empty-room');
+    await alice.say('empty-room', 'one');
+    await alice.say('empty-room', 'two');
+    await bob.waitFor(() => bob.messages('empty-room').length === 2);
+
+    await redis.kill();
+    await redis.start();
+    for (const node of nodes) await expect.poll(async () => (await health(node)).ok, { timeout: 5000 }).toBe(true);
+    // Within a heartbeat (TTL/3) each node notices Redis forgot it and restores its connections.
+    await expect
+      .poll(async () => (await alice.request({ event: 'members', roomid: 'empty-room' })).num, { timeout: PRESENCE_TTL_MS * 2 })
+      .toBe(2);
+    expect(nodes.map((n) => n.logs.some((l) => l.includes('presence restored')))).toEqual([true, true]);
+
+    await bob.say('empty-room', 'three');
+    for (const client of [alice, bob]) {
+      await client.waitFor(() => client.messages('empty-room').length === 3, 5000);
+      expect(client.messages('empty-room').map((m) => [m.seq, m.message])).toEqual([[1, 'one'], [2, 'two'], [3, 'three']]);
+    }
+    // A client resuming from before the loss is told: a new epoch and a gap.
+    const resumer = await connectAs(two, 'bob', bob.user.uid);
+    const resumed = await resumer.join('empty-room', { since: 2, epoch: before.epoch });
+    expect(resumed.epoch).not.toBe(before.epoch);
+    expect(resumed).toMatchObject({ gap: true, lastSeq: 3 });
+    await Promise.all([alice.close(), bob.close(), resumer.close()]);
+  });
+});

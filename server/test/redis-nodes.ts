@@ -1,0 +1,113 @@
+/**
+ * Test helper: chat server nodes sharing one Redis, either in this process (fast) or as separate
+ * `node server/dist/main.js` processes (for kill -9). All nodes share JWT_SECRET, so a token from
+ * one node's login works on every node, as behind a load balancer.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.ts';
+import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import { httpRequest, testEnv, type TestServer } from './harness.ts';
+
+export const SHARED_JWT_SECRET = 'redis-tests-shared-secret-0123456789abcdef';
+const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface InProcessNode extends TestServer {
+  running: RunningServer;
+}
+
+export function nodeEnv(redisUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return testEnv({ REDIS_URL: redisUrl, JWT_SECRET: SHARED_JWT_SECRET, REDIS_KEY_PREFIX: 'chat:', ...env });
+}
+
+export async function startInProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<InProcessNode> {
+  const merged = nodeEnv(redisUrl, env);
+  const running = await startNodeServer(loadConfig(merged));
+  return { url: running.url, httpUrl: running.httpUrl, port: running.port, tls: running.tls, env: merged, close: running.close, running };
+}
+
+export interface ProcessNode extends TestServer {
+  /** Every stdout line (JSON logs) so far. */
+  logs: string[];
+  child: ChildProcess;
+  /** kill -9: no goodbye to Redis, no close frames to clients. */
+  kill(): Promise<void>;
+}
+
+/** Rebuilds server/dist when a source file is newer than its output (vitest runs the sources). */
+export function ensureServerBuilt(): void {
+  const src = join(SERVER_DIR, 'src');
+  const stale = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return stale(path);
+      if (!entry.name.endsWith('.ts')) return false;
+      const out = join(SERVER_DIR, 'dist', relative(src, path)).replace(/\.ts$/, '.js');
+      return !existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs;
+    });
+  if (!stale(src)) return;
+  const build = spawnSync('npx', ['tsc', '-p', SERVER_DIR], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build -w server failed:\n${build.stdout}${build.stderr}`);
+}
+
+export async function startProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<ProcessNode> {
+  const merged = nodeEnv(redisUrl, { PLAIN_HTTP: 'true', LOG_LEVEL: 'info', ...env });
+  const child = spawn(process.execPath, [join(SERVER_DIR, 'dist', 'main.js')], {
+    env: { PATH: process.env.PATH, ...merged },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const listening = await new Promise<{ url: string; http: string }>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`node did not start:\n${logs.join('\n')}\n${stderr}`)), 15_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        logs.push(line);
+        if (line.includes('"msg":"listening"')) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { url: string; http: string });
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code}:\n${logs.join('\n')}\n${stderr}`));
+    });
+  });
+  const port = Number(new URL(listening.http).port);
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    url: listening.url.replace('localhost', '127.0.0.1'),
+    httpUrl: listening.http.replace('localhost', '127.0.0.1'),
+    port,
+    tls: undefined,
+    env: merged,
+    logs,
+    child,
+    close: () => stop('SIGTERM'),
+    kill: () => stop('SIGKILL'),
+  };
+}
+
+export interface Health {
+  ok: boolean;
+  status: string;
+  store: string;
+}
+
+export async function health(server: TestServer): Promise<Health> {
+  return (await httpRequest<Health>(server, '/healthz')).body;
+}
