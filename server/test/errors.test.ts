@@ -89,7 +89,8 @@ describe('bad input gets an error; the connection, the server and other rooms ca
     const alice = await connectAs(server, 'alice');
     // A text frame whose payload is not UTF-8: bypass ws's own encoding.
     alice.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
-    expect(await alice.closed).toBe(1007);
+    // Deno.upgradeWebSocket (DENO_WEBSOCKET=native) drops such a connection without a close frame (docs/deno.md).
+    expect(await alice.closed).toBe(process.env.DENO_WEBSOCKET === 'native' ? 1006 : 1007);
   });
 
   it('a flood is rate limited with an error, then closed', async () => {

@@ -44,6 +44,8 @@ describe('auth frame', () => {
 
     const bob = await connectAs(server, 'bob');
     await bob.join('secret-room');
+    // The joiner's own login follows its joined reply; it need not arrive in the same read.
+    await bob.nextEvent('login');
     expect(bob.events('login').map((f) => f.name)).toEqual(['bob']);
     await Promise.all([anon.close(), bob.close()]);
   });

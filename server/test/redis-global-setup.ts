@@ -1,4 +1,4 @@
-/** vitest globalSetup for vitest.redis.config.mts: one redis-server for the whole core suite. */
+/** vitest globalSetup of the `redis` project: one redis-server for the whole core suite. */
 
 import type { TestProject } from 'vitest/node';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';

@@ -12,12 +12,15 @@ describe('join notices and counts', () => {
   it('everyone in the room, the joiner included, gets login with num and total', async () => {
     const alice = await connectAs(server, 'alice');
     await alice.join('r-notice');
+    await alice.nextEvent('login', { roomid: 'r-notice' });
     expect(alice.events('login', 'r-notice')).toMatchObject([{ name: 'alice', num: 1, total: 1 }]);
 
     const bob = await connectAs(server, 'bob');
     await bob.join('r-notice');
     await alice.waitFor(() => alice.events('login', 'r-notice').length === 2);
     expect(alice.events('login', 'r-notice')[1]).toMatchObject({ name: 'bob', uid: bob.user.uid, num: 2, total: 2 });
+    // The joiner's own login follows its joined reply; it need not arrive in the same read.
+    await bob.nextEvent('login', { roomid: 'r-notice' });
     expect(bob.events('login', 'r-notice')).toMatchObject([{ name: 'bob', num: 2, total: 2 }]);
     await Promise.all([alice.close(), bob.close()]);
   });

@@ -11,19 +11,15 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createBackends } from '../backends.ts';
+import { createChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
 import { clientAddress } from '../core/admission.ts';
-import { Authenticator, type Identity } from '../core/auth.ts';
+import type { Identity } from '../core/auth.ts';
 import { ChatCore } from '../core/chat-core.ts';
 import type { Connection } from '../core/connection.ts';
 import { handleHttp, originAllowed, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { MemoryStore } from '../core/memory-store.ts';
-import { createMetrics } from '../metrics.ts';
-import { loadSnapshot, saveSnapshot } from '../snapshot.ts';
-import { resolveAuthSettings } from './secrets.ts';
-import { ensureDevCertificate, readTlsFiles, watchCertificate, type TlsMaterial } from './tls.ts';
+import { watchCertificate, type TlsMaterial } from './tls.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
 
 export interface RunningServer {
@@ -58,45 +54,9 @@ function onSocketError(this: WebSocket): void {
 }
 
 export async function startNodeServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const auth = new Authenticator(resolveAuthSettings(config));
-  let tls: TlsMaterial | undefined;
-  if (!config.plainHttp) {
-    tls = config.tlsCert && config.tlsKey ? readTlsFiles(config.tlsCert, config.tlsKey) : await ensureDevCertificate(config.certsDir, logger);
-    logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
-  }
-  const backends = await createBackends(config, logger);
-  const snapshotStore = config.snapshotPath && backends.store instanceof MemoryStore ? backends.store : undefined;
-  if (snapshotStore) await loadSnapshot(config.snapshotPath!, snapshotStore, logger);
-  const metrics = createMetrics(() => core, backends.store, backends.healthy);
-  const core = new ChatCore({
-    settings: config,
-    store: backends.store,
-    bus: backends.bus,
-    auth,
-    logger,
-    prepare: prepareText,
-    observeFanOut: metrics.observeFanOut,
-  });
   const staticDir = config.staticDir ?? DEFAULT_STATIC_DIR;
-  const addressOf = (req: IncomingMessage): string => {
-    const forwarded = req.headers['x-forwarded-for'];
-    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustProxy);
-  };
-  const startedAt = Date.now();
-
-  const httpDeps = {
-    auth,
-    devLogin: config.devLogin,
-    allowedOrigins: config.allowedOrigins,
-    metrics,
-    metricsToken: config.metricsToken,
-    health: () => ({
-      ok: !core.isShuttingDown && backends.healthy(),
-      status: core.isShuttingDown ? 'shutting down' : backends.healthy() ? 'ok' : 'backend unavailable',
-      store: backends.kind,
-      connections: core.stats.connections,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    }),
+  const app = await createChatApp(config, logger, {
+    prepare: prepareText,
     readStatic: async (relative: string) => {
       try {
         return await readFile(resolve(staticDir, relative));
@@ -104,6 +64,12 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
         return undefined;
       }
     },
+  });
+  const { core, tls, metrics, backends } = app;
+  const httpDeps = app.http;
+  const addressOf = (req: IncomingMessage): string => {
+    const forwarded = req.headers['x-forwarded-for'];
+    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustProxy);
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -219,8 +185,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       server.closeAllConnections();
       wss.close();
       // After every socket has detached: members' offline cursors are in the store by now.
-      if (snapshotStore) await saveSnapshot(config.snapshotPath!, snapshotStore, logger);
-      await Promise.allSettled([backends.store.close(), backends.bus.close()]);
+      await app.finish();
       logger.info('stopped');
     })());
 

@@ -1,0 +1,63 @@
+/**
+ * The HTTP(S) listener. Deno.serve cannot change its certificate, so a renewed TLS_CERT/TLS_KEY
+ * starts a second listener on the same port (SO_REUSEPORT) and retires the first: new handshakes
+ * get the new certificate, and upgraded sockets, which no longer belong to a listener, stay open.
+ */
+
+import type { Config } from '../config.ts';
+import type { Logger } from '../core/logger.ts';
+import { watchCertificate, type TlsMaterial } from '../node/tls.ts';
+
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting; open connections are the caller's to close. */
+  stop(): void;
+}
+
+type Handler = Deno.ServeOptions['handler'];
+
+export function listen(config: Config, tls: TlsMaterial | undefined, handler: Handler, logger: Logger): Listener {
+  const reloadable = tls?.source === 'configured';
+  const serve = (port: number, material: TlsMaterial | undefined): Deno.HttpServer =>
+    Deno.serve({
+      hostname: config.host,
+      port,
+      reusePort: reloadable,
+      ...(material ? { cert: material.cert, key: material.key } : {}),
+      handler,
+      onListen: () => {},
+      onError: (err) => {
+        logger.error('http handler failed', { err: String(err) });
+        return new Response('{"error":"internal error"}', { status: 500, headers: { 'content-type': 'application/json' } });
+      },
+    });
+
+  let server = serve(config.port, tls);
+  const port = server.addr.port;
+  const stopWatching = reloadable
+    ? watchCertificate(
+        tls,
+        config.tlsReloadIntervalMs,
+        (next) => {
+          let replacement: Deno.HttpServer;
+          try {
+            replacement = serve(port, next);
+          } catch (err) {
+            logger.warn('renewed tls certificate not usable; keeping the current one', { path: next.certPath, reason: (err as Error).message });
+            return;
+          }
+          void server.shutdown();
+          server = replacement;
+        },
+        logger,
+      )
+    : undefined;
+
+  return {
+    port,
+    stop: () => {
+      stopWatching?.();
+      void server.shutdown();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The Deno adapter: Deno.serve carries the WebSocket endpoint at `/` (Deno.upgradeWebSocket), the
+ * HTTP API and the built H5 client on one port, over TLS 1.2+ (rustls offers nothing older).
+ * It mirrors the Node adapter's handshake rules, log lines and shutdown.
+ */
+
+import type { Config } from '../config.ts';
+import { clientAddress } from '../core/admission.ts';
+import type { Identity } from '../core/auth.ts';
+import { handleHttp, originAllowed } from '../core/http-api.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import type { TlsMaterial } from '../node/tls.ts';
+import { createChatApp, type ChatApp } from '../chat-app.ts';
+import { refusal, toHttpRequest, toResponse } from './http-exchange.ts';
+import { listen } from './listener.ts';
+import { startSession } from './socket-session.ts';
+import { prepareText } from './socket-transport.ts';
+
+export interface RunningDenoServer {
+  url: string;
+  httpUrl: string;
+  port: number;
+  app: ChatApp;
+  tls: TlsMaterial | undefined;
+  close(): Promise<void>;
+}
+
+/** The H5 build, when present, relative to this file (src/deno/ or dist/deno/). */
+const DEFAULT_STATIC_DIR = new URL('../../../mobile/dist/build/h5/', import.meta.url);
+
+function staticReader(config: Config): (relative: string) => Promise<Uint8Array | undefined> {
+  const base = config.staticDir === undefined ? DEFAULT_STATIC_DIR : `${config.staticDir.replace(/\/+$/, '')}/`;
+  // The core has already refused `..`, dot segments and backslashes in `relative`.
+  return async (relative) => {
+    try {
+      return await Deno.readFile(base instanceof URL ? new URL(relative, base) : base + relative);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+export async function startDenoServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningDenoServer> {
+  if (config.perMessageDeflate) {
+    logger.warn('PER_MESSAGE_DEFLATE is not available on Deno: Deno.upgradeWebSocket negotiates no compression');
+  }
+  const app = await createChatApp(config, logger, { prepare: prepareText, readStatic: staticReader(config) });
+  const { core, metrics } = app;
+
+  const upgrade = (request: Request, url: URL, address: string): Response => {
+    if (url.pathname !== '/' && url.pathname !== '/ws') return refusal(404, 'Not Found');
+    if (core.isShuttingDown) return refusal(503, 'Service Unavailable');
+    if (!originAllowed(request.headers.get('origin') ?? undefined, config.allowedOrigins)) {
+      metrics.refusedHandshake('origin');
+      return refusal(403, 'Forbidden');
+    }
+    const refused = core.admit(address);
+    if (refused) {
+      metrics.refusedHandshake(refused);
+      return refusal(429, 'Too Many Requests');
+    }
+    const token = url.searchParams.get('token');
+    let identity: Identity | undefined;
+    if (token !== null) {
+      const result = core.verifyToken(token);
+      if (!result.ok) {
+        metrics.refusedHandshake('token');
+        return refusal(401, 'Unauthorized');
+      }
+      identity = result.identity;
+    }
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      // The core's heartbeat finds silent clients; Deno's own ping timer would only duplicate it.
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+    } catch {
+      return refusal(400, 'Bad Request');
+    }
+    const welcome = token !== null || url.searchParams.has('v');
+    startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes });
+    return upgraded.response;
+  };
+
+  const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    const url = new URL(request.url);
+    const address = clientAddress(info.remoteAddr.hostname, request.headers.get('x-forwarded-for') ?? undefined, config.trustProxy);
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return upgrade(request, url, address);
+    const reply = await handleHttp(toHttpRequest(request, url, address), app.http);
+    return toResponse(reply, request.method);
+  };
+
+  const listener = listen(config, app.tls, handler, logger);
+  core.start();
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const scheme = app.tls ? 'https' : 'http';
+  const httpUrl = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${listener.port}`;
+  const url = `${app.tls ? 'wss' : 'ws'}${httpUrl.slice(scheme.length)}/`;
+  logger.info('listening', { url, http: httpUrl, store: app.backends.kind, perMessageDeflate: false, websocket: 'deno-native' });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      listener.stop();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, config.shutdownTimeoutMs);
+      });
+      await Promise.race([core.shutdown(), deadline]);
+      clearTimeout(timer);
+      await app.finish();
+      logger.info('stopped');
+    })());
+
+  return { url, httpUrl, port: listener.port, app, tls: app.tls, close };
+}
