@@ -1,5 +1,7 @@
 import jwt from 'jsonwebtoken';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode } from '../src/protocol.ts';
@@ -148,6 +150,26 @@ describe('HTTP', () => {
       await client.close();
     } finally {
       await locked.close();
+    }
+  });
+
+  it('with your own RS256 issuer, accepts its tokens and refuses the public key used as an HS256 secret', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-issuer-'));
+    const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    writeFileSync(join(dir, 'issuer.pem'), publicPem);
+    const issued = await startTestServer({ JWT_PUBLIC_KEY: join(dir, 'issuer.pem'), DEV_LOGIN: 'false', JWT_ISSUER: 'https://id.example.com' });
+    try {
+      const good = jwt.sign({ name: 'rs', sub: 'rs-1' }, privateKey, { algorithm: 'RS256', expiresIn: 60, issuer: 'https://id.example.com' });
+      const client = await connect(issued, { token: good });
+      expect((await client.nextEvent('welcome')).uid).toBe('rs-1');
+      await client.close();
+      const confused = jwt.sign({ name: 'rs', sub: 'rs-1' }, publicPem, { algorithm: 'HS256', expiresIn: 60, issuer: 'https://id.example.com' });
+      await expect(connect(issued, { token: confused })).rejects.toThrow('401');
+      const wrongIssuer = jwt.sign({ name: 'rs', sub: 'rs-1' }, privateKey, { algorithm: 'RS256', expiresIn: 60, issuer: 'https://evil.example.com' });
+      await expect(connect(issued, { token: wrongIssuer })).rejects.toThrow('401');
+    } finally {
+      await issued.close();
     }
   });
 
