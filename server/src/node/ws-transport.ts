@@ -1,7 +1,10 @@
 /**
- * The `ws` transport. A fan-out hands every socket the same Buffer, encoded once; each socket is
- * corked on its first write in an event-loop turn and uncorked in setImmediate, so a burst of
- * messages becomes one writev per socket per turn instead of one syscall per message.
+ * The `ws` transport. A fan-out frames its message once (WebSocket header and payload in one
+ * Buffer); each socket queues the frames it gets in an event-loop turn and, in setImmediate, makes
+ * ONE socket.write of all of them. A delivery then costs an array push; ws's Sender (a header
+ * allocation and two Writable.write calls per message) is bypassed for data frames. That is safe
+ * without permessage-deflate, where the Sender never holds frames back; with it, frames still go
+ * through ws.send.
  */
 
 import type { Socket } from 'node:net';
@@ -12,77 +15,115 @@ import type { Transport } from '../core/connection.ts';
 const CLOSE_GRACE_MS = 2000;
 const TEXT = { binary: false } as const;
 
-const corked: Socket[] = [];
-let uncorkScheduled = false;
-/** Bumped at every uncork: a transport corked in an older turn must cork again. */
-let turn = 0;
+const pending: WsTransport[] = [];
+let flushScheduled = false;
 
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  turn += 1;
-  for (let i = 0; i < corked.length; i += 1) corked[i].uncork();
-  corked.length = 0;
+function flushAll(): void {
+  flushScheduled = false;
+  for (let i = 0; i < pending.length; i += 1) pending[i].flush();
+  pending.length = 0;
 }
 
 function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
 }
 
+/** One final, unmasked text frame: header and payload in one Buffer. */
+function frameOf(payload: Buffer): Buffer {
+  const len = payload.length;
+  const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(hdr + len);
+  frame[0] = 0x81;
+  if (hdr === 2) frame[1] = len;
+  else if (hdr === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+  payload.copy(frame, hdr);
+  return frame;
+}
+
+/** The payload of a frame made by frameOf (for the permessage-deflate path). */
+function payloadOf(frame: Buffer): Buffer {
+  const b1 = frame[1] & 0x7f;
+  return frame.subarray(b1 < 126 ? 2 : b1 === 126 ? 4 : 10);
+}
+
 export function prepareText(text: string): Buffer {
-  return Buffer.from(text, 'utf8');
+  return frameOf(Buffer.from(text, 'utf8'));
 }
 
 export class WsTransport implements Transport {
-  private corkedTurn = -1;
-  /** What the socket still held from earlier turns when this turn's first write corked it. */
-  private backlogAtCork = 0;
+  private queue: Buffer[] | null = null;
+  private queuedBytes = 0;
 
   constructor(private readonly ws: WebSocket, private readonly compress: boolean) {}
 
   send(text: string): void {
-    this.write(text);
+    if (this.compress) {
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text, TEXT);
+      return;
+    }
+    this.enqueue(prepareText(text));
   }
 
   sendPrepared(payload: unknown): void {
-    this.write(payload as Buffer);
+    const frame = payload as Buffer;
+    if (this.compress) {
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(payloadOf(frame), TEXT);
+      return;
+    }
+    this.enqueue(frame);
   }
 
-  private write(data: string | Buffer): void {
-    const ws = this.ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    // With permessage-deflate, ws queues frames behind the compressor; corking would not help.
-    if (!this.compress && this.corkedTurn !== turn) {
-      const socket = socketOf(ws);
-      if (socket) {
-        this.backlogAtCork = ws.bufferedAmount;
-        socket.cork();
-        corked.push(socket);
-        this.corkedTurn = turn;
-        if (!uncorkScheduled) {
-          uncorkScheduled = true;
-          setImmediate(uncorkAll);
-        }
+  private enqueue(frame: Buffer): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.queue === null) {
+      this.queue = [frame];
+      pending.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
       }
-    }
-    ws.send(data, TEXT);
+    } else this.queue.push(frame);
+    this.queuedBytes += frame.length;
+  }
+
+  /** Writes this turn's frames in one go. Called by flushAll, and before a close frame. */
+  flush(): void {
+    const queue = this.queue;
+    if (queue === null) return;
+    const bytes = this.queuedBytes;
+    this.queue = null;
+    this.queuedBytes = 0;
+    const socket = socketOf(this.ws);
+    if (this.ws.readyState !== WebSocket.OPEN || !socket) return;
+    socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
   }
 
   /**
-   * The backlog the peer has not read. While corked, this turn's own writes are not a backlog yet
-   * (a burst fills the cork before a single byte could be read), so only what earlier turns left counts.
+   * The backlog the peer has not read: what earlier turns left in the socket. This turn's queue is
+   * not counted: a burst fills it before a single byte could be read.
    */
   get bufferedAmount(): number {
-    return this.corkedTurn === turn ? this.backlogAtCork : this.ws.bufferedAmount;
+    return this.ws.bufferedAmount;
   }
 
   close(code: number, reason: string): void {
     const ws = this.ws;
     if (ws.readyState === WebSocket.CLOSED) return;
+    this.flush();
     ws.close(code, reason);
     setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   terminate(): void {
+    this.queue = null;
+    this.queuedBytes = 0;
     this.ws.terminate();
   }
 }

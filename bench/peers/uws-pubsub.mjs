@@ -1,0 +1,58 @@
+// uWebSockets.js pub/sub (npm package `uwebsockets` 3.0.6, a repackaging of uWebSockets.js binaries).
+// Speaks the chat protocol without auth: `welcome` on open, `join` → subscribe + `joined`,
+// `message` → parse, stamp (seq, ts, num), stringify once, app.publish to the room, `ack` to the sender.
+import uWS from 'uwebsockets';
+
+const port = Number(process.env.PORT ?? 8000);
+const host = process.env.HOST ?? '127.0.0.1';
+const seqs = new Map();
+const members = new Map();
+const decoder = new TextDecoder();
+
+const app = uWS.App().ws('/*', {
+  compression: uWS.DISABLED,
+  maxPayloadLength: 64 * 1024,
+  maxBackpressure: 1024 * 1024,
+  closeOnBackpressureLimit: true,
+  idleTimeout: 120,
+  open: (ws) => {
+    ws.getUserData().rooms = [];
+    ws.send('{"event":"welcome","protocol":1,"heartbeatMs":0}');
+  },
+  message: (ws, data, isBinary) => {
+    if (isBinary) return;
+    let msg;
+    try {
+      msg = JSON.parse(decoder.decode(data));
+    } catch {
+      return;
+    }
+    if (msg.event === 'join') {
+      ws.subscribe(msg.roomid);
+      ws.getUserData().rooms.push(msg.roomid);
+      members.set(msg.roomid, (members.get(msg.roomid) ?? 0) + 1);
+      ws.send(JSON.stringify({ event: 'joined', roomid: msg.roomid, num: members.get(msg.roomid) }));
+    } else if (msg.event === 'message') {
+      const room = msg.roomid;
+      const seq = (seqs.get(room) ?? 0) + 1;
+      seqs.set(room, seq);
+      const ts = Date.now();
+      app.publish(room, JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, name: 'u', message: msg.message, num: members.get(room) }), false);
+      ws.send(JSON.stringify({ event: 'ack', id: msg.id, seq, roomid: room, ts }));
+    } else if (msg.event === 'heartbeat') {
+      /* nothing */
+    }
+  },
+  close: (ws) => {
+    for (const r of ws.getUserData().rooms) members.set(r, (members.get(r) ?? 1) - 1);
+  },
+});
+
+app.listen(host, port, (token) => {
+  if (!token) {
+    console.error('uws: listen failed');
+    process.exit(1);
+  }
+  console.log(`LISTENING ws://${host}:${uWS.us_socket_local_port(token)}/`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,68 @@
+/** `npm run bench -- [options] <url>`: one load run against a running server. */
+import { HELP, HelpRequested, parseArgs } from './args.ts';
+import { dialectByName } from './dialects.ts';
+import { Session } from './loadgen.ts';
+import { formatTables, progressLine } from './report.ts';
+import { pidListeningOn } from './procstat.ts';
+import { destroyAgents } from './http.ts';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const url = new URL(args.url);
+  const port = Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
+  const serverPid = args.serverPid ?? pidListeningOn(port);
+  const log = (line: string) => {
+    if (!args.json || args.progress) process.stderr.write(line + '\n');
+  };
+  const session = new Session({
+    url: args.url,
+    dialect: dialectByName(args.protocol),
+    members: args.members,
+    rooms: args.rooms,
+    publishers: args.publishers,
+    slow: args.slow,
+    serverPid,
+    sourceAddresses: args.sourceAddresses,
+    connectConcurrency: args.connectConcurrency,
+    log: args.progress ? log : undefined,
+  });
+  const tty = process.stderr.isTTY;
+  try {
+    await session.connect();
+    const perRoom = args.members / args.rooms;
+    const rate = args.rate ?? (args.deliveries !== undefined ? args.deliveries / perRoom : 1000);
+    const result = await session.step({
+      rate,
+      size: args.size,
+      warmupMs: args.warmupS * 1000,
+      durationMs: args.durationS * 1000,
+      drainMs: args.drainS * 1000,
+      progress: args.progress ? (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : progressLine(p) + '\n') : undefined,
+    });
+    if (args.progress && tty) process.stderr.write('\n');
+    if (args.json) process.stdout.write(JSON.stringify({ ...result, serverPid: serverPid ?? null, date: new Date().toISOString() }) + '\n');
+    else process.stdout.write(`Running ${args.durationS}s test @ ${args.url} (${args.protocol})\n${formatTables(result)}\n`);
+    return result.lost > 0 || result.connectErrors > 0 ? 1 : 0;
+  } finally {
+    await session.close();
+    destroyAgents();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

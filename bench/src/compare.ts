@@ -1,0 +1,547 @@
+/**
+ * `npm run bench:compare`: starts each server in turn (same run, same load), finds its highest
+ * sustainable deliveries/s (p99 under the limit, nothing lost) at each room size, repeats the key
+ * points, measures memory per idle connection and the HTTP side, prints ratios against each peer,
+ * and writes JSON to bench/results/ (and, with --write-docs, docs/benchmarks.md and the plot).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { dialectByName } from './dialects.ts';
+import { Session, type StepResult } from './loadgen.ts';
+import { PEERS, BENCH_DIR, REPO_DIR, launch, versions, type RunningPeer } from './peers.ts';
+import { othersBusy, processRss } from './procstat.ts';
+import { si } from './report.ts';
+import { plotSvg, type PlotSeries } from './plot.ts';
+import { httpBench, type HttpBenchResult } from './httpbench.ts';
+import { destroyAgents } from './http.ts';
+
+interface CompareArgs {
+  servers: string[];
+  members: number[];
+  p99LimitMs: number;
+  durationS: number;
+  warmupS: number;
+  repeats: number;
+  size: number;
+  publishers: number;
+  bisections: number;
+  startDeliveries: number;
+  maxDeliveries: number;
+  idle: number;
+  idleServers: string[];
+  http: boolean;
+  wssMembers: number;
+  writeDocs: boolean;
+}
+
+const HELP = `Usage: npm run bench:compare -- [options]
+  --servers LIST       default ours,naive,socketio,uws
+  --members LIST       room sizes, default 100,1000 (one room)
+  --p99 MS             p99 limit for "sustainable", default 100
+  --duration SEC       measured seconds per step, default 3
+  --warmup SEC         default 1
+  --repeats N          runs at the sustained point, default 3
+  --size BYTES         message text, default 100
+  --publishers P       default 10
+  --bisections N       default 3
+  --idle N             idle connections for memory per connection, default 10000 (0: skip)
+  --idle-servers LIST  default bare-ws,ours,naive,socketio,uws
+  --wss-members N      also search ours over TLS at this room size (0: skip), default 1000
+  --no-http            skip autocannon on /healthz and /api/login
+  --quick              duration 2, repeats 2, bisections 2, idle 2000
+  --write-docs         update docs/benchmarks.md (generated section) and docs/benchmarks-plot.svg
+  --render FILE        only rewrite those docs from a saved bench/results/compare-*.json
+`;
+
+/** --render FILE: rewrite the docs from a saved bench/results JSON, without running anything. */
+let renderFrom: string | undefined;
+
+function parse(argv: string[]): CompareArgs {
+  const a: CompareArgs = {
+    servers: ['ours', 'naive', 'socketio', 'uws'],
+    members: [100, 1000],
+    p99LimitMs: 100,
+    durationS: 3,
+    warmupS: 1,
+    repeats: 3,
+    size: 100,
+    publishers: 10,
+    bisections: 3,
+    startDeliveries: 50_000,
+    maxDeliveries: 3_200_000,
+    idle: 10_000,
+    idleServers: ['bare-ws', 'ours', 'naive', 'socketio', 'uws'],
+    http: true,
+    wssMembers: 1000,
+    writeDocs: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const v = () => argv[++i];
+    const list = () => v().split(',').filter(Boolean);
+    switch (f) {
+      case '--servers': a.servers = list(); break;
+      case '--members': a.members = list().map(Number); break;
+      case '--p99': a.p99LimitMs = Number(v()); break;
+      case '--duration': a.durationS = Number(v()); break;
+      case '--warmup': a.warmupS = Number(v()); break;
+      case '--repeats': a.repeats = Math.max(1, Number(v())); break;
+      case '--size': a.size = Number(v()); break;
+      case '--publishers': a.publishers = Number(v()); break;
+      case '--bisections': a.bisections = Number(v()); break;
+      case '--start': a.startDeliveries = Number(v()); break;
+      case '--max': a.maxDeliveries = Number(v()); break;
+      case '--idle': a.idle = Number(v()); break;
+      case '--idle-servers': a.idleServers = list(); break;
+      case '--wss-members': a.wssMembers = Number(v()); break;
+      case '--no-http': a.http = false; break;
+      case '--quick': a.durationS = 2; a.repeats = 2; a.bisections = 2; a.idle = 2000; break;
+      case '--write-docs': a.writeDocs = true; break;
+      case '--render': renderFrom = v(); break;
+      case '-h': case '--help': process.stdout.write(HELP); process.exit(0);
+      default: throw new Error(`unknown option ${f}\n${HELP}`);
+    }
+  }
+  return a;
+}
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+export interface Point {
+  server: string;
+  members: number;
+  target: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  lost: number;
+  pass: boolean;
+  why: string;
+  serverUserPct?: number;
+  serverSysPct?: number;
+  loadgenPct: number;
+  othersPct?: number;
+  softirqPct?: number;
+  serverUsPerDelivery?: number;
+  loadgenUsPerDelivery: number;
+  loadgenBound: boolean;
+}
+
+export interface Sustained {
+  server: string;
+  members: number;
+  sustained: number;
+  passes: string;
+  p99AtSustained: number;
+  half: number;
+  p99AtHalf: number;
+  serverUsPerDelivery?: number;
+  loadgenUsPerDelivery: number;
+  serverUserPct?: number;
+  serverSysPct?: number;
+  loadgenUserPct: number;
+  loadgenSysPct: number;
+  othersPct?: number;
+  loadgenBound: boolean;
+  bound: string;
+  connectP50: number;
+  error?: string;
+}
+
+function toPoint(server: string, r: StepResult, limit: number): Point {
+  const why: string[] = [];
+  if (r.membersAlive < r.members) why.push(`${r.members - r.membersAlive} members not connected`);
+  if (r.lost > 0) why.push(`lost ${r.lost}`);
+  if (r.duplicated > 0) why.push(`dup ${r.duplicated}`);
+  if (r.closed > 0) why.push(`closed ${JSON.stringify(r.closeCodes)}`);
+  if (r.errors > 0) why.push(`errors ${JSON.stringify(r.errorCodes)}`);
+  if (r.latency.p99 >= limit) why.push(`p99 ${r.latency.p99} ms`);
+  if (r.deliveriesPerSec < 0.95 * r.targetDeliveriesPerSec) why.push(`achieved ${si(r.deliveriesPerSec)}/s`);
+  if (r.sentPerSec < 0.95 * r.rate) why.push(`load generator sent ${r.sentPerSec}/s of ${r.rate}`);
+  return {
+    server,
+    members: r.members,
+    target: r.targetDeliveriesPerSec,
+    achieved: r.deliveriesPerSec,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    lost: r.lost,
+    pass: why.length === 0,
+    why: why.join(', '),
+    serverUserPct: r.cpu.serverUserPct,
+    serverSysPct: r.cpu.serverSysPct,
+    loadgenPct: Math.round((r.cpu.loadgenUserPct + r.cpu.loadgenSysPct) * 10) / 10,
+    othersPct: r.cpu.othersPct,
+    softirqPct: r.cpu.softirqPct,
+    serverUsPerDelivery: r.cpu.serverUsPerDelivery,
+    loadgenUsPerDelivery: r.cpu.loadgenUsPerDelivery,
+    loadgenBound: r.loadgenBound,
+  };
+}
+
+/** Waits (bounded, 3 min for the whole run) while other processes use more than 40% of a core. */
+let busyBudgetMs = 180_000;
+async function waitForQuietMachine(pid: number): Promise<void> {
+  for (;;) {
+    const busy = await othersBusy(400, [pid]);
+    if (busy === undefined || busy < 40 || busyBudgetMs <= 0) return;
+    log(`machine busy: other processes use ${busy.toFixed(0)}% of a core; waiting (budget ${Math.round(busyBudgetMs / 1000)} s left)`);
+    await new Promise((r) => setTimeout(r, 2000));
+    busyBudgetMs -= 2400;
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)];
+};
+
+async function searchServer(id: string, members: number, a: CompareArgs, points: Point[]): Promise<Sustained> {
+  const spec = PEERS[id];
+  let peer: RunningPeer | undefined;
+  let session: Session | undefined;
+  try {
+    peer = await launch(spec);
+    log(`${id}: pid ${peer.pid} at ${peer.url}, ${members} members`);
+    session = new Session({
+      url: peer.url,
+      dialect: dialectByName(spec.protocol),
+      members,
+      rooms: 1,
+      publishers: Math.min(a.publishers, members),
+      serverPid: peer.pid,
+      log: (l) => log(`${id}: ${l}`),
+    });
+    await session.connect();
+    const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
+      await session!.reconnectClosed();
+      await session!.quiesce(300, 10_000);
+      await waitForQuietMachine(peer!.pid);
+      const r = await session!.step({ rate: deliveries / members, size: a.size, warmupMs: a.warmupS * 1000, durationMs: durationS * 1000, drainMs: 1500 });
+      const p = toPoint(id, r, a.p99LimitMs);
+      points.push(p);
+      log(
+        `${id.padEnd(8)} ${String(members).padStart(5)}  target ${si(deliveries).padStart(8)}  got ${si(p.achieved).padStart(8)}  p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms  ` +
+          `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
+      );
+      return { p, r };
+    };
+    let pass = 0;
+    let passResult: StepResult | undefined;
+    let fail = 0;
+    for (let d = a.startDeliveries; d <= a.maxDeliveries; d *= 2) {
+      const { p, r } = await step(d);
+      if (p.pass) {
+        pass = d;
+        passResult = r;
+      } else {
+        fail = d;
+        break;
+      }
+    }
+    if (pass === 0) {
+      // Below the start: go down.
+      for (let d = a.startDeliveries / 2; d >= 1000; d /= 2) {
+        const { p, r } = await step(d);
+        if (p.pass) {
+          pass = d;
+          passResult = r;
+          fail = d * 2;
+          break;
+        }
+      }
+    }
+    for (let i = 0; i < a.bisections && fail > 0 && pass > 0; i++) {
+      const mid = Math.round(Math.sqrt(pass * fail) / 1000) * 1000;
+      const { p, r } = await step(mid);
+      if (p.pass) {
+        pass = mid;
+        passResult = r;
+      } else fail = mid;
+    }
+    // Repeat the sustained point: it must pass a majority of `repeats` runs, else the next lower
+    // passing rate is tried (at most 3 candidates); then measure at half of it.
+    const candidates = [...new Set(points.filter((p) => p.server === id && p.members === members && p.pass).map((p) => p.target))].sort((x, y) => y - x);
+    let reps: { p: Point; r: StepResult }[] = [];
+    for (const cand of candidates.slice(0, 3)) {
+      reps = cand === pass && passResult ? [{ p: toPoint(id, passResult, a.p99LimitMs), r: passResult }] : [];
+      for (let i = reps.length; i < a.repeats; i++) reps.push(await step(cand));
+      pass = cand;
+      if (reps.filter((x) => x.p.pass).length * 2 > reps.length) break;
+    }
+    const half = pass > 0 ? await step(Math.round(pass / 2)) : undefined;
+    const okReps = reps.filter((x) => x.p.pass);
+    const ref = okReps.length > 0 ? okReps : reps;
+    const mid = ref.length ? ref.sort((x, y) => x.p.p99 - y.p.p99)[Math.floor((ref.length - 1) / 2)] : undefined;
+    const r = mid?.r;
+    const lgPct = r ? r.cpu.loadgenUserPct + r.cpu.loadgenSysPct : 0;
+    const srvPct = r ? (r.cpu.serverUserPct ?? 0) + (r.cpu.serverSysPct ?? 0) : 0;
+    const bound = !r
+      ? 'no passing point'
+      : lgPct >= 90
+        ? `load generator (${lgPct.toFixed(0)}% of a core)`
+        : srvPct >= 90
+          ? `server CPU (${srvPct.toFixed(0)}% of a core)`
+          : (r.cpu.othersPct ?? 0) + (r.cpu.softirqPct ?? 0) + lgPct + srvPct >= 170
+            ? `machine: both cores busy (other processes ${r.cpu.othersPct}%, irq ${r.cpu.softirqPct}%)`
+            : `latency limit / event-loop lag (server ${srvPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%)`;
+    return {
+      server: id,
+      members,
+      sustained: pass,
+      passes: `${okReps.length}/${reps.length}`,
+      p99AtSustained: median(reps.map((x) => x.p.p99)),
+      half: half ? half.p.target : 0,
+      p99AtHalf: half ? half.p.p99 : 0,
+      serverUsPerDelivery: median(reps.map((x) => x.p.serverUsPerDelivery ?? NaN).filter((v) => !Number.isNaN(v))) || undefined,
+      loadgenUsPerDelivery: median(reps.map((x) => x.p.loadgenUsPerDelivery)),
+      serverUserPct: r?.cpu.serverUserPct,
+      serverSysPct: r?.cpu.serverSysPct,
+      loadgenUserPct: r?.cpu.loadgenUserPct ?? 0,
+      loadgenSysPct: r?.cpu.loadgenSysPct ?? 0,
+      othersPct: r?.cpu.othersPct,
+      loadgenBound: r?.loadgenBound ?? false,
+      bound,
+      connectP50: r?.connect.p50 ?? 0,
+    };
+  } catch (err) {
+    log(`${id}: FAILED ${(err as Error).message}`);
+    return {
+      server: id, members, sustained: 0, passes: '0/0', p99AtSustained: 0, half: 0, p99AtHalf: 0, loadgenUsPerDelivery: 0,
+      loadgenUserPct: 0, loadgenSysPct: 0, loadgenBound: false, bound: 'error', connectP50: 0, error: (err as Error).message,
+    };
+  } finally {
+    await session?.close();
+    await peer?.stop();
+  }
+}
+
+export interface IdleResult {
+  server: string;
+  connections: number;
+  rssBefore: number;
+  rssAfter: number;
+  perConnection: number;
+  error?: string;
+}
+
+async function idleMemory(id: string, n: number): Promise<IdleResult> {
+  const spec = PEERS[id];
+  let peer: RunningPeer | undefined;
+  let session: Session | undefined;
+  const minRss = async (ms: number) => {
+    let min = Infinity;
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      min = Math.min(min, processRss(peer!.pid) ?? Infinity);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return min;
+  };
+  try {
+    peer = await launch(spec);
+    // 100 members a room: realistic, and it keeps the join broadcasts (presence) small.
+    session = new Session({ url: peer.url, dialect: dialectByName(spec.protocol), members: n, rooms: Math.max(1, Math.ceil(n / 100)), publishers: 1, serverPid: peer.pid, connectConcurrency: 128, log: (l) => log(`${id} idle: ${l}`) });
+    await session.login(); // logins first: their garbage is then in the baseline too
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await minRss(1500);
+    await session.open();
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await minRss(2000);
+    const connected = n - session.connectErrors;
+    const res = { server: id, connections: connected, rssBefore: before, rssAfter: after, perConnection: Math.round((after - before) / Math.max(1, connected)) };
+    log(`${id} idle: ${connected} connections, RSS ${si(before, 'B')} → ${si(after, 'B')}: ${(res.perConnection / 1024).toFixed(2)} KiB per connection`);
+    return res;
+  } catch (err) {
+    log(`${id} idle: FAILED ${(err as Error).message}`);
+    return { server: id, connections: 0, rssBefore: 0, rssAfter: 0, perConnection: 0, error: (err as Error).message };
+  } finally {
+    await session?.close();
+    await peer?.stop();
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return { nproc: cpus.length, cpu: cpus[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), platform: `${os.platform()} ${os.arch()}` };
+}
+
+const LABELS: Record<string, string> = { 'ours-alt': 'ours + proposed transport', 'ours-wss': 'ours over TLS' };
+const COLORS: Record<string, string> = { ours: '#1f77b4', 'ours-wss': '#17becf', 'ours-alt': '#ff7f0e', naive: '#d62728', socketio: '#2ca02c', uws: '#9467bd' };
+
+function resultsMarkdown(out: CompareOutput): string {
+  const L: string[] = [];
+  const v = out.versions;
+  L.push(`Run ${out.date} on ${out.machine.nproc} × ${out.machine.cpu}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}; Node ${v.node}, ws ${v.ws}, socket.io ${v['socket.io']}, uwebsockets ${v.uwebsockets ?? 'not installed'}. ` +
+    `One room; ${out.args.publishers} publishers; ${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point run ${out.args.repeats}× (passes shown).`);
+  L.push('');
+  L.push('| server | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of out.sustained) {
+    L.push(`| ${s.server} | ${s.members} | ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'} | ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
+  }
+  L.push('');
+  L.push('Ratios of our sustained deliveries/s (and of server CPU per delivery, peer ÷ ours) against each peer in this run:');
+  L.push('');
+  L.push('| members | peer | deliveries/s ratio | server µs/delivery ratio |');
+  L.push('|---|---|---|---|');
+  for (const r of out.ratios) L.push(`| ${r.members} | ${r.peer} | ${r.throughput === null ? 'n/a' : r.throughput.toFixed(2) + '×'} | ${r.cpuPerDelivery === null ? 'n/a' : r.cpuPerDelivery.toFixed(2) + '×'} |`);
+  if (out.idle.length) {
+    L.push('');
+    L.push(`Memory per idle connection (${out.args.idle} connections, 100 a room; RSS growth, minimum over 2 s after settling):`);
+    L.push('');
+    L.push('| server | connections | RSS before | RSS after | per connection | vs bare ws |');
+    L.push('|---|---|---|---|---|---|');
+    const bare = out.idle.find((x) => x.server === 'bare-ws');
+    for (const m of out.idle) {
+      L.push(`| ${m.server} | ${m.connections} | ${si(m.rssBefore, 'B')} | ${si(m.rssAfter, 'B')} | ${(m.perConnection / 1024).toFixed(2)} KiB | ${bare && m.server !== 'bare-ws' ? `${m.perConnection - bare.perConnection >= 0 ? '+' : ''}${((m.perConnection - bare.perConnection) / 1024).toFixed(2)} KiB` : ''} |`);
+    }
+  }
+  if (out.http.length) {
+    L.push('');
+    L.push('HTTP side (autocannon, 32 connections, 5 s, our server over plain HTTP):');
+    L.push('');
+    L.push('| request | req/s | p50 | p99 | max | errors | non-2xx |');
+    L.push('|---|---|---|---|---|---|---|');
+    for (const h of out.http) L.push(`| ${h.method} ${h.path} | ${si(h.requestsPerSec)} | ${h.latencyP50} ms | ${h.latencyP99} ms | ${h.latencyMax} ms | ${h.errors} | ${h.non2xx} |`);
+  }
+  L.push('');
+  L.push('All steps (the plot\'s points):');
+  L.push('');
+  L.push('| server | members | target | achieved | p50 | p99 | server user+sys | load gen | other processes | irq | result |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const p of out.points) L.push(`| ${p.server} | ${p.members} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}% | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
+  return L.join('\n');
+}
+
+interface CompareOutput {
+  date: string;
+  machine: ReturnType<typeof machine>;
+  versions: Record<string, string | undefined>;
+  args: CompareArgs;
+  sustained: Sustained[];
+  ratios: { members: number; peer: string; throughput: number | null; cpuPerDelivery: number | null }[];
+  idle: IdleResult[];
+  http: Omit<HttpBenchResult, 'table'>[];
+  points: Point[];
+  skipped: Record<string, string>;
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  if (renderFrom) {
+    const saved = JSON.parse(fs.readFileSync(renderFrom, 'utf8')) as CompareOutput;
+    writeDocs(saved, resultsMarkdown(saved));
+    return;
+  }
+  const started = Date.now();
+  const skipped: Record<string, string> = {};
+  const servers = a.servers.filter((id) => {
+    const spec = PEERS[id];
+    const why = spec ? spec.available() : 'unknown server';
+    if (why) {
+      skipped[id] = why;
+      log(`skipping ${id}: ${why}`);
+    }
+    return !why;
+  });
+  const points: Point[] = [];
+  const sustained: Sustained[] = [];
+  for (const members of a.members) {
+    for (const id of servers) sustained.push(await searchServer(id, members, a, points));
+  }
+  if (a.wssMembers > 0 && servers.includes('ours') && !PEERS['ours-wss'].available()) {
+    sustained.push(await searchServer('ours-wss', a.wssMembers, a, points));
+  }
+  const http: HttpBenchResult[] = [];
+  if (a.http && servers.includes('ours')) {
+    const peer = await launch(PEERS.ours);
+    try {
+      for (const h of await httpBench(`http://127.0.0.1:${peer.port}`)) {
+        http.push(h);
+        log(`http ${h.method} ${h.path}: ${si(h.requestsPerSec)} req/s, p99 ${h.latencyP99} ms, ${h.errors} errors, ${h.non2xx} non-2xx`);
+      }
+    } finally {
+      await peer.stop();
+    }
+  }
+  const idle: IdleResult[] = [];
+  if (a.idle > 0) for (const id of a.idleServers.filter((x) => PEERS[x] && !PEERS[x].available())) idle.push(await idleMemory(id, a.idle));
+
+  const ratios: CompareOutput['ratios'] = [];
+  for (const members of a.members) {
+    const ours = sustained.find((s) => s.server === 'ours' && s.members === members);
+    if (!ours) continue;
+    for (const s of sustained.filter((x) => x.members === members && x.server !== 'ours')) {
+      ratios.push({
+        members,
+        peer: s.server,
+        throughput: s.sustained > 0 && ours.sustained > 0 ? ours.sustained / s.sustained : null,
+        cpuPerDelivery: s.serverUsPerDelivery && ours.serverUsPerDelivery ? s.serverUsPerDelivery / ours.serverUsPerDelivery : null,
+      });
+    }
+  }
+  const out: CompareOutput = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    versions: versions(),
+    args: a,
+    sustained,
+    ratios,
+    idle,
+    http: http.map(({ table: _t, ...rest }) => rest),
+    points,
+    skipped,
+  };
+  const md = resultsMarkdown(out);
+  process.stdout.write(`\n${md}\n\ncompare took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  fs.mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
+  const file = path.join(BENCH_DIR, 'results', `compare-${out.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(out, null, 2));
+  log(`wrote ${path.relative(REPO_DIR, file)}`);
+  if (a.writeDocs) writeDocs(out, md);
+}
+
+export function writeDocs(out: CompareOutput, md: string): void {
+  const series: PlotSeries[] = [];
+  for (const id of [...new Set(out.points.map((p) => p.server))]) {
+    for (const members of [...new Set(out.points.map((p) => p.members))].sort((x, y) => x - y)) {
+      const raw = out.points.filter((p) => p.server === id && p.members === members && p.achieved > 0);
+      if (raw.length === 0) continue;
+      // One point per target rate: the median of its runs (repeats), passed if most runs passed.
+      const pts = [...new Set(raw.map((p) => p.target))].map((t) => {
+        const runs = raw.filter((p) => p.target === t);
+        return { ...runs[0], achieved: median(runs.map((p) => p.achieved)), p99: median(runs.map((p) => p.p99)), pass: runs.filter((p) => p.pass).length * 2 > runs.length };
+      });
+      series.push({
+        label: `${LABELS[id] ?? id}, ${members} members`,
+        color: COLORS[id] ?? '#444',
+        dashed: members < Math.max(...out.args.members),
+        points: pts.map((p) => ({ x: p.achieved, y: Math.max(p.p99, 0.01), pass: p.pass })),
+      });
+    }
+  }
+  const svg = plotSvg(`p99 latency vs deliveries/s, one room (${out.date.slice(0, 10)}, ${out.machine.nproc} cores)`, series, out.args.p99LimitMs);
+  const docs = path.join(REPO_DIR, 'docs');
+  fs.writeFileSync(path.join(docs, 'benchmarks-plot.svg'), svg);
+  const file = path.join(docs, 'benchmarks.md');
+  const start = '<!-- compare:start (generated by npm run bench:compare -- --write-docs) -->';
+  const end = '<!-- compare:end -->';
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n\n${start}\n${end}\n`;
+  if (!text.includes(start)) text += `\n${start}\n${end}\n`;
+  text = text.slice(0, text.indexOf(start) + start.length) + '\n' + md + '\n\n![p99 latency against deliveries/s](benchmarks-plot.svg)\n' + text.slice(text.indexOf(end));
+  fs.writeFileSync(file, text);
+  log('wrote docs/benchmarks.md (generated section) and docs/benchmarks-plot.svg');
+}
+
+main().then(
+  () => {
+    destroyAgents();
+    process.exit(0);
+  },
+  (err) => {
+    process.stderr.write(`compare: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
