@@ -181,6 +181,25 @@ describe('HTTP', () => {
       await ok.close();
       const res = await httpRequest(strict, '/api/login', { method: 'POST', body: '{"name":"a"}', headers: { origin: 'https://evil.example.net' } });
       expect(res.status).toBe(403);
+      // Clients that are no browser (no Origin, no mini-program Referer) are not checked.
+      const native = await connect(strict);
+      await native.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('lets in only the configured mini-programs, by their Referer', async () => {
+    const strict = await startTestServer({ ALLOWED_ORIGINS: 'https://chat.example.com,https://servicewechat.com/wx0123456789abcdef' });
+    try {
+      const ours = { referer: 'https://servicewechat.com/wx0123456789abcdef/3/page-frame.html' };
+      const theirs = { referer: 'https://servicewechat.com/wxfedcba9876543210/1/page-frame.html' };
+      const ok = await connect(strict, { headers: ours });
+      await ok.close();
+      await expect(connect(strict, { headers: theirs })).rejects.toThrow('403');
+      const login = await httpRequest(strict, '/api/login', { method: 'POST', body: '{"name":"mp"}', headers: theirs });
+      expect(login.status).toBe(403);
+      expect((await httpRequest(strict, '/api/login', { method: 'POST', body: '{"name":"mp"}', headers: ours })).status).toBe(200);
     } finally {
       await strict.close();
     }

@@ -12,6 +12,8 @@ export interface HttpRequest {
   /** Path without the query string. */
   path: string;
   origin: string | undefined;
+  /** Checked for mini-programs, which send no Origin (see originAllowed). */
+  referer?: string;
   /** The client's address (after TRUST_PROXY), for the /metrics loopback rule. */
   remoteAddress: string;
   authorization: string | undefined;
@@ -52,10 +54,21 @@ const CONTENT_TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
 };
 
-/** Origins are checked only where a browser sends one; `*` or an empty list allows any. */
-export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
-  if (origin === undefined || allowed.length === 0 || allowed.includes('*')) return true;
-  return allowed.includes(origin);
+const MINI_PROGRAM_REFERER = /^https:\/\/servicewechat\.com\/([^/]+)\//;
+
+/**
+ * Browsers send `Origin`: it must be listed (an empty list or `*` allows any). A WeChat
+ * mini-program sends no Origin but `Referer: https://servicewechat.com/<appid>/<version>/…`: when
+ * the list names any `https://servicewechat.com/<appid>`, only those appids are let in. Clients that
+ * send neither (native apps, servers) are not browsers and are not checked.
+ */
+export function originAllowed(origin: string | undefined, allowed: string[], referer?: string): boolean {
+  if (allowed.length === 0 || allowed.includes('*')) return true;
+  if (origin !== undefined) return allowed.includes(origin);
+  const appid = referer === undefined ? undefined : MINI_PROGRAM_REFERER.exec(referer)?.[1];
+  if (appid === undefined) return true;
+  const miniPrograms = allowed.filter((entry) => entry.startsWith('https://servicewechat.com/'));
+  return miniPrograms.length === 0 || miniPrograms.includes(`https://servicewechat.com/${appid}`);
 }
 
 function json(status: number, value: unknown, extra: Record<string, string> = {}): HttpReply {
@@ -89,7 +102,7 @@ export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<H
   if (req.path === '/api/login') {
     if (req.method === 'OPTIONS') return { status: 204, headers: cors, body: '' };
     if (req.method !== 'POST') return json(405, { error: 'use POST' }, { ...cors, allow: 'POST' });
-    if (!originAllowed(req.origin, deps.allowedOrigins)) return json(403, { error: 'origin not allowed' });
+    if (!originAllowed(req.origin, deps.allowedOrigins, req.referer)) return json(403, { error: 'origin not allowed' });
     if (!deps.devLogin || !deps.auth.canIssue) {
       return json(404, { error: 'the development login is disabled on this server; get a token from your own issuer' }, cors);
     }

@@ -50,7 +50,7 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
   const upgrade = (request: Request, url: URL, address: string): Response => {
     if (url.pathname !== '/' && url.pathname !== '/ws') return refusal(404, 'Not Found');
     if (core.isShuttingDown) return refusal(503, 'Service Unavailable');
-    if (!originAllowed(request.headers.get('origin') ?? undefined, config.allowedOrigins)) {
+    if (!originAllowed(request.headers.get('origin') ?? undefined, config.allowedOrigins, request.headers.get('referer') ?? undefined)) {
       metrics.refusedHandshake('origin');
       return refusal(403, 'Forbidden');
     }

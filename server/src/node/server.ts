@@ -77,6 +77,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       method: req.method ?? 'GET',
       path: (req.url ?? '/').split('?')[0],
       origin: req.headers.origin,
+      referer: req.headers.referer,
       remoteAddress: addressOf(req),
       authorization: req.headers.authorization,
       readBody: (limit) => readBody(req, limit),
@@ -123,7 +124,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     };
     if (url.pathname !== '/' && url.pathname !== '/ws') return refuse(404, 'Not Found');
     if (core.isShuttingDown) return refuse(503, 'Service Unavailable');
-    if (!originAllowed(req.headers.origin, config.allowedOrigins)) {
+    if (!originAllowed(req.headers.origin, config.allowedOrigins, req.headers.referer)) {
       metrics.refusedHandshake('origin');
       return refuse(403, 'Forbidden');
     }
