@@ -170,10 +170,12 @@ describe('configuration', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM closes every socket with 1001 and exits 0 in bounded time', async () => {
-    const { server, child, exited } = await start({ CERTS_DIR: mkdtempSync(join(tmpdir(), 'chatroom-certs-')) });
+    const { server, child, exited, logs } = await start({ CERTS_DIR: mkdtempSync(join(tmpdir(), 'chatroom-certs-')), LOG_LEVEL: 'info' });
     const { token } = await login(server, 'alice');
     const a = await connect(server, { token });
     const b = await connect(server, { token });
+    await a.join('logged');
+    await a.say('logged', 'secret-body-7f3a');
     const started = Date.now();
     child.kill('SIGTERM');
     expect(await a.closed).toBe(CloseCode.GoingAway);
@@ -181,5 +183,10 @@ describe('graceful shutdown', () => {
     expect(a.closeReason).toMatch(/shutting down/);
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(4000);
+    // Logs are JSON lines without message bodies or tokens.
+    const text = JSON.stringify(logs);
+    expect(logs.length).toBeGreaterThan(3);
+    expect(text).not.toContain('secret-body-7f3a');
+    expect(text).not.toContain(token);
   });
 });
