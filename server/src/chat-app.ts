@@ -6,9 +6,9 @@
 
 import { createBackends, type Backends } from './backends.ts';
 import type { Config } from './config.ts';
-import { Authenticator } from './core/auth.ts';
+import { Authenticator, type Identity } from './core/auth.ts';
 import { ChatCore } from './core/chat-core.ts';
-import type { HttpApiDeps } from './core/http-api.ts';
+import { originAllowed, type HttpApiDeps } from './core/http-api.ts';
 import type { Logger } from './core/logger.ts';
 import { MemoryStore } from './core/memory-store.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -16,12 +16,28 @@ import { resolveAuthSettings } from './node/secrets.ts';
 import { ensureDevCertificate, readTlsFiles, type TlsMaterial } from './node/tls.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
 
+/** What an adapter knows of an upgrade request. */
+export interface UpgradeRequest {
+  path: string;
+  origin: string | undefined;
+  referer: string | undefined;
+  /** The client's address (after TRUST_PROXY). */
+  address: string;
+  query: URLSearchParams;
+}
+
+export type UpgradeDecision =
+  | { ok: true; identity: Identity | undefined; welcome: boolean }
+  | { ok: false; status: number; message: string };
+
 export interface ChatApp {
   core: ChatCore;
   tls: TlsMaterial | undefined;
   backends: Backends;
   metrics: Metrics;
   http: HttpApiDeps;
+  /** Whether an upgrade may become a socket, in the same order and with the same answers on every runtime. */
+  decideUpgrade(request: UpgradeRequest): UpgradeDecision;
   /** After every socket has closed: writes the snapshot and closes the backends. */
   finish(): Promise<void>;
 }
@@ -68,9 +84,28 @@ export async function createChatApp(config: Config, logger: Logger, options: Cha
     }),
     readStatic: options.readStatic,
   };
+  const decideUpgrade = (request: UpgradeRequest): UpgradeDecision => {
+    const refuse = (status: number, message: string, reason?: string): UpgradeDecision => {
+      if (reason) metrics.refusedHandshake(reason);
+      return { ok: false, status, message };
+    };
+    if (request.path !== '/' && request.path !== '/ws') return refuse(404, 'Not Found');
+    if (core.isShuttingDown) return refuse(503, 'Service Unavailable');
+    if (!originAllowed(request.origin, config.allowedOrigins, request.referer)) return refuse(403, 'Forbidden', 'origin');
+    const refusal = core.admit(request.address);
+    if (refusal) return refuse(429, 'Too Many Requests', refusal);
+    const token = request.query.get('token');
+    let identity: Identity | undefined;
+    if (token !== null) {
+      const result = core.verifyToken(token);
+      if (!result.ok) return refuse(401, 'Unauthorized', 'token');
+      identity = result.identity;
+    }
+    return { ok: true, identity, welcome: token !== null || request.query.has('v') };
+  };
   const finish = async (): Promise<void> => {
     if (snapshotStore) await saveSnapshot(config.snapshotPath!, snapshotStore, logger);
     await Promise.allSettled([backends.store.close(), backends.bus.close()]);
   };
-  return { core, tls, backends, metrics, http, finish };
+  return { core, tls, backends, metrics, http, decideUpgrade, finish };
 }

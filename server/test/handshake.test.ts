@@ -98,7 +98,8 @@ describe('auth frame', () => {
   });
 
   it('a token that expires on a live connection gets noauth and close 4001', async () => {
-    const soon = jwt.sign({ name: 'fay', sub: 'fay-uid' }, secret(), { algorithm: 'HS256', expiresIn: 1 });
+    // exp has whole seconds: 2 s leaves at least one for the join, however late in a second it is issued.
+    const soon = jwt.sign({ name: 'fay', sub: 'fay-uid' }, secret(), { algorithm: 'HS256', expiresIn: 2 });
     const fay = await connect(server, { token: soon });
     await fay.join('expiring');
     const code = await fay.closed;
@@ -107,11 +108,11 @@ describe('auth frame', () => {
   });
 
   it('renewing with a new auth frame before expiry keeps the connection open', async () => {
-    const soon = jwt.sign({ name: 'gus', sub: 'gus-uid' }, secret(), { algorithm: 'HS256', expiresIn: 1 });
+    const soon = jwt.sign({ name: 'gus', sub: 'gus-uid' }, secret(), { algorithm: 'HS256', expiresIn: 2 });
     const gus = await connect(server, { token: soon });
     const later = jwt.sign({ name: 'gus', sub: 'gus-uid' }, secret(), { algorithm: 'HS256', expiresIn: 60 });
     await gus.request({ event: 'auth', message: later });
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, 2600));
     expect(gus.closeCode).toBeUndefined();
     await gus.join('still-here');
     await gus.close();

@@ -6,8 +6,7 @@
 
 import type { Config } from '../config.ts';
 import { clientAddress } from '../core/admission.ts';
-import type { Identity } from '../core/auth.ts';
-import { handleHttp, originAllowed } from '../core/http-api.ts';
+import { handleHttp } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import type { TlsMaterial } from '../node/tls.ts';
 import { createChatApp, type ChatApp } from '../chat-app.ts';
@@ -45,30 +44,18 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
     logger.warn('PER_MESSAGE_DEFLATE is not available on Deno: Deno.upgradeWebSocket negotiates no compression');
   }
   const app = await createChatApp(config, logger, { prepare: prepareText, readStatic: staticReader(config) });
-  const { core, metrics } = app;
+  const { core } = app;
 
   const upgrade = (request: Request, url: URL, address: string): Response => {
-    if (url.pathname !== '/' && url.pathname !== '/ws') return refusal(404, 'Not Found');
-    if (core.isShuttingDown) return refusal(503, 'Service Unavailable');
-    if (!originAllowed(request.headers.get('origin') ?? undefined, config.allowedOrigins, request.headers.get('referer') ?? undefined)) {
-      metrics.refusedHandshake('origin');
-      return refusal(403, 'Forbidden');
-    }
-    const refused = core.admit(address);
-    if (refused) {
-      metrics.refusedHandshake(refused);
-      return refusal(429, 'Too Many Requests');
-    }
-    const token = url.searchParams.get('token');
-    let identity: Identity | undefined;
-    if (token !== null) {
-      const result = core.verifyToken(token);
-      if (!result.ok) {
-        metrics.refusedHandshake('token');
-        return refusal(401, 'Unauthorized');
-      }
-      identity = result.identity;
-    }
+    const decision = app.decideUpgrade({
+      path: url.pathname,
+      origin: request.headers.get('origin') ?? undefined,
+      referer: request.headers.get('referer') ?? undefined,
+      address,
+      query: url.searchParams,
+    });
+    if (!decision.ok) return refusal(decision.status, decision.message);
+    const { identity, welcome } = decision;
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
       // The core's heartbeat finds silent clients; Deno's own ping timer would only duplicate it.
@@ -76,7 +63,6 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
     } catch {
       return refusal(400, 'Bad Request');
     }
-    const welcome = token !== null || url.searchParams.has('v');
     startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes });
     return upgraded.response;
   };

@@ -14,10 +14,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
 import { clientAddress } from '../core/admission.ts';
-import type { Identity } from '../core/auth.ts';
 import { ChatCore } from '../core/chat-core.ts';
 import type { Connection } from '../core/connection.ts';
-import { handleHttp, originAllowed, type HttpRequest } from '../core/http-api.ts';
+import { handleHttp, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { watchCertificate, type TlsMaterial } from './tls.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
@@ -65,7 +64,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       }
     },
   });
-  const { core, tls, metrics, backends } = app;
+  const { core, tls, backends } = app;
   const httpDeps = app.http;
   const addressOf = (req: IncomingMessage): string => {
     const forwarded = req.headers['x-forwarded-for'];
@@ -122,29 +121,10 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     const refuse = (status: number, message: string): void => {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
     };
-    if (url.pathname !== '/' && url.pathname !== '/ws') return refuse(404, 'Not Found');
-    if (core.isShuttingDown) return refuse(503, 'Service Unavailable');
-    if (!originAllowed(req.headers.origin, config.allowedOrigins, req.headers.referer)) {
-      metrics.refusedHandshake('origin');
-      return refuse(403, 'Forbidden');
-    }
     const address = addressOf(req);
-    const refusal = core.admit(address);
-    if (refusal) {
-      metrics.refusedHandshake(refusal);
-      return refuse(429, 'Too Many Requests');
-    }
-    const token = url.searchParams.get('token');
-    let identity: Identity | undefined;
-    if (token !== null) {
-      const result = core.verifyToken(token);
-      if (!result.ok) {
-        metrics.refusedHandshake('token');
-        return refuse(401, 'Unauthorized');
-      }
-      identity = result.identity;
-    }
-    const welcome = token !== null || url.searchParams.has('v');
+    const decision = app.decideUpgrade({ path: url.pathname, origin: req.headers.origin, referer: req.headers.referer, address, query: url.searchParams });
+    if (!decision.ok) return refuse(decision.status, decision.message);
+    const { identity, welcome } = decision;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const tagged = ws as TaggedSocket;
       tagged[CORE] = core;
