@@ -1,6 +1,10 @@
 // socket.io 4 with rooms, websocket transport only: `join` (acknowledged) puts the socket in a room,
 // `message` is stamped (seq, ts, num) and emitted to the room with io.to(room).emit — socket.io
 // encodes the packet once per broadcast.
+// With REDIS_URL set (the compare's socketio-redis3), the same server runs as one of several
+// processes joined by @socket.io/redis-adapter over ioredis (the adapter's documented ioredis
+// setup): io.to(room).emit then also publishes the packet to Redis and every other process
+// delivers it to its own sockets in the room. seq and num stay per process (nothing reads them).
 import http from 'node:http';
 import { Server } from 'socket.io';
 
@@ -8,6 +12,16 @@ const port = Number(process.env.PORT ?? 8000);
 const host = process.env.HOST ?? '127.0.0.1';
 const httpServer = http.createServer();
 const io = new Server(httpServer, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+const redisClients = [];
+if (process.env.REDIS_URL) {
+  const { Redis } = await import('ioredis');
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const pubClient = new Redis(process.env.REDIS_URL);
+  const subClient = pubClient.duplicate();
+  redisClients.push(pubClient, subClient);
+  await Promise.all(redisClients.map((c) => (c.status === 'ready' ? undefined : new Promise((resolve, reject) => { c.once('ready', resolve); c.once('error', reject); }))));
+  io.adapter(createAdapter(pubClient, subClient));
+}
 const seqs = new Map();
 
 io.on('connection', (socket) => {
@@ -26,4 +40,7 @@ io.on('connection', (socket) => {
 });
 
 httpServer.listen(port, host, () => console.log(`LISTENING ws://${host}:${httpServer.address().port}/`));
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  for (const c of redisClients) c.disconnect();
+  process.exit(0);
+});

@@ -1,7 +1,10 @@
 /** Command-line parsing for `npm run bench -- [options] <url>`. */
 
 export interface BenchArgs {
+  /** The first URL. */
   url: string;
+  /** Every URL given (one per node of the service); members spread round-robin over them. */
+  urls: string[];
   protocol: string;
   members: number;
   rooms: number;
@@ -15,13 +18,15 @@ export interface BenchArgs {
   drainS: number;
   slow: number;
   serverPid?: number;
+  /** --server-pid with a list: one pid per node, CPU summed. */
+  serverPids?: number[];
   sourceAddresses?: string[];
   connectConcurrency: number;
   json: boolean;
   progress: boolean;
 }
 
-export const HELP = `Usage: npm run bench -- [options] <url>
+export const HELP = `Usage: npm run bench -- [options] <url> [<url> ...]
 
 Opens N member connections over R rooms; P publishers send S-byte messages at a total rate for a
 warm-up and a duration, then prints latency (send to each delivery), deliveries/s, bytes/s,
@@ -29,6 +34,9 @@ connect time, errors, lost and duplicated messages, and CPU of server and load g
 Loopback targets only (localhost, 127.0.0.0/8, ::1).
 
   <url>                        ws://127.0.0.1:8443/ (wss:// works; certificates are not checked)
+  <url> <url> ...              several nodes of one service (say, sharing Redis): member i (and
+                               publisher i) connects to, and logs in at, URL i mod the number of
+                               URLs; the server CPU is the sum over the nodes' processes
   -p, --protocol NAME          chat (our protocol, logs in via POST /api/login; default),
                                chat-noauth, course (the course's naive server), socketio
   -c, --members N              member connections (default 100)
@@ -41,7 +49,8 @@ Loopback targets only (localhost, 127.0.0.0/8, ::1).
   -w, --warmup SEC             warm-up seconds, not measured (default 2)
       --drain SEC              longest wait for the last deliveries (default 3)
       --slow K                 K members stop reading during the run (slow consumers)
-      --server-pid PID         read the server's CPU from /proc/PID (default: the port's listener)
+      --server-pid PID[,PID…]  read the server's CPU from /proc/PID (default: each port's listener);
+                               with several, their CPU is summed
       --source-addresses LIST  comma-separated local addresses (default 127.0.0.1, .2… when needed)
       --connect-concurrency N  connections opened at once (default 64)
   -j, --json                   print one JSON line instead of tables
@@ -52,6 +61,7 @@ Loopback targets only (localhost, 127.0.0.0/8, ::1).
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     url: '',
+    urls: [],
     protocol: 'chat',
     members: 100,
     rooms: 1,
@@ -120,9 +130,12 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--slow':
         a.slow = num(flag, value());
         break;
-      case '--server-pid':
-        a.serverPid = num(flag, value());
+      case '--server-pid': {
+        const pids = String(value()).split(',').filter(Boolean).map((p) => num(flag, p));
+        a.serverPid = pids[0];
+        if (pids.length > 1) a.serverPids = pids;
         break;
+      }
       case '--source-addresses':
         a.sourceAddresses = String(value()).split(',').filter(Boolean);
         break;
@@ -138,8 +151,8 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       default:
         if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
-        if (a.url) throw new Error(`one URL only (got ${a.url} and ${arg})`);
-        a.url = arg;
+        if (!a.url) a.url = arg;
+        a.urls.push(arg);
     }
   }
   if (!a.url) throw new Error('missing <url>');

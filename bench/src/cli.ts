@@ -1,4 +1,4 @@
-/** `npm run bench -- [options] <url>`: one load run against a running server. */
+/** `npm run bench -- [options] <url> [<url> ...]`: one load run against a running server (or several nodes of one). */
 import { HELP, HelpRequested, parseArgs } from './args.ts';
 import { dialectByName } from './dialects.ts';
 import { Session } from './loadgen.ts';
@@ -18,20 +18,31 @@ async function main(): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
     return 2;
   }
-  const url = new URL(args.url);
-  const port = Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
-  const serverPid = args.serverPid ?? pidListeningOn(port);
+  const portOf = (u: string) => {
+    const url = new URL(u);
+    return Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
+  };
+  const serverPid = args.serverPid ?? pidListeningOn(portOf(args.url));
+  // Several URLs: one server process per URL (its listener), CPU summed; unknown if any is unfound.
+  let serverPids: number[] | undefined = args.serverPids;
+  if (!serverPids && args.urls.length > 1) {
+    const found = args.urls.map((u) => pidListeningOn(portOf(u)));
+    serverPids = found.every((p) => p !== undefined) ? [...new Set(found as number[])] : undefined;
+  }
   const log = (line: string) => {
     if (!args.json || args.progress) process.stderr.write(line + '\n');
   };
   const session = new Session({
     url: args.url,
+    ...(args.urls.length > 1 ? { urls: args.urls } : {}),
+    serverPids,
     dialect: dialectByName(args.protocol),
     members: args.members,
     rooms: args.rooms,
     publishers: args.publishers,
     slow: args.slow,
-    serverPid,
+    // Several URLs whose listeners were not all found: no CPU figure rather than one node's.
+    serverPid: args.urls.length > 1 && !serverPids ? undefined : serverPid,
     sourceAddresses: args.sourceAddresses,
     connectConcurrency: args.connectConcurrency,
     log: args.progress ? log : undefined,
@@ -50,8 +61,8 @@ async function main(): Promise<number> {
       progress: args.progress ? (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : progressLine(p) + '\n') : undefined,
     });
     if (args.progress && tty) process.stderr.write('\n');
-    if (args.json) process.stdout.write(JSON.stringify({ ...result, serverPid: serverPid ?? null, date: new Date().toISOString() }) + '\n');
-    else process.stdout.write(`Running ${args.durationS}s test @ ${args.url} (${args.protocol})\n${formatTables(result)}\n`);
+    if (args.json) process.stdout.write(JSON.stringify({ ...result, serverPid: serverPid ?? null, ...(serverPids ? { serverPids } : {}), date: new Date().toISOString() }) + '\n');
+    else process.stdout.write(`Running ${args.durationS}s test @ ${args.urls.join(' ')} (${args.protocol})\n${formatTables(result)}\n`);
     return result.lost > 0 || result.connectErrors > 0 ? 1 : 0;
   } finally {
     await session.close();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { dialectByName } from './dialects.ts';
 import { Session, type StepResult } from './loadgen.ts';
 import { PEERS, BENCH_DIR, REPO_DIR, launch, versions, type RunningPeer } from './peers.ts';
-import { othersBusy, processRss } from './procstat.ts';
+import { othersBusy, processesRss } from './procstat.ts';
 import { si } from './report.ts';
 import { plotSvg, type PlotSeries } from './plot.ts';
 import { httpBench, type HttpBenchResult } from './httpbench.ts';
@@ -36,7 +36,8 @@ interface CompareArgs {
 }
 
 const HELP = `Usage: npm run bench:compare -- [options]
-  --servers LIST       default ours,naive,socketio,uws
+  --servers LIST       default ours,naive,socketio,uws; also ours-wss, ours-alt, ours-deno,
+                       ours-deno-native, ours-redis1, ours-redis3, socketio-redis3, bare-ws
   --members LIST       room sizes, default 100,1000 (one room)
   --p99 MS             p99 limit for "sustainable", default 100
   --duration SEC       measured seconds per step, default 3
@@ -126,6 +127,11 @@ export interface Point {
   serverUsPerDelivery?: number;
   loadgenUsPerDelivery: number;
   loadgenBound: boolean;
+  /** Server processes summed in the server figures (1 unless several nodes). */
+  nodes?: number;
+  /** redis-server, apart. */
+  auxPct?: number;
+  auxUsPerDelivery?: number;
 }
 
 export interface Sustained {
@@ -146,6 +152,10 @@ export interface Sustained {
   loadgenBound: boolean;
   bound: string;
   connectP50: number;
+  nodes?: number;
+  auxUserPct?: number;
+  auxSysPct?: number;
+  auxUsPerDelivery?: number;
   error?: string;
 }
 
@@ -177,14 +187,16 @@ function toPoint(server: string, r: StepResult, limit: number): Point {
     serverUsPerDelivery: r.cpu.serverUsPerDelivery,
     loadgenUsPerDelivery: r.cpu.loadgenUsPerDelivery,
     loadgenBound: r.loadgenBound,
+    nodes: r.nodes,
+    ...(r.cpu.auxUserPct !== undefined ? { auxPct: Math.round(((r.cpu.auxUserPct ?? 0) + (r.cpu.auxSysPct ?? 0)) * 10) / 10, auxUsPerDelivery: r.cpu.auxUsPerDelivery } : {}),
   };
 }
 
 /** Waits (bounded, 3 min for the whole run) while other processes use more than 40% of a core. */
 let busyBudgetMs = 180_000;
-async function waitForQuietMachine(pid: number): Promise<void> {
+async function waitForQuietMachine(pids: number[]): Promise<void> {
   for (;;) {
-    const busy = await othersBusy(400, [pid]);
+    const busy = await othersBusy(400, pids);
     if (busy === undefined || busy < 40 || busyBudgetMs <= 0) return;
     log(`machine busy: other processes use ${busy.toFixed(0)}% of a core; waiting (budget ${Math.round(busyBudgetMs / 1000)} s left)`);
     await new Promise((r) => setTimeout(r, 2000));
@@ -203,27 +215,33 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
   let session: Session | undefined;
   try {
     peer = await launch(spec);
-    log(`${id}: pid ${peer.pid} at ${peer.url}, ${members} members`);
+    log(`${id}: pid ${peer.pids.join(',')} at ${peer.urls.join(' ')}${peer.auxPids.length ? `, redis-server pid ${peer.auxPids.join(',')}` : ''}, ${members} members`);
     session = new Session({
       url: peer.url,
+      ...(peer.urls.length > 1 ? { urls: peer.urls } : {}),
       dialect: dialectByName(spec.protocol),
       members,
       rooms: 1,
       publishers: Math.min(a.publishers, members),
       serverPid: peer.pid,
+      serverPids: peer.pids,
+      auxPids: peer.auxPids,
       log: (l) => log(`${id}: ${l}`),
     });
     await session.connect();
     const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
       await session!.reconnectClosed();
       await session!.quiesce(300, 10_000);
-      await waitForQuietMachine(peer!.pid);
+      await waitForQuietMachine([...peer!.pids, ...peer!.auxPids]);
+      // A server may close members (slow consumers of the previous, overloaded step) only once its
+      // backlog drains, i.e. during the waits above: reconnect those too.
+      await session!.reconnectClosed();
       const r = await session!.step({ rate: deliveries / members, size: a.size, warmupMs: a.warmupS * 1000, durationMs: durationS * 1000, drainMs: 1500 });
       const p = toPoint(id, r, a.p99LimitMs);
       points.push(p);
       log(
         `${id.padEnd(8)} ${String(members).padStart(5)}  target ${si(deliveries).padStart(8)}  got ${si(p.achieved).padStart(8)}  p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms  ` +
-          `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
+          `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? `  redis ${p.auxPct}%` : ''}  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
       );
       return { p, r };
     };
@@ -277,9 +295,14 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
     const r = mid?.r;
     const lgPct = r ? r.cpu.loadgenUserPct + r.cpu.loadgenSysPct : 0;
     const srvPct = r ? (r.cpu.serverUserPct ?? 0) + (r.cpu.serverSysPct ?? 0) : 0;
+    const auxPct = r ? (r.cpu.auxUserPct ?? 0) + (r.cpu.auxSysPct ?? 0) : 0;
+    const machinePct = r ? (r.cpu.othersPct ?? 0) + (r.cpu.softirqPct ?? 0) + lgPct + srvPct + auxPct : 0;
+    const multi = (peer.pids.length > 1 || peer.auxPids.length > 0) && r;
     const bound = !r
       ? 'no passing point'
-      : lgPct >= 90
+      : multi && machinePct >= 170
+        ? `machine: both cores busy (servers ${srvPct.toFixed(0)}% summed over ${peer.pids.length}, redis ${auxPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%, irq ${r.cpu.softirqPct}%)`
+        : lgPct >= 90
         ? `load generator (${lgPct.toFixed(0)}% of a core)`
         : srvPct >= 90
           ? `server CPU (${srvPct.toFixed(0)}% of a core)`
@@ -304,6 +327,14 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
       loadgenBound: r?.loadgenBound ?? false,
       bound,
       connectP50: r?.connect.p50 ?? 0,
+      nodes: peer.pids.length,
+      ...(peer.auxPids.length
+        ? {
+            auxUserPct: r?.cpu.auxUserPct,
+            auxSysPct: r?.cpu.auxSysPct,
+            auxUsPerDelivery: median(reps.map((x) => x.p.auxUsPerDelivery ?? NaN).filter((v) => !Number.isNaN(v))) || undefined,
+          }
+        : {}),
     };
   } catch (err) {
     log(`${id}: FAILED ${(err as Error).message}`);
@@ -334,7 +365,7 @@ async function idleMemory(id: string, n: number): Promise<IdleResult> {
     let min = Infinity;
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      min = Math.min(min, processRss(peer!.pid) ?? Infinity);
+      min = Math.min(min, processesRss(peer!.pids) ?? Infinity);
       await new Promise((r) => setTimeout(r, 100));
     }
     return min;
@@ -342,7 +373,7 @@ async function idleMemory(id: string, n: number): Promise<IdleResult> {
   try {
     peer = await launch(spec);
     // 100 members a room: realistic, and it keeps the join broadcasts (presence) small.
-    session = new Session({ url: peer.url, dialect: dialectByName(spec.protocol), members: n, rooms: Math.max(1, Math.ceil(n / 100)), publishers: 1, serverPid: peer.pid, connectConcurrency: 128, log: (l) => log(`${id} idle: ${l}`) });
+    session = new Session({ url: peer.url, ...(peer.urls.length > 1 ? { urls: peer.urls } : {}), dialect: dialectByName(spec.protocol), members: n, rooms: Math.max(1, Math.ceil(n / 100)), publishers: 1, serverPid: peer.pid, serverPids: peer.pids, connectConcurrency: 128, log: (l) => log(`${id} idle: ${l}`) });
     await session.login(); // logins first: their garbage is then in the baseline too
     await new Promise((r) => setTimeout(r, 1000));
     const before = await minRss(1500);
@@ -367,8 +398,27 @@ function machine() {
   return { nproc: cpus.length, cpu: cpus[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), platform: `${os.platform()} ${os.arch()}` };
 }
 
-const LABELS: Record<string, string> = { 'ours-alt': 'ours + proposed transport', 'ours-wss': 'ours over TLS' };
-const COLORS: Record<string, string> = { ours: '#1f77b4', 'ours-wss': '#17becf', 'ours-alt': '#ff7f0e', naive: '#d62728', socketio: '#2ca02c', uws: '#9467bd' };
+const LABELS: Record<string, string> = {
+  'ours-alt': 'ours + proposed transport',
+  'ours-wss': 'ours over TLS',
+  'ours-deno': 'ours on Deno (ws)',
+  'ours-deno-native': 'ours on Deno (native)',
+  'ours-redis1': 'ours, 1 node + Redis',
+  'ours-redis3': 'ours, 3 nodes + Redis',
+  'socketio-redis3': 'socket.io, 3 processes + Redis adapter',
+};
+const COLORS: Record<string, string> = {
+  ours: '#1f77b4', 'ours-wss': '#17becf', 'ours-alt': '#ff7f0e', naive: '#d62728', socketio: '#2ca02c', uws: '#9467bd',
+  'ours-deno': '#8c564b', 'ours-deno-native': '#e377c2', 'ours-redis1': '#bcbd22', 'ours-redis3': '#7f7f7f', 'socketio-redis3': '#98df8a',
+};
+
+/** Ratios worth reading besides "ours ÷ each peer", when both servers ran: [numerator, denominator]. */
+const EXTRA_PAIRS: [string, string][] = [
+  ['ours-redis3', 'socketio-redis3'],
+  ['ours-redis3', 'ours-redis1'],
+  ['socketio-redis3', 'socketio'],
+  ['ours-deno', 'ours-deno-native'],
+];
 
 function resultsMarkdown(out: CompareOutput): string {
   const L: string[] = [];
@@ -376,17 +426,28 @@ function resultsMarkdown(out: CompareOutput): string {
   L.push(`Run ${out.date} on ${out.machine.nproc} × ${out.machine.cpu}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}; Node ${v.node}, ws ${v.ws}, socket.io ${v['socket.io']}, uwebsockets ${v.uwebsockets ?? 'not installed'}. ` +
     `One room; ${out.args.publishers} publishers; ${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point run ${out.args.repeats}× (passes shown).`);
   L.push('');
-  L.push('| server | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
-  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  // Several nodes or a redis-server: the server figures are summed over the nodes, Redis apart.
+  const scaleOut = out.sustained.some((s) => (s.nodes ?? 1) > 1 || s.auxUserPct !== undefined);
+  if (scaleOut) {
+    L.push('| server | nodes | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | servers CPU user+sys (sum) | servers µs/delivery (sum) | redis-server CPU | redis µs/delivery | servers + redis µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  } else {
+    L.push('| server | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  }
   for (const s of out.sustained) {
-    L.push(`| ${s.server} | ${s.members} | ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'} | ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
+    const head = scaleOut ? `| ${s.server} | ${s.nodes ?? 1} | ${s.members} |` : `| ${s.server} | ${s.members} |`;
+    const redis = scaleOut
+      ? ` ${s.auxUserPct === undefined ? '-' : `${s.auxUserPct}% + ${s.auxSysPct}%`} | ${s.auxUsPerDelivery ?? '-'} | ${s.serverUsPerDelivery === undefined ? '?' : Math.round((s.serverUsPerDelivery + (s.auxUsPerDelivery ?? 0)) * 100) / 100} |`
+      : '';
+    L.push(`${head} ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'} |${redis} ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
   }
   L.push('');
-  L.push('Ratios of our sustained deliveries/s (and of server CPU per delivery, peer ÷ ours) against each peer in this run:');
+  L.push('Ratios of sustained deliveries/s (server ÷ peer) and of server CPU per delivery (peer ÷ server; above 1 = the server is cheaper; with Redis, servers + redis-server summed) in this run:');
   L.push('');
-  L.push('| members | peer | deliveries/s ratio | server µs/delivery ratio |');
-  L.push('|---|---|---|---|');
-  for (const r of out.ratios) L.push(`| ${r.members} | ${r.peer} | ${r.throughput === null ? 'n/a' : r.throughput.toFixed(2) + '×'} | ${r.cpuPerDelivery === null ? 'n/a' : r.cpuPerDelivery.toFixed(2) + '×'} |`);
+  L.push('| members | server | peer | deliveries/s ratio | server µs/delivery ratio |');
+  L.push('|---|---|---|---|---|');
+  for (const r of out.ratios) L.push(`| ${r.members} | ${r.of ?? 'ours'} | ${r.peer} | ${r.throughput === null ? 'n/a' : r.throughput.toFixed(2) + '×'} | ${r.cpuPerDelivery === null ? 'n/a' : r.cpuPerDelivery.toFixed(2) + '×'} |`);
   if (out.idle.length) {
     L.push('');
     L.push(`Memory per idle connection (${out.args.idle} connections, 100 a room; RSS growth, minimum over 2 s after settling):`);
@@ -411,7 +472,7 @@ function resultsMarkdown(out: CompareOutput): string {
   L.push('');
   L.push('| server | members | target | achieved | p50 | p99 | server user+sys | load gen | other processes | irq | result |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const p of out.points) L.push(`| ${p.server} | ${p.members} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}% | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
+  for (const p of out.points) L.push(`| ${p.server} | ${p.members} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? ` (+ redis ${p.auxPct}%)` : ''} | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
   return L.join('\n');
 }
 
@@ -421,7 +482,7 @@ interface CompareOutput {
   versions: Record<string, string | undefined>;
   args: CompareArgs;
   sustained: Sustained[];
-  ratios: { members: number; peer: string; throughput: number | null; cpuPerDelivery: number | null }[];
+  ratios: { members: number; of?: string; peer: string; throughput: number | null; cpuPerDelivery: number | null }[];
   idle: IdleResult[];
   http: Omit<HttpBenchResult, 'table'>[];
   points: Point[];
@@ -470,16 +531,27 @@ async function main(): Promise<void> {
   if (a.idle > 0) for (const id of a.idleServers.filter((x) => PEERS[x] && !PEERS[x].available())) idle.push(await idleMemory(id, a.idle));
 
   const ratios: CompareOutput['ratios'] = [];
+  // CPU per delivery of a server: its processes summed, plus its redis-server.
+  const cost = (s: Sustained) => (s.serverUsPerDelivery ? s.serverUsPerDelivery + (s.auxUsPerDelivery ?? 0) : undefined);
+  const ratio = (members: number, x: Sustained, y: Sustained) => {
+    const cx = cost(x);
+    const cy = cost(y);
+    ratios.push({
+      members,
+      of: x.server,
+      peer: y.server,
+      throughput: y.sustained > 0 && x.sustained > 0 ? x.sustained / y.sustained : null,
+      cpuPerDelivery: cx && cy ? cy / cx : null,
+    });
+  };
   for (const members of a.members) {
-    const ours = sustained.find((s) => s.server === 'ours' && s.members === members);
-    if (!ours) continue;
-    for (const s of sustained.filter((x) => x.members === members && x.server !== 'ours')) {
-      ratios.push({
-        members,
-        peer: s.server,
-        throughput: s.sustained > 0 && ours.sustained > 0 ? ours.sustained / s.sustained : null,
-        cpuPerDelivery: s.serverUsPerDelivery && ours.serverUsPerDelivery ? s.serverUsPerDelivery / ours.serverUsPerDelivery : null,
-      });
+    const at = (id: string) => sustained.find((s) => s.server === id && s.members === members);
+    const ours = at('ours');
+    if (ours) for (const s of sustained.filter((x) => x.members === members && x.server !== 'ours')) ratio(members, ours, s);
+    for (const [x, y] of EXTRA_PAIRS) {
+      const sx = at(x);
+      const sy = at(y);
+      if (sx && sy) ratio(members, sx, sy);
     }
   }
   const out: CompareOutput = {
@@ -533,6 +605,14 @@ export function writeDocs(out: CompareOutput, md: string): void {
   text = text.slice(0, text.indexOf(start) + start.length) + '\n' + md + '\n\n![p99 latency against deliveries/s](benchmarks-plot.svg)\n' + text.slice(text.indexOf(end));
   fs.writeFileSync(file, text);
   log('wrote docs/benchmarks.md (generated section) and docs/benchmarks-plot.svg');
+}
+
+// Interrupted: exit through process.exit so that peers.ts kills every server and redis-server it started.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping the servers`);
+    process.exit(130);
+  });
 }
 
 main().then(

@@ -13,12 +13,17 @@ import { connectWebSocket, isLoopbackHost, type FrameHandler, type RawWebSocket 
 import type { Dialect, DialectMember } from './dialects.ts';
 import { newHistogram, summarize, summarizeSamples, type Histogram, type LatencySummary, type SampleSummary } from './histogram.ts';
 import { httpJson, pool } from './http.ts';
-import { CpuWindow, processRss, type CpuReport } from './procstat.ts';
+import { CpuWindow, processesRss, type CpuReport } from './procstat.ts';
 
 const MARK = Buffer.from('~B');
 
 export interface SessionOptions {
   url: string;
+  /**
+   * Several nodes of one service: member i (publishers included) connects to, and logs in at,
+   * urls[i mod urls.length]. When set, `url` is only the first one's label; default [url].
+   */
+  urls?: string[];
   dialect: Dialect;
   members: number;
   rooms: number;
@@ -29,6 +34,10 @@ export interface SessionOptions {
   sourceAddresses?: string[];
   perAddress?: number;
   serverPid?: number;
+  /** Every server process (nodes): their CPU and RSS are summed. Default [serverPid]. */
+  serverPids?: number[];
+  /** Processes the server needs besides itself (redis-server): CPU summed and reported apart. */
+  auxPids?: number[];
   namePrefix?: string;
   roomPrefix?: string;
   /** How many members (never publishers) stop reading during a step. */
@@ -60,6 +69,10 @@ export interface Progress {
 export interface StepResult {
   protocol: string;
   url: string;
+  /** With several nodes: every URL, members spread round-robin. */
+  urls?: string[];
+  /** Server processes measured (their CPU summed). */
+  nodes: number;
   members: number;
   /** Members connected when the step started (the target counts only these). */
   membersAlive: number;
@@ -100,9 +113,13 @@ export interface StepResult {
     loadgenSysPct: number;
     othersPct?: number;
     softirqPct?: number;
-    /** µs of CPU (user + sys) per delivery. */
+    /** µs of CPU (user + sys) per delivery; with several nodes, summed over them. */
     serverUsPerDelivery?: number;
     loadgenUsPerDelivery: number;
+    /** Auxiliary processes (redis-server), summed, apart from the server's figures. */
+    auxUserPct?: number;
+    auxSysPct?: number;
+    auxUsPerDelivery?: number;
   };
   serverRssBefore?: number;
   serverRssAfter?: number;
@@ -130,6 +147,8 @@ class Member implements DialectMember, FrameHandler {
     readonly roomIndex: number,
     readonly room: string,
     publishers: number,
+    /** Index of the node (URL) this member uses. */
+    readonly node: number,
   ) {
     this.next = new Int32Array(publishers);
   }
@@ -204,6 +223,8 @@ export class Session {
   readonly dialect: Dialect;
   readonly members: Member[] = [];
   readonly url: URL;
+  /** One URL per node; members spread round-robin. */
+  readonly urls: URL[];
   run = 0;
   private hist: Histogram = newHistogram();
   readonly connectHist: Histogram = newHistogram();
@@ -219,8 +240,11 @@ export class Session {
   private stepActive = false;
 
   constructor(readonly opts: SessionOptions) {
-    this.url = new URL(opts.url);
-    if (!isLoopbackHost(this.url.hostname)) throw new Error(`refusing ${this.url.hostname}: the harness only targets loopback addresses`);
+    this.urls = (opts.urls?.length ? opts.urls : [opts.url]).map((u) => new URL(u));
+    this.url = this.urls[0];
+    for (const u of this.urls) {
+      if (!isLoopbackHost(u.hostname)) throw new Error(`refusing ${u.hostname}: the harness only targets loopback addresses`);
+    }
     this.dialect = opts.dialect;
     if (opts.publishers > opts.members) throw new Error('more publishers than members');
   }
@@ -238,17 +262,21 @@ export class Session {
     const roomPrefix = o.roomPrefix ?? `bench-${prefix}-`;
     for (let i = 0; i < n; i++) {
       const r = i % rooms;
-      this.members.push(new Member(this, i, `${prefix}-${i}`.slice(0, 32), r, `${roomPrefix}${r}`, o.publishers));
+      this.members.push(new Member(this, i, `${prefix}-${i}`.slice(0, 32), r, `${roomPrefix}${r}`, o.publishers, i % this.urls.length));
     }
     const slow = Math.min(o.slow ?? 0, n - o.publishers);
     for (let i = 0; i < slow; i++) this.members[n - 1 - i].slow = true;
     if (!this.dialect.login) return;
-    const loginUrl = new URL('/api/login', this.url);
-    loginUrl.protocol = this.url.protocol === 'wss:' ? 'https:' : 'http:';
+    // Each member logs in at its own node.
+    const loginUrls = this.urls.map((u) => {
+      const l = new URL('/api/login', u);
+      l.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+      return l;
+    });
     const t0 = performance.now();
     await pool(n, 16, async (i) => {
       const m = this.members[i];
-      const res = await httpJson('POST', loginUrl, { name: m.name });
+      const res = await httpJson('POST', loginUrls[m.node], { name: m.name });
       const token = (res.json as { token?: string } | undefined)?.token;
       if (res.status !== 200 || !token) throw new Error(`POST /api/login: ${res.status} ${JSON.stringify(res.json)}`);
       m.token = token;
@@ -260,7 +288,7 @@ export class Session {
     const start = performance.now();
     try {
       m.closeCode = 0;
-      m.ws = await connectWebSocket(this.dialect.url(this.url, m), { localAddress, timeoutMs: timeout, handler: m });
+      m.ws = await connectWebSocket(this.dialect.url(this.urls[m.node], m), { localAddress, timeoutMs: timeout, handler: m });
       await this.dialect.setup(m, timeout);
       this.connectHist.recordValue(Math.max(1, Math.round((performance.now() - start) * 1000)));
     } catch (err) {
@@ -361,6 +389,7 @@ export class Session {
       m.errorCodes.clear();
     }
     const live = this.alive;
+    const serverPids = o.serverPids?.length ? o.serverPids : o.serverPid ? [o.serverPid] : [];
     const pubs = this.members.slice(0, o.publishers).filter((m) => m.ws && !m.ws.closed);
     if (pubs.length === 0) throw new Error('no publisher is connected');
     const sentBy = new Int32Array(o.publishers);
@@ -431,8 +460,8 @@ export class Session {
       }, 1);
       // Window start: CPU and byte counters.
       setTimeout(() => {
-        cpu = new CpuWindow(o.serverPid);
-        rssBefore = o.serverPid ? processRss(o.serverPid) : undefined;
+        cpu = new CpuWindow(serverPids, o.auxPids);
+        rssBefore = serverPids.length ? processesRss(serverPids) : undefined;
         bytesAtStart = bytesNow();
         readsAtStart = readsNow();
       }, Math.max(0, warmEnd - performance.now()));
@@ -463,7 +492,7 @@ export class Session {
     cpuReport = cpu?.finish();
     const bytesInWindow = bytesNow() - bytesAtStart;
     const readsInWindow = readsNow() - readsAtStart;
-    const rssAfter = o.serverPid ? processRss(o.serverPid) : undefined;
+    const rssAfter = serverPids.length ? processesRss(serverPids) : undefined;
 
     // Drain: until every expected delivery arrived, or drainMs.
     const expectedFor = (m: Member) => {
@@ -513,6 +542,7 @@ export class Session {
     const wallS = cpuReport ? cpuReport.wallUs / 1e6 : durS;
     const serverCpuUs = cpuReport?.server ? cpuReport.server.user + cpuReport.server.system : undefined;
     const loadgenCpuUs = cpuReport ? cpuReport.loadgen.user + cpuReport.loadgen.system : 0;
+    const auxCpuUs = cpuReport?.aux ? cpuReport.aux.user + cpuReport.aux.system : undefined;
     const deliveriesPerSec = this.measured / durS;
     const pct = (us: number | undefined) => (us === undefined ? undefined : Math.round((us / (wallS * 1e6)) * 1000) / 10);
     const loadgenPct = pct(loadgenCpuUs) ?? 0;
@@ -521,6 +551,8 @@ export class Session {
     return {
       protocol: this.dialect.name,
       url: this.opts.url,
+      ...(this.urls.length > 1 ? { urls: this.urls.map((u) => u.toString()) } : {}),
+      nodes: Math.max(1, serverPids.length),
       members: o.members,
       membersAlive: live.length,
       rooms: o.rooms,
@@ -560,6 +592,13 @@ export class Session {
         softirqPct: cpuReport?.softirqPct === undefined ? undefined : Math.round(cpuReport.softirqPct * 10) / 10,
         serverUsPerDelivery: serverCpuUs === undefined || this.measured === 0 ? undefined : Math.round((serverCpuUs / (deliveriesPerSec * wallS)) * 100) / 100,
         loadgenUsPerDelivery: this.measured === 0 ? 0 : Math.round((loadgenCpuUs / (deliveriesPerSec * wallS)) * 100) / 100,
+        ...(cpuReport?.aux
+          ? {
+              auxUserPct: pct(cpuReport.aux.user),
+              auxSysPct: pct(cpuReport.aux.system),
+              auxUsPerDelivery: auxCpuUs === undefined || this.measured === 0 ? undefined : Math.round((auxCpuUs / (deliveriesPerSec * wallS)) * 100) / 100,
+            }
+          : {}),
       },
       serverRssBefore: rssBefore,
       serverRssAfter: rssAfter,

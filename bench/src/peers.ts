@@ -1,14 +1,16 @@
 /**
  * Launches the servers under test as separate processes (so /proc gives each one's CPU): our server
- * from its build (server/dist/main.js), and the peers in bench/peers/.
+ * from its build (server/dist/main.js) or on Deno (server/src/deno/start.mjs), the peers in
+ * bench/peers/, and for the scale-out servers several processes on a private redis-server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpJson } from './http.ts';
+import { pidListeningOn } from './procstat.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BENCH_DIR = path.resolve(here, '..');
@@ -16,6 +18,9 @@ export const REPO_DIR = path.resolve(BENCH_DIR, '..');
 
 /** Our server's entry; BENCH_OURS_MAIN points at another build (say, a proposed change) to compare. */
 export const OURS_MAIN = process.env.BENCH_OURS_MAIN ? path.resolve(process.env.BENCH_OURS_MAIN) : path.join(REPO_DIR, 'server', 'dist', 'main.js');
+/** Our server on Deno: the launcher of `npm run start:deno` (a Node process that spawns deno). */
+export const OURS_DENO_START = path.join(REPO_DIR, 'server', 'src', 'deno', 'start.mjs');
+export const REDIS_SERVER = process.env.BENCH_REDIS_SERVER ?? '/usr/bin/redis-server';
 
 export interface PeerSpec {
   id: string;
@@ -27,14 +32,35 @@ export interface PeerSpec {
   /** Readiness: a LISTENING line on stdout, or GET /healthz answering 200. */
   ready: 'stdout' | 'healthz';
   secure?: boolean;
+  /** Variables removed from the inherited environment (so the default applies). */
+  unsetEnv?: string[];
+  /** Working directory (default: the repository for ours, bench/ for the peers). */
+  cwd?: string;
+  /**
+   * The measured process is the one listening on the port, not the one spawned (the Deno launcher
+   * is a Node process that spawns deno; the listener is deno).
+   */
+  pidFromPort?: boolean;
+  /** Processes of the server, each on its own port (default 1); members spread over them. */
+  nodes?: number;
+  /** Start a private redis-server and give each process REDIS_URL. */
+  redis?: boolean;
+  startTimeoutMs?: number;
   available(): string | undefined;
 }
 
 export interface RunningPeer {
   spec: PeerSpec;
+  /** The (first) measured server process. */
   pid: number;
   port: number;
   url: string;
+  /** Every node: measured pid, port and URL (one entry for a single-process server). */
+  pids: number[];
+  ports: number[];
+  urls: string[];
+  /** redis-server, when the server uses one: measured apart. */
+  auxPids: number[];
   stop(): Promise<void>;
 }
 
@@ -76,6 +102,14 @@ function resolvable(name: string): string | undefined {
   }
 }
 
+function redisVersion(): string | undefined {
+  try {
+    return /v=([\d.]+)/.exec(execFileSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 export function versions(): Record<string, string | undefined> {
   return {
     node: process.versions.node,
@@ -84,8 +118,16 @@ export function versions(): Record<string, string | undefined> {
     uwebsockets: resolvable('uwebsockets'),
     autocannon: resolvable('autocannon'),
     'hdr-histogram-js': resolvable('hdr-histogram-js'),
+    '@socket.io/redis-adapter': resolvable('@socket.io/redis-adapter'),
+    ioredis: resolvable('ioredis'),
+    deno: resolvable('deno'),
+    'redis-server': redisVersion(),
   };
 }
+
+const oursBuilt = () => (fs.existsSync(OURS_MAIN) ? undefined : `${OURS_MAIN} missing: npm run build -w server`);
+const denoThere = () => (fs.existsSync(OURS_DENO_START) ? undefined : `${OURS_DENO_START} missing`);
+const redisThere = () => (fs.existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} missing (BENCH_REDIS_SERVER names another)`);
 
 export const PEERS: Record<string, PeerSpec> = {
   ours: {
@@ -113,6 +155,69 @@ export const PEERS: Record<string, PeerSpec> = {
     script: process.env.BENCH_OURS_ALT_MAIN ? path.resolve(process.env.BENCH_OURS_ALT_MAIN) : '',
     ready: 'healthz',
     available: () => (process.env.BENCH_OURS_ALT_MAIN && fs.existsSync(process.env.BENCH_OURS_ALT_MAIN) ? undefined : 'set BENCH_OURS_ALT_MAIN to another build\'s server/dist/main.js'),
+  },
+  /** Our server on Deno, `ws` stack (DENO_WEBSOCKET unset), TypeScript source run as is. */
+  'ours-deno': {
+    id: 'ours-deno',
+    label: 'ours on Deno (ws stack)',
+    protocol: 'chat',
+    script: OURS_DENO_START,
+    cwd: REPO_DIR,
+    unsetEnv: ['DENO_WEBSOCKET'],
+    pidFromPort: true,
+    ready: 'healthz',
+    startTimeoutMs: 60_000,
+    available: denoThere,
+  },
+  /** Our server on Deno with Deno.serve + Deno.upgradeWebSocket (DENO_WEBSOCKET=native). */
+  'ours-deno-native': {
+    id: 'ours-deno-native',
+    label: 'ours on Deno (Deno.upgradeWebSocket)',
+    protocol: 'chat',
+    script: OURS_DENO_START,
+    cwd: REPO_DIR,
+    env: { DENO_WEBSOCKET: 'native' },
+    pidFromPort: true,
+    ready: 'healthz',
+    startTimeoutMs: 60_000,
+    available: denoThere,
+  },
+  /** One node on a private Redis: the Redis cost without the multi-node cost. */
+  'ours-redis1': {
+    id: 'ours-redis1',
+    label: 'ours, 1 node + Redis',
+    protocol: 'chat',
+    script: OURS_MAIN,
+    ready: 'healthz',
+    redis: true,
+    available: () => oursBuilt() ?? redisThere(),
+  },
+  /** Three nodes on one private Redis, the same JWT_SECRET; members spread over the three. */
+  'ours-redis3': {
+    id: 'ours-redis3',
+    label: 'ours, 3 nodes + Redis',
+    protocol: 'chat',
+    script: OURS_MAIN,
+    ready: 'healthz',
+    redis: true,
+    nodes: 3,
+    available: () => oursBuilt() ?? redisThere(),
+  },
+  /** socket.io 4 rooms (same peer script) on three processes with @socket.io/redis-adapter. */
+  'socketio-redis3': {
+    id: 'socketio-redis3',
+    label: 'socket.io 4 rooms, 3 processes + @socket.io/redis-adapter',
+    protocol: 'socketio',
+    script: path.join(BENCH_DIR, 'peers', 'socketio-rooms.mjs'),
+    ready: 'stdout',
+    redis: true,
+    nodes: 3,
+    available: () =>
+      !resolvable('socket.io')
+        ? 'socket.io not installed'
+        : !resolvable('@socket.io/redis-adapter') || !resolvable('ioredis')
+          ? 'npm install @socket.io/redis-adapter ioredis -w bench'
+          : redisThere(),
   },
   naive: {
     id: 'naive',
@@ -162,9 +267,110 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningPeer> {
-  const missing = spec.available();
-  if (missing) throw new Error(`${spec.id}: ${missing}`);
+/** Every child process still running, killed (SIGKILL) if the harness exits without stopping it. */
+const live = new Map<number, ChildProcess>();
+const livePids = new Set<number>();
+let exitHook = false;
+function track(child: ChildProcess, extraPid?: () => number | undefined): void {
+  live.set(child.pid!, child);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const c of live.values()) c.kill('SIGKILL');
+      for (const pid of livePids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    });
+  }
+  child.on('exit', () => {
+    live.delete(child.pid!);
+    const p = extraPid?.();
+    if (p !== undefined) livePids.delete(p);
+  });
+}
+
+const alivePid = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function stopChild(child: ChildProcess, isExited: () => boolean, extraPid?: number): Promise<void> {
+  if (!isExited()) {
+    child.kill('SIGTERM');
+    const until = Date.now() + 5000;
+    while (!isExited() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (!isExited()) child.kill('SIGKILL');
+  }
+  // A grandchild (deno under its Node launcher) must not outlive the launcher.
+  if (extraPid !== undefined && extraPid !== child.pid) {
+    const until = Date.now() + 3000;
+    while (alivePid(extraPid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (alivePid(extraPid)) {
+      try {
+        process.kill(extraPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    livePids.delete(extraPid);
+  }
+}
+
+interface RedisHandle {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A private redis-server on a free loopback port, no persistence, in a temporary directory. */
+export async function startRedis(timeoutMs = 10_000): Promise<RedisHandle> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-redis-'));
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '', '--daemonize', 'no'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  let output = '';
+  let exited = false;
+  child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
+  child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
+  child.on('exit', () => (exited = true));
+  child.on('error', (err) => {
+    exited = true;
+    output += String(err);
+  });
+  const stop = async () => {
+    await stopChild(child, () => exited);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!output.includes('Ready to accept connections')) {
+    if (exited || Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server did not start: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { pid: child.pid!, port, stop };
+}
+
+interface NodeHandle {
+  pid: number;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number }): Promise<NodeHandle> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -174,11 +380,14 @@ export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, s
     ...spec.env,
     ...opts.extraEnv,
   };
+  for (const k of spec.unsetEnv ?? []) delete env[k];
+  let measured: number | undefined;
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), spec.script], {
-    cwd: spec.id.startsWith('ours') ? path.resolve(path.dirname(spec.script), '..', '..') : BENCH_DIR,
+    cwd: spec.cwd ?? (spec.id.startsWith('ours') ? path.resolve(path.dirname(spec.script), '..', '..') : BENCH_DIR),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child, () => measured);
   let output = '';
   const keep = (c: Buffer) => {
     output = (output + c.toString()).slice(-4000);
@@ -191,12 +400,13 @@ export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, s
   });
   const scheme = spec.secure ? 'wss' : 'ws';
   const url = `${scheme}://127.0.0.1:${port}/`;
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const timeout = opts.timeoutMs ?? spec.startTimeoutMs ?? 20_000;
+  const deadline = Date.now() + timeout;
   for (;;) {
     if (exited) throw new Error(`${spec.id} exited during start: ${output}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${spec.id} not ready after ${opts.timeoutMs ?? 20_000} ms: ${output}`);
+      throw new Error(`${spec.id} not ready after ${timeout} ms: ${output}`);
     }
     if (spec.ready === 'stdout') {
       if (output.includes('LISTENING')) break;
@@ -210,17 +420,54 @@ export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, s
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  measured = child.pid!;
+  if (spec.pidFromPort) {
+    const p = pidListeningOn(port);
+    if (p === undefined) {
+      await stopChild(child, () => exited);
+      throw new Error(`${spec.id}: no process found listening on port ${port}`);
+    }
+    measured = p;
+    livePids.add(p);
+  }
+  const pid = measured;
+  return { pid, port, url, stop: () => stopChild(child, () => exited, pid) };
+}
+
+/**
+ * Starts a server under test: its redis-server first if it needs one, then its node processes
+ * (in parallel). Whatever started is stopped again if any part fails.
+ */
+export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningPeer> {
+  const missing = spec.available();
+  if (missing) throw new Error(`${spec.id}: ${missing}`);
+  let redis: RedisHandle | undefined;
+  const nodes: NodeHandle[] = [];
+  const stopAll = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis?.stop();
+  };
+  try {
+    if (spec.redis) redis = await startRedis();
+    const extraEnv = { ...(redis ? { REDIS_URL: `redis://127.0.0.1:${redis.port}` } : {}), ...opts.extraEnv };
+    const count = Math.max(1, spec.nodes ?? 1);
+    const started = await Promise.allSettled(Array.from({ length: count }, () => launchOne(spec, { ...opts, extraEnv })));
+    for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
   return {
     spec,
-    pid: child.pid!,
-    port,
-    url,
-    stop: async () => {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const until = Date.now() + 5000;
-      while (!exited && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      if (!exited) child.kill('SIGKILL');
-    },
+    pid: nodes[0].pid,
+    port: nodes[0].port,
+    url: nodes[0].url,
+    pids: nodes.map((n) => n.pid),
+    ports: nodes.map((n) => n.port),
+    urls: nodes.map((n) => n.url),
+    auxPids: redis ? [redis.pid] : [],
+    stop: stopAll,
   };
 }

@@ -96,23 +96,59 @@ export function pidListeningOn(port: number): number | undefined {
   return undefined;
 }
 
-/** A CPU sampler over an interval: the server (by pid), this process, and the whole machine. */
+/** Sum of utime/stime over several processes; undefined if any is unreadable. */
+export function processesCpu(pids: number[]): CpuTimes | undefined {
+  let user = 0;
+  let system = 0;
+  for (const pid of pids) {
+    const t = processCpu(pid);
+    if (!t) return undefined;
+    user += t.user;
+    system += t.system;
+  }
+  return { user, system };
+}
+
+/** Sum of the RSS of several processes; undefined if any is unreadable. */
+export function processesRss(pids: number[]): number | undefined {
+  let sum = 0;
+  for (const pid of pids) {
+    const r = processRss(pid);
+    if (r === undefined) return undefined;
+    sum += r;
+  }
+  return sum;
+}
+
+/**
+ * A CPU sampler over an interval: the server (one pid, or the sum over several server processes),
+ * auxiliary processes such as redis-server (summed, reported apart), this process, and the machine.
+ */
 export class CpuWindow {
+  private readonly serverPids: number[];
   private s0: CpuTimes | undefined;
+  private a0: CpuTimes | undefined;
   private l0 = process.cpuUsage();
   private m0 = machineCpu();
   private t0 = process.hrtime.bigint();
 
-  constructor(private readonly serverPid: number | undefined) {
-    this.s0 = serverPid ? processCpu(serverPid) : undefined;
+  constructor(
+    serverPid: number | number[] | undefined,
+    private readonly auxPids: number[] = [],
+  ) {
+    this.serverPids = serverPid === undefined ? [] : Array.isArray(serverPid) ? serverPid : [serverPid];
+    this.s0 = this.serverPids.length ? processesCpu(this.serverPids) : undefined;
+    this.a0 = auxPids.length ? processesCpu(auxPids) : undefined;
   }
 
   finish(): CpuReport {
     const wallUs = Number(process.hrtime.bigint() - this.t0) / 1000;
     const l = process.cpuUsage(this.l0);
-    const s1 = this.serverPid ? processCpu(this.serverPid) : undefined;
+    const s1 = this.serverPids.length ? processesCpu(this.serverPids) : undefined;
+    const a1 = this.auxPids.length ? processesCpu(this.auxPids) : undefined;
     const m1 = machineCpu();
     const server = this.s0 && s1 ? { user: s1.user - this.s0.user, system: s1.system - this.s0.system } : undefined;
+    const aux = this.a0 && a1 ? { user: a1.user - this.a0.user, system: a1.system - this.a0.system } : undefined;
     const loadgen = { user: l.user, system: l.system };
     let othersPct: number | undefined;
     let softirqPct: number | undefined;
@@ -120,17 +156,20 @@ export class CpuWindow {
     if (this.m0 && m1) {
       cores = m1.cores;
       const busy = m1.busy - this.m0.busy;
-      const mine = loadgen.user + loadgen.system + (server ? server.user + server.system : 0);
+      const mine = loadgen.user + loadgen.system + (server ? server.user + server.system : 0) + (aux ? aux.user + aux.system : 0);
       softirqPct = ((m1.softirq - this.m0.softirq) / wallUs) * 100;
       othersPct = Math.max(0, ((busy - mine) / wallUs) * 100 - softirqPct);
     }
-    return { wallUs, server, loadgen, othersPct, softirqPct, cores };
+    return { wallUs, server, aux, loadgen, othersPct, softirqPct, cores };
   }
 }
 
 export interface CpuReport {
   wallUs: number;
+  /** The server process, or the sum over the server's processes (nodes). */
   server?: CpuTimes;
+  /** Auxiliary processes the server needs (redis-server), summed. */
+  aux?: CpuTimes;
   loadgen: CpuTimes;
   /** CPU used by every other process on the machine, in % of one core (interrupts excluded). */
   othersPct?: number;

@@ -33,7 +33,8 @@ export function formatTables(r: StepResult): string {
   ]);
   const c = r.cpu;
   const cpuRows: string[][] = [['CPU (% of one core)', 'user', 'sys', 'µs per delivery']];
-  cpuRows.push(['server', c.serverUserPct === undefined ? 'n/a' : `${c.serverUserPct}%`, c.serverSysPct === undefined ? 'n/a' : `${c.serverSysPct}%`, c.serverUsPerDelivery === undefined ? 'n/a' : String(c.serverUsPerDelivery)]);
+  cpuRows.push([r.nodes > 1 ? `server (${r.nodes} processes, summed)` : 'server', c.serverUserPct === undefined ? 'n/a' : `${c.serverUserPct}%`, c.serverSysPct === undefined ? 'n/a' : `${c.serverSysPct}%`, c.serverUsPerDelivery === undefined ? 'n/a' : String(c.serverUsPerDelivery)]);
+  if (c.auxUserPct !== undefined) cpuRows.push(['redis-server (apart)', `${c.auxUserPct}%`, `${c.auxSysPct}%`, c.auxUsPerDelivery === undefined ? 'n/a' : String(c.auxUsPerDelivery)]);
   cpuRows.push(['load generator', `${c.loadgenUserPct}%`, `${c.loadgenSysPct}%`, String(c.loadgenUsPerDelivery)]);
   if (c.othersPct !== undefined) cpuRows.push(['other processes', `${c.othersPct}%`, '', '']);
   if (c.softirqPct !== undefined) cpuRows.push(['irq + softirq (unattributed)', '', `${c.softirqPct}%`, '']);
