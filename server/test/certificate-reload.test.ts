@@ -2,20 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { generate } from 'selfsigned';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { TestClient, login, sleep, startTestServer } from './harness.ts';
-
-async function makeCert(label: string): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: label }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
+import { makeCertificate } from './test-certificates.ts';
 
 function servedCommonName(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -32,7 +22,7 @@ describe('certificate renewal', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chatroom-renew-'));
     const certPath = join(dir, 'fullchain.pem');
     const keyPath = join(dir, 'privkey.pem');
-    const first = await makeCert('first.example.test');
+    const first = await makeCertificate('first.example.test');
     writeFileSync(certPath, first.cert);
     writeFileSync(keyPath, first.key);
     const server = await startTestServer({ TLS_CERT: certPath, TLS_KEY: keyPath, TLS_RELOAD_INTERVAL_MS: '100' });
@@ -43,7 +33,7 @@ describe('certificate renewal', () => {
       await open.nextEvent('welcome');
       await open.join('renewal');
 
-      const second = await makeCert('second.example.test');
+      const second = await makeCertificate('second.example.test');
       writeFileSync(keyPath, second.key);
       writeFileSync(certPath, second.cert);
       const deadline = Date.now() + 5000;

@@ -8,24 +8,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { generate } from 'selfsigned';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
 import { startDenoTestServer } from './deno-runtime.ts';
 import { TestClient, connectAs, login, sleep, testEnv } from './harness.ts';
+import { makeCertificate } from './test-certificates.ts';
 
 const NATIVE = { DENO_WEBSOCKET: 'native' };
-
-async function makeCert(label: string): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: label }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
 
 function handshake(port: number, version: 'TLSv1.1' | 'TLSv1.2'): Promise<{ ok: boolean; commonName?: string }> {
   return new Promise((resolve) => {
@@ -69,7 +59,7 @@ describe('the native Deno adapter', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chatroom-deno-renew-'));
     const certPath = join(dir, 'fullchain.pem');
     const keyPath = join(dir, 'privkey.pem');
-    const first = await makeCert('first.example.test');
+    const first = await makeCertificate('first.example.test');
     writeFileSync(certPath, first.cert);
     writeFileSync(keyPath, first.key);
     const server = await startDenoTestServer(testEnv({ ...NATIVE, TLS_CERT: certPath, TLS_KEY: keyPath, TLS_RELOAD_INTERVAL_MS: '100' }));
@@ -79,7 +69,7 @@ describe('the native Deno adapter', () => {
       const open = new TestClient(new WebSocket(`${server.url}?token=${token}`, { ca: first.cert }));
       await open.nextEvent('welcome');
 
-      const second = await makeCert('second.example.test');
+      const second = await makeCertificate('second.example.test');
       writeFileSync(keyPath, second.key);
       writeFileSync(certPath, second.cert);
       const deadline = Date.now() + 5000;

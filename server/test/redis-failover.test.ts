@@ -29,19 +29,23 @@ async function sayUntilAcked(client: TestClient, roomid: string, message: string
   throw new Error(`${id} never acknowledged`);
 }
 
-describe.skipIf(unavailable !== undefined)('a node killed with -9', () => {
-  let redis: TestRedis;
-  const nodes: ProcessNode[] = [];
-
+/** Two server processes on a private redis-server for one describe block; `stop` ends the nodes. */
+function twoNodesOnRedis(redisOptions: Parameters<typeof startRedis>[0], stop: 'kill' | 'close') {
+  const cluster = { redis: undefined as unknown as TestRedis, nodes: [] as ProcessNode[] };
   beforeAll(async () => {
     ensureServerBuilt();
-    redis = await startRedis();
-    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
+    cluster.redis = await startRedis(redisOptions);
+    for (let i = 0; i < 2; i += 1) cluster.nodes.push(await startProcessNode(cluster.redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
   });
   afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.kill()));
-    await redis?.stop();
+    await Promise.all(cluster.nodes.map((n) => n[stop]()));
+    await cluster.redis?.stop();
   });
+  return cluster;
+}
+
+describe.skipIf(unavailable !== undefined)('a node killed with -9', () => {
+  const { nodes } = twoNodesOnRedis(undefined, 'kill');
 
   it('its members drop out within the bound, the room is told, and its clients resume on another node', async () => {
     const [doomed, survivor] = nodes;
@@ -94,18 +98,8 @@ describe.skipIf(unavailable !== undefined)('a node killed with -9', () => {
 });
 
 describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
-  let redis: TestRedis;
-  const nodes: ProcessNode[] = [];
-
-  beforeAll(async () => {
-    ensureServerBuilt();
-    redis = await startRedis({ appendonly: true });
-    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.close()));
-    await redis?.stop();
-  });
+  const cluster = twoNodesOnRedis({ appendonly: true }, 'close');
+  const { nodes } = cluster;
 
   it('nodes reconnect and say so; what was sent meanwhile is delivered once, in order', async () => {
     const [one, two] = nodes;
@@ -116,7 +110,7 @@ describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
     await alice.say('restart-room', 'first');
     await bob.waitFor(() => bob.messages('restart-room').length === 1);
 
-    await redis.kill();
+    await cluster.redis.kill();
     for (const node of nodes) await expect.poll(async () => (await health(node)).status, { timeout: 5000 }).toBe('backend unavailable');
     // Each node notices on its own schedule (a command or its heartbeat): wait for both to say so.
     await expect.poll(() => nodes.map((n) => n.logs.some((l) => l.includes('redis connection lost'))), { timeout: 5000 }).toEqual([true, true]);
@@ -124,7 +118,7 @@ describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
     // Sent during the outage: held, then accepted once Redis is back (or refused and resent).
     const pending = sayUntilAcked(alice, 'restart-room', 'during outage', 'out-1');
     await sleep(500);
-    await redis.start();
+    await cluster.redis.start();
     const ack = await pending;
     expect(ack).toMatchObject({ event: 'ack', seq: 2 });
 
@@ -144,18 +138,8 @@ describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
 });
 
 describe.skipIf(unavailable !== undefined)('Redis restarted empty (no persistence)', () => {
-  let redis: TestRedis;
-  const nodes: ProcessNode[] = [];
-
-  beforeAll(async () => {
-    ensureServerBuilt();
-    redis = await startRedis();
-    for (let i = 0; i < 2; i += 1) nodes.push(await startProcessNode(redis.url, { REDIS_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }));
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.close()));
-    await redis?.stop();
-  });
+  const cluster = twoNodesOnRedis(undefined, 'close');
+  const { nodes } = cluster;
 
   it('nodes put their live presence back and seqs continue; nothing already delivered is sent again', async () => {
     const [one, two] = nodes;
@@ -167,8 +151,8 @@ describe.skipIf(unavailable !== undefined)('Redis restarted empty (no persistenc
     await alice.say('empty-room', 'two');
     await bob.waitFor(() => bob.messages('empty-room').length === 2);
 
-    await redis.kill();
-    await redis.start();
+    await cluster.redis.kill();
+    await cluster.redis.start();
     for (const node of nodes) await expect.poll(async () => (await health(node)).ok, { timeout: 5000 }).toBe(true);
     // Within a heartbeat (TTL/3) each node notices Redis forgot it and restores its connections.
     await expect
