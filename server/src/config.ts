@@ -30,6 +30,8 @@ export interface Config {
   /** Soft limit on a message's text, in characters: longer gets an error, the connection stays. */
   maxMessageChars: number;
   perMessageDeflate: boolean;
+  /** Shortest time between two writes to a socket under sustained traffic; 0 = every event-loop turn. */
+  writeCoalesceMs: number;
   historyPerRoom: number;
   historyTotal: number;
   roomLimit: number;
@@ -164,6 +166,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', defaults.maxPayloadBytes ?? 64 * 1024, 1024, 16 * 1024 * 1024),
     maxMessageChars: int(env, 'MAX_MESSAGE_CHARS', defaults.maxMessageChars ?? 5000, 1),
     perMessageDeflate: bool(env, 'PER_MESSAGE_DEFLATE', defaults.perMessageDeflate ?? false),
+    writeCoalesceMs: int(env, 'WRITE_COALESCE_MS', defaults.writeCoalesceMs ?? 1, 0, 100),
     historyPerRoom: int(env, 'HISTORY_PER_ROOM', defaults.historyPerRoom ?? 500, 0),
     historyTotal: int(env, 'HISTORY_TOTAL', defaults.historyTotal ?? 500_000, 1),
     roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),

@@ -19,6 +19,7 @@ import type { Connection } from '../core/connection.ts';
 import { handleHttp, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { watchCertificate, type TlsMaterial } from './tls.ts';
+import { WriteCoalescer } from './write-coalescer.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
 
 export interface RunningServer {
@@ -116,6 +117,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       : false,
   });
 
+  const coalescer = new WriteCoalescer(config.writeCoalesceMs);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, message: string): void => {
@@ -128,7 +130,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     wss.handleUpgrade(req, socket, head, (ws) => {
       const tagged = ws as TaggedSocket;
       tagged[CORE] = core;
-      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate), address, { identity, welcome });
+      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate, coalescer), address, { identity, welcome });
       ws.on('message', onSocketMessage);
       ws.on('close', onSocketClose);
       ws.on('error', onSocketError);

@@ -1,7 +1,7 @@
 /**
  * The `ws` transport. A fan-out frames its message once (WebSocket header and payload in one
- * Buffer); each socket queues the frames it gets in an event-loop turn and, in setImmediate, makes
- * ONE socket.write of all of them. A delivery then costs an array push; ws's Sender (a header
+ * Buffer); each socket queues the frames it gets and, when the WriteCoalescer says, makes ONE
+ * socket.write of all of them. A delivery then costs an array push; ws's Sender (a header
  * allocation and two Writable.write calls per message) is bypassed for data frames. That is safe
  * without permessage-deflate, where the Sender never holds frames back; with it, frames still go
  * through ws.send.
@@ -10,19 +10,11 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Transport } from '../core/connection.ts';
+import type { WriteCoalescer } from './write-coalescer.ts';
 
 /** How long a closing socket may take to finish its handshake before it is dropped. */
 const CLOSE_GRACE_MS = 2000;
 const TEXT = { binary: false } as const;
-
-const pending: WsTransport[] = [];
-let flushScheduled = false;
-
-function flushAll(): void {
-  flushScheduled = false;
-  for (let i = 0; i < pending.length; i += 1) pending[i].flush();
-  pending.length = 0;
-}
 
 function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
@@ -53,6 +45,31 @@ function payloadOf(frame: Buffer): Buffer {
   return frame.subarray(b1 < 126 ? 2 : b1 === 126 ? 4 : 10);
 }
 
+/**
+ * The last batch made by flush. The members of a room get the same frames in the same order, so
+ * the one Buffer concatenated for the first of them is written to the rest: one copy per room
+ * instead of one per member.
+ */
+let lastFrames: Buffer[] = [];
+let lastBatch: Buffer | undefined;
+
+function batchOf(frames: Buffer[], bytes: number): Buffer {
+  if (frames.length === 1) return frames[0];
+  if (lastBatch !== undefined && lastFrames.length === frames.length) {
+    let same = true;
+    for (let i = 0; i < frames.length; i += 1) {
+      if (frames[i] !== lastFrames[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastBatch;
+  }
+  lastFrames = frames;
+  lastBatch = Buffer.concat(frames, bytes);
+  return lastBatch;
+}
+
 export function prepareText(text: string): Buffer {
   return frameOf(Buffer.from(text, 'utf8'));
 }
@@ -61,7 +78,11 @@ export class WsTransport implements Transport {
   private queue: Buffer[] | null = null;
   private queuedBytes = 0;
 
-  constructor(private readonly ws: WebSocket, private readonly compress: boolean) {}
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly compress: boolean,
+    private readonly coalescer: WriteCoalescer,
+  ) {}
 
   send(text: string): void {
     if (this.compress) {
@@ -84,16 +105,12 @@ export class WsTransport implements Transport {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.queue === null) {
       this.queue = [frame];
-      pending.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
+      this.coalescer.register(this);
     } else this.queue.push(frame);
     this.queuedBytes += frame.length;
   }
 
-  /** Writes this turn's frames in one go. Called by flushAll, and before a close frame. */
+  /** Writes the queued frames in one go. Called by the coalescer, and before a close frame. */
   flush(): void {
     const queue = this.queue;
     if (queue === null) return;
@@ -102,12 +119,12 @@ export class WsTransport implements Transport {
     this.queuedBytes = 0;
     const socket = socketOf(this.ws);
     if (this.ws.readyState !== WebSocket.OPEN || !socket) return;
-    socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
+    socket.write(batchOf(queue, bytes));
   }
 
   /**
-   * The backlog the peer has not read: what earlier turns left in the socket. This turn's queue is
-   * not counted: a burst fills it before a single byte could be read.
+   * The backlog the peer has not read: what earlier flushes left in the socket. The queue is not
+   * counted: a burst fills it before a single byte could be read.
    */
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
