@@ -44,7 +44,9 @@ export function ensureServerBuilt(): void {
     readdirSync(dir, { withFileTypes: true }).some((entry) => {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) return stale(path);
-      if (!entry.name.endsWith('.ts')) return false;
+      // Declaration files emit nothing: counting them stale rebuilt dist/ on every call, under
+      // the feet of other suites that were starting dist/main.js.
+      if (!entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) return false;
       const out = join(SERVER_DIR, 'dist', relative(src, path)).replace(/\.ts$/, '.js');
       return !existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs;
     });
