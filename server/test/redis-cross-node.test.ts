@@ -4,6 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatStore } from '../src/core/store.ts';
 import { connectAs, sleep, type TestClient } from './harness.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
@@ -94,6 +95,32 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     // The inbox went to the first connection only.
     expect(tablet.messages().map((m) => m.message)).toEqual(['to both', 'dm 3']);
     await Promise.all([sender.close(), phone.close(), tablet.close()]);
+  });
+
+  it('a direct message sent while the recipient\'s last connection is closing is queued, never lost', async () => {
+    // Node b is slow to clean up (as under load): Redis still lists frank's closed connection, so
+    // the sender's node sends the message live; it finds only a closed socket on b, and must land
+    // in frank's inbox instead of nowhere.
+    const store = (b.running.core as unknown as { deps: { store: ChatStore } }).deps.store;
+    const disconnectUser = store.disconnectUser.bind(store);
+    store.disconnectUser = async (uid, connId) => {
+      await sleep(300);
+      return disconnectUser(uid, connId);
+    };
+    try {
+      const sender = await connectAs(a, 'sender');
+      const frank = await connectAs(b, 'frank');
+      await frank.close();
+      await sender.request({ event: 'message', to: frank.user.uid, message: 'while closing', id: 'closing-1' });
+      await sleep(400);
+      const back = await connectAs(c, 'frank', frank.user.uid);
+      await back.waitFor(() => back.messages().length === 1, 3000, 'the message from the inbox');
+      await sleep(100);
+      expect(back.messages().map((m) => [m.message, m.replay])).toEqual([['while closing', true]]);
+      await Promise.all([sender.close(), back.close()]);
+    } finally {
+      store.disconnectUser = disconnectUser;
+    }
   });
 
   it('a member who went offline on one node gets what they missed when they come back on another', async () => {

@@ -91,6 +91,11 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 type CloseReason = 'close' | 'timeout';
 
+function hasOpen(conns: Set<Connection> | undefined): boolean {
+  if (conns) for (const conn of conns) if (!conn.closed && conn.transport.open) return true;
+  return false;
+}
+
 export class ChatCore {
   readonly registry: LocalRegistry;
   private readonly admission: AdmissionControl;
@@ -216,7 +221,8 @@ export class ChatCore {
     // After the frames already received: a message sent just before closing is still accepted.
     conn.queue = conn.queue
       .then(() => this.detach(conn, clean, reason))
-      .catch((err) => this.deps.logger.error('cleanup failed', { conn: conn.id, err: String(err) }));
+      .catch((err) => this.deps.logger.error('cleanup failed', { conn: conn.id, err: String(err) }))
+      .finally(() => conn.markDetached());
   }
 
   /**
@@ -494,13 +500,13 @@ export class ChatCore {
       if (before) return this.send(conn, { event: ServerEvent.Ack, id, ...before, duplicate: true });
     }
     const roomid = directRoomId(identity.uid, to);
-    const { message, queued } = await store.appendDirect(
+    const { message, queued, published } = await store.appendDirect(
       { event: ServerEvent.Message, id: id ?? uuidv4(), roomid, ts: Date.now(), uid: identity.uid, name: identity.name, message: text, to },
       to,
     );
     if (id !== undefined) await store.rememberId(identity.uid, id, { roomid, seq: message.seq, ts: message.ts });
     const envelope = { kind: EnvelopeKind.Message, text: JSON.stringify(message), roomid, seq: message.seq };
-    if (!queued && to !== identity.uid) await bus.publish({ ...envelope, topic: userTopic(to) });
+    if (!queued && !published && to !== identity.uid) await bus.publish({ ...envelope, topic: userTopic(to) });
     await bus.publish({ ...envelope, topic: userTopic(identity.uid) });
     if (id !== undefined) this.send(conn, { event: ServerEvent.Ack, id, roomid, seq: message.seq, ts: message.ts });
   }
@@ -554,6 +560,12 @@ export class ChatCore {
     const identity = conn.identity;
     if (!identity) return;
     const { store, bus } = this.deps;
+    if (conn.userConnected) {
+      // The store first: from then on a direct message for this user is queued, and one sent just
+      // before still reaches this node's subscription (closed connection → requeueDirect).
+      await store.disconnectUser(identity.uid, conn.id);
+      await this.registry.removeUser(identity.uid, conn);
+    }
     for (const [roomid, sub] of [...conn.rooms]) {
       await this.dropRoom(conn, roomid);
       // After an abrupt end, only what the client confirmed with a pong surely arrived.
@@ -564,10 +576,6 @@ export class ChatCore {
         const notice = this.presence(ServerEvent.Logout, identity, roomid, result, reason);
         await bus.publish({ topic: roomTopic(roomid), kind: EnvelopeKind.Notice, text: notice, roomid, num: result.num, total: result.total });
       }
-    }
-    if (conn.userConnected) {
-      await this.registry.removeUser(identity.uid, conn);
-      await store.disconnectUser(identity.uid, conn.id);
     }
   }
 
@@ -608,7 +616,12 @@ export class ChatCore {
       const conns = this.registry.byRoom.get(envelope.roomid ?? topic.slice(5));
       if (conns) for (const conn of conns) this.deliver(conn, envelope, prepare);
     } else {
-      const conns = this.registry.byUser.get(topic.slice(5));
+      const uid = topic.slice(5);
+      const conns = this.registry.byUser.get(uid);
+      if (envelope.kind === EnvelopeKind.Message && !hasOpen(conns)) {
+        void this.requeueDirect(uid, envelope, conns);
+        return;
+      }
       if (!conns) return;
       if (envelope.kind === EnvelopeKind.LeftRoom) {
         for (const conn of conns) void this.leftElsewhere(conn, envelope.roomid!);
@@ -621,6 +634,12 @@ export class ChatCore {
   private deliver(conn: Connection, envelope: Envelope, prepare: (() => unknown) | undefined): void {
     const sub = conn.rooms.get(envelope.roomid!);
     if (!sub) return;
+    // Nothing reaches a closing socket: its seq must not count as sent, or the offline cursor
+    // written when it is gone would skip this message.
+    if (conn.closed || !conn.transport.open) {
+      this.stats.droppedSends += 1;
+      return;
+    }
     if (sub.pending) {
       sub.pending.push(envelope);
       return;
@@ -632,6 +651,29 @@ export class ChatCore {
     }
     if (prepare) this.sendPayload(conn, prepare());
     else this.sendText(conn, envelope.text);
+  }
+
+  /**
+   * A live direct message for `uid` found no open connection on this node: it was sent while their
+   * connection here was closing (the store still counted it). Queue it, unless they are online
+   * elsewhere and got it there.
+   */
+  private async requeueDirect(uid: string, envelope: Envelope, closing: Set<Connection> | undefined): Promise<void> {
+    let message: StoredMessage;
+    try {
+      message = JSON.parse(envelope.text) as StoredMessage;
+    } catch {
+      return;
+    }
+    // The sender's own copy: their other devices have the conversation's history.
+    if (message.to !== uid) return;
+    try {
+      // After the store has let go of the closing connections, else it still counts them online.
+      if (closing) await Promise.all([...closing].map((conn) => conn.whenDetached()));
+      await this.deps.store.queueDirect(uid, message);
+    } catch (err) {
+      this.deps.logger.warn('could not queue a direct message for an offline user', { uid, roomid: message.roomid, seq: message.seq, err: String(err) });
+    }
   }
 
   private async leftElsewhere(conn: Connection, roomid: string): Promise<void> {

@@ -11,6 +11,8 @@ export interface Transport {
   sendPrepared(payload: unknown): void;
   /** Bytes queued for the socket and not yet written. */
   readonly bufferedAmount: number;
+  /** Frames sent now can still arrive: the socket is not closing or closed. */
+  readonly open: boolean;
   close(code: number, reason: string): void;
   /** Drop the socket at once, without a closing handshake. */
   terminate(): void;
@@ -45,6 +47,9 @@ export class Connection {
   /** Terminated by the heartbeat sweep: its rooms are told `reason: "timeout"`. */
   terminatedForSilence = false;
   slowClosed = false;
+  /** The store has let go of this connection (set after close, by detach). */
+  detached = false;
+  private detachWaiters: (() => void)[] | undefined;
 
   constructor(
     readonly id: string,
@@ -52,4 +57,15 @@ export class Connection {
     readonly bucket: TokenBucket,
     readonly remoteAddress: string,
   ) {}
+
+  whenDetached(): Promise<void> {
+    if (this.detached) return Promise.resolve();
+    return new Promise((resolve) => (this.detachWaiters ??= []).push(resolve));
+  }
+
+  markDetached(): void {
+    this.detached = true;
+    for (const resolve of this.detachWaiters ?? []) resolve();
+    this.detachWaiters = undefined;
+  }
 }

@@ -283,14 +283,23 @@ export class MemoryStore implements ChatStore {
     recipient.rooms.add(draft.roomid);
     const message = this.appendTo(room, draft.roomid, draft);
     const queued = recipient.connections.size === 0;
-    if (queued) {
-      recipient.inbox.push(message);
-      if (recipient.inbox.length > this.limits.inboxPerUser) {
-        recipient.inbox.shift();
-        recipient.inboxGap = true;
-      }
-    }
+    if (queued) this.pushInbox(recipient, message);
     return { message, queued };
+  }
+
+  async queueDirect(to: string, message: StoredMessage): Promise<void> {
+    const recipient = this.user(to);
+    if (recipient.connections.size > 0) return;
+    if (recipient.inbox.some((m) => m.roomid === message.roomid && m.seq === message.seq)) return;
+    this.pushInbox(recipient, message);
+  }
+
+  private pushInbox(recipient: UserState, message: StoredMessage): void {
+    recipient.inbox.push(message);
+    if (recipient.inbox.length > this.limits.inboxPerUser) {
+      recipient.inbox.shift();
+      recipient.inboxGap = true;
+    }
   }
 
   async connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult> {

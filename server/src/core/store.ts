@@ -61,6 +61,11 @@ export interface DirectResult {
   message: StoredMessage;
   /** The recipient had no open connection: the message waits in their inbox. */
   queued: boolean;
+  /**
+   * The store itself sent the live copy to the recipient's connections, atomically with the
+   * `queued` check (Redis): the caller must not publish it again.
+   */
+  published?: boolean;
 }
 
 export interface UserConnectResult {
@@ -112,6 +117,12 @@ export interface ChatStore {
    * check, in the recipient's inbox when they have no open connection.
    */
   appendDirect(draft: MessageDraft, to: string): Promise<DirectResult>;
+
+  /**
+   * A live direct message reached only connections that had closed meanwhile: queue it for `to`
+   * unless they have an open connection somewhere (that one got it live). Queued once per message.
+   */
+  queueDirect(to: string, message: StoredMessage): Promise<void>;
 
   /** The user's connection opened. When it is their first, takes (and clears) their inbox. */
   connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult>;

@@ -46,6 +46,10 @@ export class DenoSocketTransport implements Transport {
     return this.socket.bufferedAmount;
   }
 
+  get open(): boolean {
+    return !this.closing && this.socket.readyState === OPEN;
+  }
+
   /**
    * A Deno server socket that receives any data frame after close() drops the connection at
    * once, cancelling a close frame still queued behind other frames: the peer would see 1006

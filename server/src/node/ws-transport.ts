@@ -130,6 +130,10 @@ export class WsTransport implements Transport {
     return this.ws.bufferedAmount;
   }
 
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
   close(code: number, reason: string): void {
     const ws = this.ws;
     if (ws.readyState === WebSocket.CLOSED) return;

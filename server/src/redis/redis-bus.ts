@@ -103,7 +103,9 @@ export class RedisBus implements Bus {
 
   private received(channel: string, payload: string): void {
     const topic = this.keys.topicOf(channel);
-    if (!this.topics.has(topic)) return;
+    // A user's topic still counts after this node unsubscribed: Redis sent it while we were
+    // subscribed, i.e. while the user's connection here was closing, and the core queues it.
+    if (!this.topics.has(topic) && !topic.startsWith('user:')) return;
     const decoded = decodeEnvelope(topic, payload);
     if (!decoded) return;
     const { envelope, origin } = decoded;

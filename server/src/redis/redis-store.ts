@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { DIRECT_ROOM_PREFIX } from '../protocol.ts';
-import { roomTopic } from '../core/bus.ts';
+import { EnvelopeKind, roomTopic, userTopic } from '../core/bus.ts';
 import type {
   AcceptedMessage,
   ChatStore,
@@ -24,6 +24,7 @@ import type {
   UserConnectResult,
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
+import { encodeEnvelope } from './envelope-codec.ts';
 import type { KeySpace, RoomKeys } from './keys.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
@@ -201,10 +202,18 @@ export class RedisStore implements ChatStore {
     const { message, duplicate } = await this.appendTo(this.keys.room(draft.roomid), draft, '', [draft.uid, draft.name, to, recipientName ?? to]);
     // A resend of an accepted message: it was queued or delivered the first time.
     if (duplicate) return { message, queued: true };
-    const queued = await this.redis.chatQueueDirect(
-      recipient.connections, recipient.inbox, recipient.info, JSON.stringify(message), this.limits.inboxPerUser, this.ttl,
-    );
-    return { message, queued: queued === 1 };
+    const json = JSON.stringify(message);
+    // The live copy goes out from the script that found the recipient online (to oneself: the
+    // sender's own copy covers it).
+    const topic = userTopic(to);
+    const live = to === draft.uid ? [] : [this.keys.channel(topic), encodeEnvelope({ topic, kind: EnvelopeKind.Message, text: json, roomid: draft.roomid, seq: message.seq }, '')];
+    const queued = await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, json, this.limits.inboxPerUser, this.ttl, ...live);
+    return { message, queued: queued === 1, published: live.length > 0 };
+  }
+
+  async queueDirect(to: string, message: StoredMessage): Promise<void> {
+    const recipient = this.keys.user(to);
+    await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, JSON.stringify(message), this.limits.inboxPerUser, this.ttl);
   }
 
   async connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult> {

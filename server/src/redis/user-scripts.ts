@@ -38,11 +38,16 @@ return redis.call('HLEN', KEYS[1]) == 0 and 1 or 0
 `;
 
 /**
- * Queues a direct message when the recipient has no open connection, atomically with that check.
- * KEYS conns inbox info · ARGV json inboxMax ttlMs → 1 queued, 0 recipient online
+ * Queues a direct message when the recipient has no open connection, atomically with that check;
+ * otherwise publishes the live copy (when given a channel) in the same step, so no connection can
+ * close between "online" and the publish unseen (the node that held it requeues what it gets).
+ * KEYS conns inbox info · ARGV json inboxMax ttlMs [channel payload] → 1 queued, 0 recipient online
  */
 export const QUEUE_DIRECT = `
-if redis.call('HLEN', KEYS[1]) > 0 then return 0 end
+if redis.call('HLEN', KEYS[1]) > 0 then
+  if ARGV[4] and ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+  return 0
+end
 -- A resend after a lost reply: queued already.
 if redis.call('LPOS', KEYS[2], ARGV[1]) then return 1 end
 local size = redis.call('RPUSH', KEYS[2], ARGV[1])
