@@ -422,18 +422,15 @@ export class Session {
     const samplesB: number[] = [];
     let lastD = 0;
     let lastB = 0;
-    const bytesNow = () => {
-      let b = 0;
-      for (const m of live) b += m.ws.bytesRead;
-      return b;
-    };
-    let bytesAtStart = 0;
-    let readsAtStart = 0;
-    const readsNow = () => {
+    const sumOverLive = (count: (ws: RawWebSocket) => number): number => {
       let n = 0;
-      for (const m of live) n += m.ws.reads;
+      for (const m of live) n += count(m.ws);
       return n;
     };
+    const bytesNow = () => sumOverLive((ws) => ws.bytesRead);
+    const readsNow = () => sumOverLive((ws) => ws.reads);
+    let bytesAtStart = 0;
+    let readsAtStart = 0;
     const maxBurst = Math.max(1, Math.ceil(s.rate * 0.5));
 
     await new Promise<void>((resolve) => {

@@ -6,8 +6,8 @@
  * hands each text frame to the caller as (buffer, start, end) without decoding it, and answers
  * pings and closes itself. Plain TCP sockets read with `onread` into one shared buffer: no Buffer
  * and no stream 'data' event per read, which at 1,000 members (a read per member per message) is
- * most of what a read costs in JavaScript. Only what a chat benchmark needs: no extensions (no permessage-deflate),
- * no binary API, fragmented text frames are reassembled.
+ * most of what a read costs in JavaScript. Only what a chat benchmark needs: no extensions (no
+ * permessage-deflate), no binary API, fragmented text frames are reassembled.
  */
 import net from 'node:net';
 import tls from 'node:tls';

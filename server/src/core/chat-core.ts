@@ -92,7 +92,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 type CloseReason = 'close' | 'timeout';
 
 function hasOpen(conns: Set<Connection> | undefined): boolean {
-  if (conns) for (const conn of conns) if (!conn.closed && conn.transport.open) return true;
+  if (conns) for (const conn of conns) if (conn.open) return true;
   return false;
 }
 
@@ -636,7 +636,7 @@ export class ChatCore {
     if (!sub) return;
     // Nothing reaches a closing socket: its seq must not count as sent, or the offline cursor
     // written when it is gone would skip this message.
-    if (conn.closed || !conn.transport.open) {
+    if (!conn.open) {
       this.stats.droppedSends += 1;
       return;
     }

@@ -58,6 +58,11 @@ export class Connection {
     readonly remoteAddress: string,
   ) {}
 
+  /** Frames sent now can still reach the client. */
+  get open(): boolean {
+    return !this.closed && this.transport.open;
+  }
+
   whenDetached(): Promise<void> {
     if (this.detached) return Promise.resolve();
     return new Promise((resolve) => (this.detachWaiters ??= []).push(resolve));

@@ -62,8 +62,8 @@ export interface DirectResult {
   /** The recipient had no open connection: the message waits in their inbox. */
   queued: boolean;
   /**
-   * The store itself sent the live copy to the recipient's connections, atomically with the
-   * `queued` check (Redis): the caller must not publish it again.
+   * The store sends the live copy to the recipient's connections itself, in the same atomic step
+   * as the `queued` check (Redis): the caller must not publish it again.
    */
   published?: boolean;
 }
