@@ -80,6 +80,7 @@ function oursEnv(secure: boolean, certsDir: string): Record<string, string> {
     // them (they guard against one abusive address, which is not what is measured here).
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
+    LOGIN_PER_MINUTE: '0',
     // No snapshot file of the in-memory store at shutdown.
     SNAPSHOT_PATH: 'off',
   };

@@ -171,7 +171,7 @@ describe('mobile chat client against the real server', () => {
     const { server } = await serverWithProxy({ JWT_SECRET: secret });
     const original = await login(server, 'dora');
     // The server's own issuer, with a lifetime that ended a minute ago.
-    const issuer = new Authenticator({ algorithm: 'HS256', verifyKey: secret, signKey: secret, tokenTtlSeconds: -60 });
+    const issuer = new Authenticator({ algorithm: 'HS256', verifyKey: secret, signKey: secret, tokenTtlSeconds: -60, refreshTtlSeconds: 3600 });
     const expired = issuer.issue('dora', original.uid).token;
     const dora = await libClient(server, 'dora', undefined, {
       session: { ...original, token: expired, expiresAt: Date.now() - 60_000, color: '#10aeff' },
@@ -181,7 +181,7 @@ describe('mobile chat client against the real server', () => {
     dora.client.joinRoom(ROOM);
     dora.client.start();
     await dora.joinedRoom(ROOM);
-    expect(dora.logins).toEqual([{ name: 'dora', uid: original.uid }]);
+    expect(dora.logins).toEqual([{ name: 'dora', refreshToken: original.refreshToken }]);
     expect(authed).toEqual([original.uid]);
     expect(dora.sessions.current()).not.toBe(expired);
 

@@ -11,9 +11,10 @@ import { ChatCore } from './core/chat-core.ts';
 import { originAllowed, type HttpApiDeps } from './core/http-api.ts';
 import type { Logger } from './core/logger.ts';
 import { MemoryStore } from './core/memory-store.ts';
+import { KeyedBuckets } from './core/rate-limiter.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { resolveAuthSettings } from './node/secrets.ts';
-import { ensureDevCertificate, readTlsFiles, type TlsMaterial } from './node/tls.ts';
+import { ensureDevCertificate, readConfiguredTls, type TlsMaterial } from './node/tls.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
 
 /** What an adapter knows of an upgrade request. */
@@ -52,8 +53,11 @@ export async function createChatApp(config: Config, logger: Logger, options: Cha
   const auth = new Authenticator(resolveAuthSettings(config));
   let tls: TlsMaterial | undefined;
   if (!config.plainHttp) {
-    tls = config.tlsCert && config.tlsKey ? readTlsFiles(config.tlsCert, config.tlsKey) : await ensureDevCertificate(config.certsDir, logger);
+    tls = config.tlsCert && config.tlsKey ? readConfiguredTls(config.tlsCert, config.tlsKey) : await ensureDevCertificate(config.certsDir, logger);
     logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
+  }
+  if (config.devLogin) {
+    logger.warn('the development login is on: POST /api/login gives an account to anyone who asks; set DEV_LOGIN=false and JWT_SECRET or JWT_PUBLIC_KEY for your own issuer in production');
   }
   const backends = await createBackends(config, logger);
   const snapshotStore = config.snapshotPath && backends.store instanceof MemoryStore ? backends.store : undefined;
@@ -72,6 +76,7 @@ export async function createChatApp(config: Config, logger: Logger, options: Cha
   const http: HttpApiDeps = {
     auth,
     devLogin: config.devLogin,
+    loginLimiter: config.loginPerMinute > 0 ? new KeyedBuckets(config.loginPerMinute / 60, config.loginPerMinute) : undefined,
     allowedOrigins: config.allowedOrigins,
     metrics,
     metricsToken: config.metricsToken,

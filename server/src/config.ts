@@ -22,7 +22,11 @@ export interface Config {
   jwtAudience?: string;
   /** The development login `POST /api/login`. */
   devLogin: boolean;
+  /** Logins per minute per client address (0: unlimited). */
+  loginPerMinute: number;
   tokenTtlSeconds: number;
+  /** Lifetime of the development login's refresh credential. */
+  refreshTtlSeconds: number;
   heartbeatIntervalMs: number;
   authTimeoutMs: number;
   /** Hard frame limit: larger frames close the connection with 1009 before being buffered whole. */
@@ -146,6 +150,11 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
   if (devLogin && !jwtAlgorithm.startsWith('HS')) {
     throw new ConfigError('DEV_LOGIN', 'the development login signs HS256 tokens; set DEV_LOGIN=false with JWT_PUBLIC_KEY');
   }
+  // A real certificate means real users: an open login that creates accounts for anyone is then
+  // almost surely a mistake, so it must be asked for twice.
+  if (devLogin && tlsCert !== undefined && !bool(env, 'DEV_LOGIN_WITH_REAL_CERT', false)) {
+    throw new ConfigError('DEV_LOGIN', 'the development login is on with TLS_CERT set; set DEV_LOGIN=false and use your own issuer, or DEV_LOGIN_WITH_REAL_CERT=true to keep it');
+  }
 
   const config: Config = {
     port: int(env, 'PORT', defaults.port ?? 8443, 0, 65535),
@@ -160,7 +169,9 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     jwtIssuer: str(env, 'JWT_ISSUER'),
     jwtAudience: str(env, 'JWT_AUDIENCE'),
     devLogin,
+    loginPerMinute: int(env, 'LOGIN_PER_MINUTE', defaults.loginPerMinute ?? 20, 0),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', defaults.tokenTtlSeconds ?? 7 * 24 * 3600, 10),
+    refreshTtlSeconds: int(env, 'REFRESH_TTL_SECONDS', defaults.refreshTtlSeconds ?? 90 * 24 * 3600, 60),
     heartbeatIntervalMs: int(env, 'HEARTBEAT_INTERVAL_MS', defaults.heartbeatIntervalMs ?? 30_000, 50, 3_600_000),
     authTimeoutMs: int(env, 'AUTH_TIMEOUT_MS', defaults.authTimeoutMs ?? 30_000, 50),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', defaults.maxPayloadBytes ?? 64 * 1024, 1024, 16 * 1024 * 1024),

@@ -168,14 +168,20 @@ export interface RoomsRequest {
   id?: string;
 }
 
-/** Read older history of a room or direct chat (for scrolling up), newest first up to `limit`. */
+/**
+ * A page of a room's or direct chat's history, oldest first. `before` alone: the newest `limit`
+ * messages below it (scrolling up; without `before` or `after`, the newest). `after` (with or
+ * without `before`): the oldest `limit` messages above it, the next page forward (catching up).
+ * Page on with the last seq received until it reaches `lastSeq` of the reply.
+ */
 export interface HistoryRequest {
   event: ClientEvent.History | 'history';
   roomid: string;
-  /** Only messages with seq below this one (scrolling up). */
+  /** Only messages with seq below this one. */
   before?: number;
-  /** Only messages with seq above this one (catching up a direct chat after a reconnect). */
+  /** Only messages with seq above this one. */
   after?: number;
+  /** 1–100, default 50; outside that range the request is refused with InvalidField. */
   limit?: number;
   id?: string;
 }
@@ -326,8 +332,10 @@ export interface HistoryEvent {
   roomid: string;
   /** Oldest first. */
   messages: ChatMessage[];
-  /** True when older messages than these existed but are no longer kept. */
+  /** True when messages of the asked range existed but are no longer kept. */
   gap: boolean;
+  /** The room's newest seq: paging forward is done when the last message has it. */
+  lastSeq: number;
   ref?: string;
 }
 
@@ -362,10 +370,13 @@ export type ServerEventMap = {
 // ---------------------------------------------------------------------------------------------
 // HTTP API
 
-/** `POST /api/login` body (development login). `uid` keeps the same user across logins. */
+/**
+ * `POST /api/login` body (development login). Without `refreshToken` it creates a new account with a
+ * uid of the server's choice; with the `refreshToken` of an earlier login it renews that account.
+ */
 export interface LoginRequest {
   name: string;
-  uid?: string;
+  refreshToken?: string;
 }
 
 export interface LoginResponse {
@@ -374,6 +385,8 @@ export interface LoginResponse {
   name: string;
   /** ms since the epoch. */
   expiresAt: number;
+  /** Renews this account at `/api/login` (keep it private: it is the account). */
+  refreshToken: string;
 }
 
 export const NAME_MAX_LENGTH = 32;

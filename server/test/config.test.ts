@@ -27,6 +27,7 @@ describe('configuration from the environment', () => {
       TLS_CERT: '/etc/letsencrypt/live/chat.example.com/fullchain.pem',
       TLS_KEY: '/etc/letsencrypt/live/chat.example.com/privkey.pem',
       JWT_SECRET: 'k'.repeat(32),
+      DEV_LOGIN: 'false',
       HEARTBEAT_INTERVAL_MS: '15000',
       REDIS_URL: 'redis://10.0.0.5:6379/0',
       PER_MESSAGE_DEFLATE: 'on',
@@ -40,6 +41,13 @@ describe('configuration from the environment', () => {
       perMessageDeflate: true,
       allowedOrigins: ['https://chat.example.com', 'https://servicewechat.com/wx1234567890abcdef'],
     });
+  });
+
+  it('refuses the development login beside a real certificate unless told twice', () => {
+    const production = { TLS_CERT: '/etc/letsencrypt/live/chat.example.com/fullchain.pem', TLS_KEY: '/etc/letsencrypt/live/chat.example.com/privkey.pem' };
+    expect(() => loadConfig(production)).toThrow(/^DEV_LOGIN: .*DEV_LOGIN_WITH_REAL_CERT/);
+    expect(loadConfig({ ...production, DEV_LOGIN: 'false' }).devLogin).toBe(false);
+    expect(loadConfig({ ...production, DEV_LOGIN_WITH_REAL_CERT: 'true' }).devLogin).toBe(true);
   });
 
   it('pins RS256 with a public key and turns the dev login off only when told', () => {

@@ -5,7 +5,8 @@
 
 import { request } from 'node:https';
 import { request as plainRequest } from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import jwt from 'jsonwebtoken';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -54,6 +55,7 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     // Every test client comes from 127.0.0.1; admission-control tests set their own limits.
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
+    LOGIN_PER_MINUTE: '0',
     SNAPSHOT_PATH: 'off',
     // TEST_BACKEND=redis: the same suite against Redis (a prefix of its own per server).
     ...redisBackendEnv(),
@@ -99,11 +101,24 @@ export function httpRequest<T = unknown>(
   });
 }
 
+/** The HS256 secret the server verifies with: JWT_SECRET, or the development secret in CERTS_DIR. */
+export function serverSecret(server: TestServer): string {
+  return server.env.JWT_SECRET ?? readFileSync(join(server.env.CERTS_DIR ?? TEST_CERTS_DIR, 'dev-jwt-secret'), 'utf8').trim();
+}
+
+/**
+ * A new account from the development login; with `uid`, a token for that existing user signed the
+ * way a team's own issuer would (the development login never lets a client pick a uid).
+ */
 export async function login(server: TestServer, name: string, uid?: string): Promise<LoginResponse> {
+  if (uid !== undefined) {
+    const token = jwt.sign({ name }, serverSecret(server), { algorithm: 'HS256', subject: uid, expiresIn: 3600 });
+    return { token, uid, name, expiresAt: Date.now() + 3_600_000, refreshToken: '' };
+  }
   const res = await httpRequest<LoginResponse>(server, '/api/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(uid ? { name, uid } : { name }),
+    body: JSON.stringify({ name }),
   });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
   return res.body;

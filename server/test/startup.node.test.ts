@@ -126,7 +126,7 @@ describe('configuration', () => {
     });
     writeFileSync(join(dir, 'fullchain.pem'), pems.cert);
     writeFileSync(join(dir, 'privkey.pem'), pems.private);
-    const { server, logs } = await start({ TLS_CERT: join(dir, 'fullchain.pem'), TLS_KEY: join(dir, 'privkey.pem'), CERTS_DIR: dir });
+    const { server, logs } = await start({ TLS_CERT: join(dir, 'fullchain.pem'), TLS_KEY: join(dir, 'privkey.pem'), CERTS_DIR: dir, DEV_LOGIN: 'false' });
     expect(logs.find((l) => l.msg === 'tls certificate')).toMatchObject({ source: 'configured', subject: 'DNS:chat.example.test' });
     const served = await new Promise<string>((resolveCert, reject) => {
       const socket = tlsConnect({ host: '127.0.0.1', port: server.port, servername: 'chat.example.test', ca: pems.cert }, () => {

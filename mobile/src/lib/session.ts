@@ -56,10 +56,10 @@ export class SessionStore implements TokenSource {
   async refresh(): Promise<string> {
     const session = this.session;
     if (!session) throw new Error('not signed in');
-    // The uid is sent so a server that can re-issue for it keeps the same identity.
+    // The refresh credential from the last login keeps the same account (the server picks uids).
     const response = await this.post<LoginResponse>(`${this.base()}/api/login`, {
       name: session.name,
-      uid: session.uid,
+      refreshToken: session.refreshToken,
     });
     this.session = { ...session, ...response };
     this.storage.set(SESSION_KEY, this.session);

@@ -4,8 +4,7 @@
  * (CGNAT), so the defaults are generous; 0 turns a limit off.
  */
 
-import { LRUCache } from 'lru-cache';
-import { TokenBucket } from './rate-limiter.ts';
+import { KeyedBuckets } from './rate-limiter.ts';
 
 export type Refusal = 'too-many-connections' | 'too-many-handshakes';
 
@@ -17,25 +16,17 @@ export interface AdmissionLimits {
 
 export class AdmissionControl {
   private readonly open = new Map<string, number>();
-  private readonly buckets: LRUCache<string, TokenBucket>;
+  private readonly handshakes: KeyedBuckets;
 
   constructor(private readonly limits: AdmissionLimits) {
-    // Buckets of idle addresses refill to full anyway, so forgetting them loses nothing.
-    this.buckets = new LRUCache({ max: 100_000, ttl: 60_000, updateAgeOnGet: true });
+    this.handshakes = new KeyedBuckets(limits.handshakesPerSec, limits.handshakeBurst);
   }
 
   /** Whether a handshake from `address` may proceed; takes a handshake token when it may. */
   admit(address: string): Refusal | undefined {
-    const { connectionsPerAddress, handshakesPerSec, handshakeBurst } = this.limits;
+    const { connectionsPerAddress, handshakesPerSec } = this.limits;
     if (connectionsPerAddress > 0 && (this.open.get(address) ?? 0) >= connectionsPerAddress) return 'too-many-connections';
-    if (handshakesPerSec > 0) {
-      let bucket = this.buckets.get(address);
-      if (!bucket) {
-        bucket = new TokenBucket(handshakesPerSec, handshakeBurst);
-        this.buckets.set(address, bucket);
-      }
-      if (!bucket.take()) return 'too-many-handshakes';
-    }
+    if (handshakesPerSec > 0 && !this.handshakes.take(address)) return 'too-many-handshakes';
     return undefined;
   }
 

@@ -25,16 +25,29 @@ export interface AuthSettings {
   issuer?: string;
   audience?: string;
   tokenTtlSeconds: number;
+  /** Lifetime of the refresh credential the development login hands out with each token. */
+  refreshTtlSeconds: number;
 }
 
 export type VerifyResult = { ok: true; identity: Identity } | { ok: false; expired: boolean; reason: string };
 
 const UID_PATTERN = /^[\w\-.:@]{1,64}$/;
 
+/**
+ * Characters a name may not carry: controls, and everything Unicode says to draw as nothing
+ * (zero-width spaces and joiners, direction marks and overrides, Hangul fillers, variation
+ * selectors), plus the blank braille pattern. With them one user could look exactly like another.
+ */
+const INVISIBLE = /[\p{Cc}\p{Default_Ignorable_Code_Point}\u2800]/gu;
+
+/**
+ * A display name as shown to others: NFKC-normalised (full-width and compatibility forms fold to
+ * their plain letters), invisible characters removed, runs of white space made one space. At most
+ * NAME_MAX_LENGTH code points; undefined when nothing visible is left or it is too long.
+ */
 export function cleanName(raw: unknown): string | undefined {
-  if (typeof raw !== 'string') return undefined;
-  // Control characters and direction overrides make names that lie about themselves.
-  const name = raw.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, '').trim();
+  if (typeof raw !== 'string' || raw.length > NAME_MAX_LENGTH * 8) return undefined;
+  const name = raw.normalize('NFKC').replace(INVISIBLE, '').replace(/\s+/gu, ' ').trim();
   if (name.length === 0 || [...name].length > NAME_MAX_LENGTH) return undefined;
   return name;
 }
@@ -58,6 +71,8 @@ export class Authenticator {
       return { ok: false, expired: false, reason: err instanceof Error ? err.message : 'invalid token' };
     }
     if (typeof payload === 'string') return { ok: false, expired: false, reason: 'token payload is not an object' };
+    // A refresh credential only buys a new token at /api/login; it never opens a connection.
+    if (payload.typ === REFRESH_TYPE) return { ok: false, expired: false, reason: 'a refresh credential is not an access token' };
     const uid = payload.sub ?? payload.uid;
     const name = cleanName(payload.name ?? uid);
     if (typeof uid !== 'string' || !UID_PATTERN.test(uid)) return { ok: false, expired: false, reason: 'token has no valid sub' };
@@ -70,17 +85,49 @@ export class Authenticator {
     return this.settings.signKey !== undefined;
   }
 
-  /** Development login: a token for `name`, with a fresh uid unless one is given. */
-  issue(name: string, uid: string = uuidv4()): { token: string; uid: string; name: string; expiresAt: number } {
-    if (!this.settings.signKey) throw new Error('this server does not issue tokens');
+  /**
+   * Development login: a token for `name` and a refresh credential for the same uid. The uid is the
+   * server's choice: a fresh one, or the one a valid refresh credential names (`refreshedUid`), so a
+   * client can keep only an account it was given.
+   */
+  issue(name: string, refreshedUid?: string): LoginGrant {
+    const signKey = this.settings.signKey;
+    if (!signKey) throw new Error('this server does not issue tokens');
+    const uid = refreshedUid ?? uuidv4();
     const options: jwt.SignOptions = { algorithm: this.settings.algorithm, subject: uid, expiresIn: this.settings.tokenTtlSeconds };
     if (this.settings.issuer) options.issuer = this.settings.issuer;
     if (this.settings.audience) options.audience = this.settings.audience;
-    const token = jwt.sign({ name }, this.settings.signKey, options);
+    const token = jwt.sign({ name }, signKey, options);
+    const refreshToken = jwt.sign({ typ: REFRESH_TYPE }, signKey, { algorithm: this.settings.algorithm, subject: uid, expiresIn: this.settings.refreshTtlSeconds });
     const { exp } = jwt.decode(token) as jwt.JwtPayload;
-    return { token, uid, name, expiresAt: (exp as number) * 1000 };
+    return { token, uid, name, expiresAt: (exp as number) * 1000, refreshToken };
+  }
+
+  /** The uid a refresh credential from `issue` names, or why it names none. */
+  refreshedUid(credential: unknown): { ok: true; uid: string } | { ok: false; reason: string } {
+    if (!this.settings.signKey) return { ok: false, reason: 'this server does not issue tokens' };
+    if (typeof credential !== 'string' || credential.length === 0 || credential.length > 8192) return { ok: false, reason: 'missing refresh credential' };
+    let payload: jwt.JwtPayload | string;
+    try {
+      payload = jwt.verify(credential, this.settings.signKey, { algorithms: [this.settings.algorithm] });
+    } catch (err) {
+      return { ok: false, reason: err instanceof jwt.TokenExpiredError ? 'refresh credential expired' : 'invalid refresh credential' };
+    }
+    if (typeof payload === 'string' || payload.typ !== REFRESH_TYPE || !isValidUid(payload.sub)) return { ok: false, reason: 'invalid refresh credential' };
+    return { ok: true, uid: payload.sub };
   }
 }
+
+export interface LoginGrant {
+  token: string;
+  uid: string;
+  name: string;
+  expiresAt: number;
+  refreshToken: string;
+}
+
+/** The `typ` claim of refresh credentials: never accepted where an access token is expected. */
+const REFRESH_TYPE = 'chatroom-refresh';
 
 export function isValidUid(uid: unknown): uid is string {
   return typeof uid === 'string' && UID_PATTERN.test(uid);

@@ -38,6 +38,7 @@ import {
   optionalSeq,
   parseFrame,
   refOf,
+  refOfText,
   roomId,
   FrameError,
   type RawFrame,
@@ -85,6 +86,7 @@ export interface CoreStats {
 /** Closing after this many rate-limited frames in a row. */
 const RATE_LIMIT_STRIKES = 50;
 const HISTORY_PAGE_MAX = 100;
+const HISTORY_PAGE_DEFAULT = 50;
 const PING_TEXT = JSON.stringify({ event: ServerEvent.Heartbeat, message: HEARTBEAT_PING });
 /** setTimeout's limit; a later expiry is re-armed when reached. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -186,8 +188,9 @@ export class ChatCore {
       conn.limitedInARow += 1;
       if (conn.limitedInARow >= RATE_LIMIT_STRIKES) {
         conn.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
-      } else if (conn.limitedInARow === 1 || conn.limitedInARow % 10 === 0) {
-        this.sendError(conn, { code: ErrorCode.RateLimited, message: 'too many frames; slow down' });
+      } else {
+        // Every refusal names its request, so a client knows what to send again.
+        this.sendError(conn, { code: ErrorCode.RateLimited, message: 'too many frames; slow down', ref: refOfText(text) });
       }
       return;
     }
@@ -536,9 +539,15 @@ export class ChatCore {
     if (!(await store.isMember(roomid, identity.uid))) {
       return this.sendError(conn, { code: ErrorCode.NotMember, message: `not a member of ${roomid}`, ref: refOf(frame) });
     }
-    const count = Math.min(Math.max(limit ?? 50, 1), HISTORY_PAGE_MAX);
-    const slice = after !== undefined ? await store.readAfter(roomid, after, count) : await store.readBefore(roomid, before, count);
-    this.send(conn, { event: ServerEvent.History, roomid, messages: slice.messages as ChatMessage[], gap: slice.gap, ref: refOf(frame) });
+    if (limit !== undefined && (limit < 1 || limit > HISTORY_PAGE_MAX)) {
+      return this.sendError(conn, invalid(frame, `limit must be 1-${HISTORY_PAGE_MAX}`));
+    }
+    if (after !== undefined && before !== undefined && before <= after + 1) {
+      return this.sendError(conn, invalid(frame, 'before must be above after + 1: nothing lies between them'));
+    }
+    const count = limit ?? HISTORY_PAGE_DEFAULT;
+    const slice = after !== undefined ? await store.readAfter(roomid, after, count, before) : await store.readBefore(roomid, before, count);
+    this.send(conn, { event: ServerEvent.History, roomid, messages: slice.messages as ChatMessage[], gap: slice.gap, lastSeq: slice.lastSeq, ref: refOf(frame) });
   }
 
   private presence(

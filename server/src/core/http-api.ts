@@ -5,18 +5,22 @@
  */
 
 import type { LoginResponse } from '../protocol.ts';
-import { cleanName, isValidUid, type Authenticator } from './auth.ts';
+import { cleanName, type Authenticator } from './auth.ts';
+import type { KeyedBuckets } from './rate-limiter.ts';
 
 export interface HttpRequest {
   method: string;
   /** Path without the query string. */
   path: string;
   origin: string | undefined;
+  /** The Host header: a browser login from another origin is refused unless ALLOWED_ORIGINS names it. */
+  host: string | undefined;
   /** Checked for mini-programs, which send no Origin (see originAllowed). */
   referer?: string;
   /** The client's address (after TRUST_PROXY), for the /metrics loopback rule. */
   remoteAddress: string;
   authorization: string | undefined;
+  /** The body as text, or undefined when it is longer than `limit` bytes (the rest is not kept). */
   readBody(limit: number): Promise<string | undefined>;
 }
 
@@ -29,6 +33,8 @@ export interface HttpReply {
 export interface HttpApiDeps {
   auth: Authenticator;
   devLogin: boolean;
+  /** Logins per client address (LOGIN_PER_MINUTE); undefined: unlimited. */
+  loginLimiter?: KeyedBuckets;
   allowedOrigins: string[];
   health: () => Record<string, unknown> & { ok: boolean };
   metrics?: { contentType: string; render(): Promise<string> };
@@ -38,7 +44,7 @@ export interface HttpApiDeps {
   readStatic?: (relativePath: string) => Promise<Uint8Array | undefined>;
 }
 
-const LOGIN_BODY_LIMIT = 4096;
+export const LOGIN_BODY_LIMIT = 4096;
 
 const CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -102,14 +108,31 @@ export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<H
   if (req.path === '/api/login') {
     if (req.method === 'OPTIONS') return { status: 204, headers: cors, body: '' };
     if (req.method !== 'POST') return json(405, { error: 'use POST' }, { ...cors, allow: 'POST' });
-    if (!originAllowed(req.origin, deps.allowedOrigins, req.referer)) return json(403, { error: 'origin not allowed' });
+    if (!loginOriginAllowed(req, deps.allowedOrigins)) return json(403, { error: 'origin not allowed' });
     if (!deps.devLogin || !deps.auth.canIssue) {
       return json(404, { error: 'the development login is disabled on this server; get a token from your own issuer' }, cors);
+    }
+    if (deps.loginLimiter && !deps.loginLimiter.take(req.remoteAddress)) {
+      return json(429, { error: 'too many logins from this address; try again in a minute' }, { ...cors, 'retry-after': '60' });
     }
     return login(req, deps.auth, cors);
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
   return serveStatic(req.path, deps);
+}
+
+/**
+ * The login hands out accounts, so a page on another site must not use it from a visitor's browser:
+ * with ALLOWED_ORIGINS empty, a browser (it sends Origin) must be on this server's own origin.
+ */
+function loginOriginAllowed(req: HttpRequest, allowed: string[]): boolean {
+  if (!originAllowed(req.origin, allowed, req.referer)) return false;
+  if (allowed.length > 0 || req.origin === undefined) return true;
+  try {
+    return new URL(req.origin).host === req.host;
+  } catch {
+    return false;
+  }
 }
 
 function metricsAllowed(req: HttpRequest, token: string | undefined): boolean {
@@ -118,9 +141,14 @@ function metricsAllowed(req: HttpRequest, token: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.');
 }
 
+/**
+ * `{"name"}` creates an account with a fresh uid; `{"name", "refreshToken"}` renews the account the
+ * refresh credential names. A uid is never taken from the client: uids are public (every message
+ * carries one), so choosing one would be taking over that user.
+ */
 async function login(req: HttpRequest, auth: Authenticator, cors: Record<string, string>): Promise<HttpReply> {
   const body = await req.readBody(LOGIN_BODY_LIMIT);
-  if (body === undefined) return json(413, { error: `body larger than ${LOGIN_BODY_LIMIT} bytes` }, cors);
+  if (body === undefined) return json(413, { error: `body larger than ${LOGIN_BODY_LIMIT} bytes` }, { ...cors, connection: 'close' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -129,10 +157,16 @@ async function login(req: HttpRequest, auth: Authenticator, cors: Record<string,
   }
   const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
   const name = cleanName(fields.name);
-  if (!name) return json(400, { error: 'name must be 1-32 characters' }, cors);
-  // A development login may keep a uid across logins (the course's client passes ?uid=).
-  if (fields.uid !== undefined && !isValidUid(fields.uid)) return json(400, { error: 'uid must be 1-64 letters, digits or _-.:@' }, cors);
-  const issued: LoginResponse = auth.issue(name, fields.uid as string | undefined);
+  if (!name) return json(400, { error: 'name must be 1-32 visible characters' }, cors);
+  let uid: string | undefined;
+  if (fields.refreshToken !== undefined) {
+    const refreshed = auth.refreshedUid(fields.refreshToken);
+    if (!refreshed.ok) return json(401, { error: refreshed.reason }, cors);
+    uid = refreshed.uid;
+  } else if (fields.uid !== undefined) {
+    return json(400, { error: 'uid is assigned by the server; send refreshToken to keep an account' }, cors);
+  }
+  const issued: LoginResponse = auth.issue(name, uid);
   return json(200, issued, cors);
 }
 

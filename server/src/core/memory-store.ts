@@ -216,7 +216,7 @@ export class MemoryStore implements ChatStore {
     return message;
   }
 
-  async readAfter(roomid: string, afterSeq: number, limit: number): Promise<HistorySlice> {
+  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
     const room = this.roomCache.get(roomid)?.room;
     if (!room) {
       const lastSeq = this.evictedSeqs.get(roomid) ?? 0;
@@ -226,12 +226,11 @@ export class MemoryStore implements ChatStore {
     if (afterSeq >= room.seq) return { messages: [], gap: afterSeq > room.seq, lastSeq: room.seq };
     const kept = room.history.toArray();
     const oldestKept = kept.length > 0 ? kept[0].seq : room.seq + 1;
-    let messages = kept.filter((m) => m.seq > afterSeq);
-    let gap = oldestKept > afterSeq + 1;
-    if (messages.length > limit) {
-      messages = messages.slice(-limit);
-      gap = true;
-    }
+    const below = beforeSeq ?? Number.POSITIVE_INFINITY;
+    // The next page forward: the oldest `limit` messages after `afterSeq` (and below `beforeSeq`).
+    const messages = kept.filter((m) => m.seq > afterSeq && m.seq < below).slice(0, limit);
+    // Only what is no longer kept is a gap; what a later page will bring is not.
+    const gap = oldestKept > afterSeq + 1 && afterSeq + 1 < below;
     return { messages, gap, lastSeq: room.seq };
   }
 

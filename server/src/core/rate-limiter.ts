@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /**
  * Token bucket: `ratePerSec` tokens a second up to `burst`. A frame costs one token. Refill is
  * computed from elapsed time on each take, so an idle connection costs nothing.
@@ -24,5 +26,30 @@ export class TokenBucket {
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+}
+
+/**
+ * A token bucket per key (a client address, a user), created on first use. Buckets of idle keys
+ * refill to full anyway, so the least recently used are forgotten when there are too many.
+ */
+export class KeyedBuckets {
+  private readonly buckets: LRUCache<string, TokenBucket>;
+
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly burst: number,
+    maxKeys = 100_000,
+  ) {
+    this.buckets = new LRUCache({ max: maxKeys });
+  }
+
+  take(key: string, now: number = Date.now()): boolean {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(this.ratePerSec, this.burst, now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(now);
   }
 }

@@ -104,8 +104,11 @@ export interface ChatStore {
   /** Assigns the next seq of the room and keeps the message in its history. */
   append(draft: MessageDraft): Promise<StoredMessage>;
 
-  /** Messages with seq > afterSeq, at most `limit`, oldest first. */
-  readAfter(roomid: string, afterSeq: number, limit: number): Promise<HistorySlice>;
+  /**
+   * The next page forward: the oldest `limit` messages with afterSeq < seq (< beforeSeq when given),
+   * oldest first. `gap` when some of that range is no longer kept.
+   */
+  readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice>;
   /** Messages with seq < beforeSeq (or the newest), at most `limit`, oldest first. */
   readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice>;
 

@@ -81,6 +81,12 @@ export function refOf(frame: RawFrame): string | undefined {
   return typeof frame.id === 'string' && frame.id.length <= MAX_ID_LENGTH ? frame.id : undefined;
 }
 
+/** The `id` of a frame not otherwise handled (a rate-limited one), or undefined. */
+export function refOfText(text: string): string | undefined {
+  const frame = parseFrame(text);
+  return isFrameError(frame) ? frame.ref : refOf(frame);
+}
+
 export function invalid(frame: RawFrame, message: string): FrameError {
   return new FrameError(ErrorCode.InvalidField, message, refOf(frame));
 }

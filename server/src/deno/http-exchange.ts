@@ -7,6 +7,7 @@ export function toHttpRequest(request: Request, url: URL, remoteAddress: string)
     method: request.method,
     path: url.pathname,
     origin: request.headers.get('origin') ?? undefined,
+    host: request.headers.get('host') ?? undefined,
     referer: request.headers.get('referer') ?? undefined,
     remoteAddress,
     authorization: request.headers.get('authorization') ?? undefined,

@@ -14,6 +14,7 @@ export function resolveAuthSettings(config: Config): AuthSettings {
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     tokenTtlSeconds: config.tokenTtlSeconds,
+    refreshTtlSeconds: config.refreshTtlSeconds,
   };
   if (config.jwtPublicKey) {
     let key: string;

@@ -77,6 +77,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       method: req.method ?? 'GET',
       path: (req.url ?? '/').split('?')[0],
       origin: req.headers.origin,
+      host: req.headers.host,
       referer: req.headers.referer,
       remoteAddress: addressOf(req),
       authorization: req.headers.authorization,
@@ -175,20 +176,35 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
   return { url, httpUrl, port, core, tls, logger, close };
 }
 
+/** What an oversize body may still send after the 413 is decided before the socket is dropped. */
+const DISCARD_LIMIT = 1024 * 1024;
+
+/**
+ * The body, or undefined past `limit` bytes. An oversize body is read on and thrown away (up to
+ * DISCARD_LIMIT) instead of resetting the socket, so the client gets its 413.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolveBody, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = declared > limit;
+    if (over) resolveBody(undefined);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      if (size > DISCARD_LIMIT) req.destroy();
+      if (over) return;
       if (size > limit) {
+        over = true;
+        chunks.length = 0;
         resolveBody(undefined);
-        req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolveBody(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!over) resolveBody(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileS
 import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { ConfigError } from '../config.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface TlsMaterial {
@@ -35,6 +36,37 @@ export function readTlsFiles(certPath: string, keyPath: string): TlsMaterial {
   const cert = readFileSync(certPath, 'utf8');
   const key = readFileSync(keyPath, 'utf8');
   return { cert, key, source: 'configured', certPath, keyPath, ...describeCertificate(cert) };
+}
+
+/**
+ * The configured certificate at start-up: a file that is missing, unreadable (Let's Encrypt's
+ * private key is root's alone until its group is given access) or not PEM is a configuration
+ * error naming the variable.
+ */
+export function readConfiguredTls(certPath: string, keyPath: string): TlsMaterial {
+  const read = (variable: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' ? 'permission denied (the server runs as a user that cannot read it)' : code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      throw new ConfigError(variable, `cannot read ${path}: ${why}`);
+    }
+  };
+  const cert = read('TLS_CERT', certPath);
+  const key = read('TLS_KEY', keyPath);
+  let described: { subject: string; validTo: Date };
+  try {
+    described = describeCertificate(cert);
+  } catch {
+    throw new ConfigError('TLS_CERT', `${certPath} is not a PEM certificate`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ConfigError('TLS_KEY', `${keyPath} is not the private key of ${certPath}: ${(err as Error).message}`);
+  }
+  return { cert, key, source: 'configured', certPath, keyPath, ...described };
 }
 
 export async function ensureDevCertificate(certsDir: string, logger: Logger): Promise<TlsMaterial> {

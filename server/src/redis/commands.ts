@@ -26,7 +26,7 @@ export interface ChatCommands {
   chatCounts(members: string, online: string): Promise<number[]>;
   chatMembers(members: string, online: string): Promise<Reply>;
   chatAppend(seq: string, history: string, ids: string, members: string, online: string, ...args: Arg[]): Promise<Reply>;
-  chatReadAfter(seq: string, history: string, after: number, limit: number): Promise<Reply>;
+  chatReadAfter(seq: string, history: string, after: number, limit: number, before: number): Promise<Reply>;
   chatReadBefore(seq: string, history: string, before: number, limit: number): Promise<Reply>;
   chatSummary(seq: string, history: string, members: string, online: string, withMembers: string): Promise<Reply>;
   chatDropNodePresence(members: string, cursors: string, online: string, nodeId: string): Promise<Reply>;

@@ -143,9 +143,9 @@ export class RedisStore implements ChatStore {
     return { message, duplicate: duplicate === 1 };
   }
 
-  async readAfter(roomid: string, afterSeq: number, limit: number): Promise<HistorySlice> {
+  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
     const room = this.keys.room(roomid);
-    return this.slice(roomid, await this.redis.chatReadAfter(room.seq, room.history, afterSeq, limit));
+    return this.slice(roomid, await this.redis.chatReadAfter(room.seq, room.history, afterSeq, limit, beforeSeq ?? -1));
   }
 
   async readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice> {

@@ -135,25 +135,24 @@ end
 return {seq, stored, 0}
 `;
 
-/** KEYS counter history · ARGV afterSeq limit → lastSeq gap json… (oldest first) */
+/**
+ * The next page forward: the oldest `limit` entries after afterSeq (below beforeSeq when > 0).
+ * KEYS counter history · ARGV afterSeq limit beforeSeq|-1 → lastSeq gap json… (oldest first)
+ */
 export const READ_AFTER = `${LUA_PRELUDE}
-local after, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local after, limit, before = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 -- A client ahead of the room saw a state this store no longer has.
 if after >= seq then return {seq, after > seq and 1 or 0} end
+if before < 0 then before = seq + 1 end
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 local oldest = first[1] and stream_seq(first[1][1]) or seq + 1
-local gap = oldest > after + 1 and 1 or 0
-local entries = redis.call('XREVRANGE', KEYS[2], '+', int(after + 1) .. '-0', 'COUNT', limit)
-if #entries == limit and limit > 0 then
-  local oldestReturned = stream_seq(entries[#entries][1])
-  if oldestReturned > after + 1 then
-    local older = redis.call('XREVRANGE', KEYS[2], int(oldestReturned - 1) .. '-0', int(after + 1) .. '-0', 'COUNT', 1)
-    if #older > 0 then gap = 1 end
-  end
-end
+local gap = (oldest > after + 1 and after + 1 < before) and 1 or 0
 local out = {seq, gap}
-for i = #entries, 1, -1 do out[#out + 1] = entries[i][2][2] end
+if before > after + 1 and limit > 0 then
+  local entries = redis.call('XRANGE', KEYS[2], int(after + 1) .. '-0', '(' .. int(before) .. '-0', 'COUNT', limit)
+  for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
+end
 return out
 `;
 
