@@ -37,13 +37,12 @@ export interface Config {
   /** Shortest time between two writes to a socket under sustained traffic; 0 = every event-loop turn. */
   writeCoalesceMs: number;
   historyPerRoom: number;
-  historyTotal: number;
+  /** Embedded store: history and inboxes together, in estimated heap bytes. */
+  storeMaxBytes: number;
   roomLimit: number;
   roomTtlMs: number;
   userLimit: number;
   inboxPerUser: number;
-  idempotencyLimit: number;
-  idempotencyTtlMs: number;
   roomsPerConnection: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
@@ -179,13 +178,11 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     perMessageDeflate: bool(env, 'PER_MESSAGE_DEFLATE', defaults.perMessageDeflate ?? false),
     writeCoalesceMs: int(env, 'WRITE_COALESCE_MS', defaults.writeCoalesceMs ?? 1, 0, 100),
     historyPerRoom: int(env, 'HISTORY_PER_ROOM', defaults.historyPerRoom ?? 500, 0),
-    historyTotal: int(env, 'HISTORY_TOTAL', defaults.historyTotal ?? 500_000, 1),
+    storeMaxBytes: int(env, 'STORE_MAX_BYTES', defaults.storeMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
     roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),
     roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs ?? 30 * 24 * 3600 * 1000, 1000),
     userLimit: int(env, 'USER_LIMIT', defaults.userLimit ?? 200_000, 1),
     inboxPerUser: int(env, 'INBOX_PER_USER', defaults.inboxPerUser ?? 1000, 1),
-    idempotencyLimit: int(env, 'IDEMPOTENCY_LIMIT', defaults.idempotencyLimit ?? 200_000, 1),
-    idempotencyTtlMs: int(env, 'IDEMPOTENCY_TTL_MS', defaults.idempotencyTtlMs ?? 24 * 3600 * 1000, 1000),
     roomsPerConnection: int(env, 'ROOMS_PER_CONNECTION', defaults.roomsPerConnection ?? 100, 1),
     rateLimitPerSec: int(env, 'RATE_LIMIT_PER_SEC', defaults.rateLimitPerSec ?? 20, 1),
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', defaults.rateLimitBurst ?? 40, 1),

@@ -63,11 +63,15 @@ export enum ErrorCode {
   AmbiguousRoom = 4405,
   /** The frame claims a `uid` or `name` other than the token's. */
   ForgedIdentity = 4406,
-  /** The token is invalid (bad signature, algorithm, issuer, audience, not yet valid). */
+  /** Reserved. A token that is refused is answered with `noauth` (the course's event), not this code. */
   AuthFailed = 4407,
   /** Too many frames; slow down. Persistent abuse is closed with CloseCode.RateLimited. */
   RateLimited = 4429,
-  /** Too many rooms on one connection or user. */
+  /**
+   * Too many rooms: on this connection (ROOMS_PER_CONNECTION), for this user (ROOMS_PER_USER), rooms
+   * or conversations created lately (ROOMS_CREATED_PER_HOUR, DIRECT_PEERS_PER_HOUR), or on this
+   * server (ROOM_LIMIT, USER_LIMIT). The message says which.
+   */
   TooManyRooms = 4430,
   /** The store is unreachable: the message was NOT accepted and no ack was sent; resend it. */
   Unavailable = 4503,
@@ -109,63 +113,75 @@ export function directRoomId(uidA: string, uidB: string): string {
   return uidA < uidB ? `${DIRECT_ROOM_PREFIX}${uidA}|${uidB}` : `${DIRECT_ROOM_PREFIX}${uidB}|${uidA}`;
 }
 
+export function isDirectRoomId(roomid: string): boolean {
+  return roomid.startsWith(DIRECT_ROOM_PREFIX);
+}
+
+/** `last` in a `rooms` summary carries at most this many characters (code points) of its text. */
+export const PREVIEW_MAX_CHARS = 100;
+
+/** A message cut to a conversation-list preview (PREVIEW_MAX_CHARS code points, then "…"). */
+export function previewOf<M extends { message: string }>(message: M): M {
+  if (message.message.length <= PREVIEW_MAX_CHARS) return message;
+  const points = Array.from(message.message);
+  return points.length <= PREVIEW_MAX_CHARS ? message : { ...message, message: `${points.slice(0, PREVIEW_MAX_CHARS).join('')}…` };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client to server frames
 
-export interface AuthFrame {
+/** Fields any client frame may carry. */
+export interface FrameBase {
+  /** The client's id for this request: replies and errors carry it back as `ref`; at most 64 characters. */
+  id?: string;
+  /** The course's client repeats its uid and name in frames: accepted only when equal to the token's. */
+  uid?: string;
+  name?: string;
+}
+
+export interface AuthFrame extends FrameBase {
   event: ClientEvent.Auth | 'auth';
   /** The JWT. */
   message: string;
-  id?: string;
 }
 
 /** `login` is the course's name for joining a room; `join` is the same, for a further room. */
-export interface JoinFrame {
+export interface JoinFrame extends FrameBase {
   event: ClientEvent.Login | ClientEvent.Join | 'login' | 'join';
   roomid: string;
   /** Replay what the room sent after this seq (resume). Without it, the offline backlog is replayed. */
   since?: number;
   /** The `epoch` of the `joined` that `since` came from: when the server's differs, `since` is void. */
   epoch?: string;
-  /** Accepted only when equal to the token's (the course's client sends them). */
-  name?: string;
-  uid?: string;
-  id?: string;
 }
 
-export interface LeaveFrame {
+export interface LeaveFrame extends FrameBase {
   event: ClientEvent.Leave | 'leave';
   roomid: string;
-  id?: string;
 }
 
-export interface SendFrame {
+export interface SendFrame extends FrameBase {
   event: ClientEvent.Message | 'message';
   message: string;
   /** The room; optional when the connection is in exactly one room. */
   roomid?: string;
   /** A direct message to this user instead of a room. */
   to?: string;
-  /** The client's own message id (a uuid): makes the send idempotent and asks for an `ack`. */
-  id?: string;
-  name?: string;
-  uid?: string;
+  /** (from FrameBase) `id`, the client's own message id (a uuid), makes the send idempotent and asks for an `ack`. */
 }
 
-export interface HeartbeatFrame {
+export interface HeartbeatFrame extends FrameBase {
   event: ClientEvent.Heartbeat | 'heartbeat';
   message: typeof HEARTBEAT_PING | typeof HEARTBEAT_PONG | string;
 }
 
-export interface MembersRequest {
+export interface MembersRequest extends FrameBase {
   event: ClientEvent.Members | 'members';
   roomid: string;
-  id?: string;
 }
 
-export interface RoomsRequest {
+export interface RoomsRequest extends FrameBase {
   event: ClientEvent.Rooms | 'rooms';
-  id?: string;
 }
 
 /**
@@ -174,7 +190,7 @@ export interface RoomsRequest {
  * without `before`): the oldest `limit` messages above it, the next page forward (catching up).
  * Page on with the last seq received until it reaches `lastSeq` of the reply.
  */
-export interface HistoryRequest {
+export interface HistoryRequest extends FrameBase {
   event: ClientEvent.History | 'history';
   roomid: string;
   /** Only messages with seq below this one. */
@@ -183,7 +199,6 @@ export interface HistoryRequest {
   after?: number;
   /** 1–100, default 50; outside that range the request is refused with InvalidField. */
   limit?: number;
-  id?: string;
 }
 
 export type ClientFrame =
@@ -316,6 +331,7 @@ export interface RoomSummary {
   num: number;
   total: number;
   lastSeq: number;
+  /** The newest kept message, its text cut to PREVIEW_MAX_CHARS (a preview for the conversation list). */
   last?: ChatMessage;
   /** Direct chats: the other member. */
   peer?: { uid: string; name: string };

@@ -9,7 +9,11 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
+import type { ChatBackend } from '../src/core/backend.ts';
+import { createLogger } from '../src/core/logger.ts';
+import type { ChatStore } from '../src/core/store.ts';
 import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import { createRedisBackends } from '../src/redis/redis-backends.ts';
 import { httpRequest, testEnv, type TestServer } from './harness.ts';
 
 export const SHARED_JWT_SECRET = 'redis-tests-shared-secret-0123456789abcdef';
@@ -23,9 +27,20 @@ export function nodeEnv(redisUrl: string, env: Record<string, string> = {}): Rec
   return testEnv({ REDIS_URL: redisUrl, JWT_SECRET: SHARED_JWT_SECRET, REDIS_KEY_PREFIX: 'chat:', ...env });
 }
 
-export async function startInProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<InProcessNode> {
+export interface NodeOptions {
+  /** Wraps the node's store, e.g. to make one operation slow, as a node under load is. */
+  wrapStore?: (store: ChatStore) => ChatStore;
+}
+
+export async function startInProcessNode(redisUrl: string, env: Record<string, string> = {}, options: NodeOptions = {}): Promise<InProcessNode> {
   const merged = nodeEnv(redisUrl, env);
-  const running = await startNodeServer(loadConfig(merged));
+  const config = loadConfig(merged);
+  let backend: ChatBackend | undefined;
+  if (options.wrapStore) {
+    const redis = await createRedisBackends({ ...config, redisUrl }, createLogger('silent'));
+    backend = { ...redis, store: options.wrapStore(redis.store) };
+  }
+  const running = await startNodeServer(config, undefined, { backend });
   return { url: running.url, httpUrl: running.httpUrl, port: running.port, tls: running.tls, env: merged, close: running.close, running };
 }
 

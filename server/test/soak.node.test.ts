@@ -51,6 +51,7 @@ describe('soak', () => {
         CERTS_DIR: dir,
         SNAPSHOT_PATH: 'off',
         CONNECTIONS_PER_ADDRESS: '0',
+        LOGIN_PER_MINUTE: '0',
         HANDSHAKES_PER_SEC: '0',
         HEARTBEAT_INTERVAL_MS: '2000',
         LOG_LEVEL: 'info',

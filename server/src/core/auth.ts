@@ -31,7 +31,7 @@ export interface AuthSettings {
 
 export type VerifyResult = { ok: true; identity: Identity } | { ok: false; expired: boolean; reason: string };
 
-const UID_PATTERN = /^[\w\-.:@]{1,64}$/;
+export const UID_PATTERN = /^[\w\-.:@]{1,64}$/;
 
 /**
  * Characters a name may not carry: controls, and everything Unicode says to draw as nothing

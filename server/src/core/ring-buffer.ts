@@ -12,11 +12,14 @@ export class RingBuffer<T> {
     return this.size;
   }
 
-  push(item: T): void {
+  /** Adds `item`; returns the oldest item when it was overwritten to make room. */
+  push(item: T): T | undefined {
     const end = (this.start + this.size) % this.capacity;
+    const dropped = this.size === this.capacity ? this.items[end] : undefined;
     this.items[end] = item;
     if (this.size < this.capacity) this.size += 1;
     else this.start = (this.start + 1) % this.capacity;
+    return dropped;
   }
 
   last(): T | undefined {

@@ -1,14 +1,18 @@
-import { EnvelopeKind, type Envelope } from '../core/bus.ts';
+import { EnvelopeKind, type Envelope } from '../core/envelope.ts';
+import type { Topic } from '../core/topics.ts';
 
 /**
  * The pub/sub payload: a one-line header, then the frame text as is (no second JSON encoding).
  * `kind|seq|num|total|origin|roomid\n<text>`; roomid comes last because it may contain `|`.
- * `origin` names the publishing node and publish so the publisher can wait for its own echo.
- * The append script (room-scripts.ts) writes the same header for Message envelopes.
+ * `origin` names the publishing node and publish so the publisher can wait for its own echo;
+ * num and total are no longer read (the frame carries them) but keep their places, since the
+ * append script (room-scripts.ts) writes the same header for room messages.
  */
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
-  const { kind, seq, num, total, roomid } = envelope;
-  return `${kind}|${seq ?? ''}|${num ?? ''}|${total ?? ''}|${origin}|${roomid ?? ''}\n${envelope.text}`;
+  const seq = 'seq' in envelope ? envelope.seq : '';
+  const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
+  const text = 'text' in envelope ? envelope.text : '';
+  return `${envelope.kind}|${seq}|||${origin}|${roomid}\n${text}`;
 }
 
 export interface DecodedEnvelope {
@@ -16,17 +20,30 @@ export interface DecodedEnvelope {
   origin: string;
 }
 
-export function decodeEnvelope(topic: string, payload: string): DecodedEnvelope | undefined {
+/** The envelope a payload on `topic`'s channel carries, or undefined when it is not one. */
+export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope | undefined {
   const newline = payload.indexOf('\n');
   if (newline < 0) return undefined;
   const fields = payload.slice(0, newline).split('|');
   if (fields.length < 6) return undefined;
-  const [kind, seq, num, total, origin] = fields;
+  const kind = Number(fields[0]) as EnvelopeKind;
+  const seq = fields[1] === '' ? Number.NaN : Number(fields[1]);
+  const origin = fields[4];
   const roomid = fields.slice(5).join('|');
-  const envelope: Envelope = { topic, kind: Number(kind) as EnvelopeKind, text: payload.slice(newline + 1) };
-  if (roomid !== '') envelope.roomid = roomid;
-  if (seq !== '') envelope.seq = Number(seq);
-  if (num !== '') envelope.num = Number(num);
-  if (total !== '') envelope.total = Number(total);
-  return { envelope, origin };
+  const text = payload.slice(newline + 1);
+  if (topic.kind === 'room') {
+    if (kind === EnvelopeKind.RoomMessage && Number.isSafeInteger(seq)) return { envelope: { kind, topic, seq, text }, origin };
+    if (kind === EnvelopeKind.Notice) return { envelope: { kind, topic, text }, origin };
+    return undefined;
+  }
+  switch (kind) {
+    case EnvelopeKind.DirectMessage:
+      return Number.isSafeInteger(seq) ? { envelope: { kind, topic, roomid, seq, text }, origin } : undefined;
+    case EnvelopeKind.LeftRoom:
+      return { envelope: { kind, topic, roomid }, origin };
+    case EnvelopeKind.UserEvent:
+      return { envelope: { kind, topic, text }, origin };
+    default:
+      return undefined;
+  }
 }

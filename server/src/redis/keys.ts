@@ -1,3 +1,5 @@
+import { topicKey, type Topic } from '../core/topics.ts';
+
 /**
  * Key and channel names. Every key of one Lua script shares a hash tag, so the scripts also run on
  * Redis Cluster: room data under `{r:<roomid>}`, a user's under `{u:<uid>}`, a node's under
@@ -82,11 +84,12 @@ export class KeySpace {
     return `${this.prefix}reaper-lock`;
   }
 
-  /** Pub/sub channel of a bus topic (`room:<id>` or `user:<uid>`). */
-  channel(topic: string): string {
-    return `${this.prefix}${topic}`;
+  /** Pub/sub channel of a bus topic: the prefix and the topic's key (`room:<id>` or `user:<uid>`). */
+  channel(topic: Topic): string {
+    return `${this.prefix}${topicKey(topic)}`;
   }
 
+  /** The topic key of a channel (see parseTopicKey). */
   topicOf(channel: string): string {
     return channel.slice(this.prefix.length);
   }

@@ -12,9 +12,12 @@
  * (or that Redis lost its data) puts its live presence back.
  */
 
-import { EnvelopeKind, roomTopic, type Bus } from '../core/bus.ts';
+import type { Bus } from '../core/bus.ts';
+import { EnvelopeKind } from '../core/envelope.ts';
+import { roomTopic } from '../core/topics.ts';
 import type { Logger } from '../core/logger.ts';
-import { ServerEvent, type PresenceEvent } from '../protocol.ts';
+import { ServerEvent } from '../protocol.ts';
+import { presenceWire } from '../core/wire.ts';
 import type { ChatRedis } from './commands.ts';
 import type { KeySpace } from './keys.ts';
 import type { RedisStore } from './redis-store.ts';
@@ -106,8 +109,8 @@ export class PresenceReaper {
       const num = Number(reply[0]);
       const total = Number(reply[1]);
       for (let i = 2; i < reply.length; i += 2) {
-        const frame: PresenceEvent = { event: ServerEvent.Logout, name: String(reply[i + 1]), uid: String(reply[i]), roomid, num, total, reason: 'timeout' };
-        await this.bus.publish({ topic: roomTopic(roomid), kind: EnvelopeKind.Notice, text: JSON.stringify(frame), roomid, num, total });
+        const text = presenceWire(ServerEvent.Logout, { uid: String(reply[i]), name: String(reply[i + 1]) }, roomid, { num, total }, 'timeout');
+        await this.bus.publish({ kind: EnvelopeKind.Notice, topic: roomTopic(roomid), text });
         notices += 1;
       }
     }

@@ -1,19 +1,19 @@
 /** Wires the Redis store, bus and reaper for REDIS_URL: two connections per node (commands, subscriber). */
 
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../core/bus.ts';
+import type { ChatBackend } from '../core/backend.ts';
 import type { Logger } from '../core/logger.ts';
-import type { ChatStore } from '../core/store.ts';
 import { defineChatCommands, type ChatRedis } from './commands.ts';
 import { connectRedis, openRedis } from './connection.ts';
 import { KeySpace } from './keys.ts';
 import { PresenceReaper } from './presence-reaper.ts';
 import { RedisBus } from './redis-bus.ts';
+import { RedisRoomLog, type RedisLogLimits } from './redis-room-log.ts';
 import { RedisStore, type RedisStoreLimits } from './redis-store.ts';
 import type { FetchedMessage } from './room-order.ts';
 import { SeqWatermarks } from './seq-watermarks.ts';
 
-export interface RedisBackendSettings extends RedisStoreLimits {
+export interface RedisBackendSettings extends RedisStoreLimits, RedisLogLimits {
   redisUrl: string;
   redisKeyPrefix: string;
   redisPresenceTtlMs: number;
@@ -21,10 +21,10 @@ export interface RedisBackendSettings extends RedisStoreLimits {
   roomLimit: number;
 }
 
-export interface RedisBackends {
-  store: ChatStore;
-  bus: Bus;
-  healthy: () => boolean;
+export interface RedisBackends extends ChatBackend {
+  kind: 'redis';
+  store: RedisStore;
+  bus: RedisBus;
   nodeId: string;
   reaper: PresenceReaper;
 }
@@ -43,6 +43,7 @@ export async function createRedisBackends(settings: RedisBackendSettings, logger
   const redisStore = new RedisStore(commands, keys, nodeId, settings, watermarks);
   const fetchAfter = historyReader(commands, keys, Math.max(1, settings.historyPerRoom));
   const bus = new RedisBus(commands, subscriber, keys, nodeId, watermarks, fetchAfter, logger);
+  const log = new RedisRoomLog(commands, keys, bus, settings, watermarks);
   const reaper = new PresenceReaper(commands, keys, redisStore, bus, settings.redisPresenceTtlMs, logger);
   await reaper.start();
   logger.info('redis connected', { node: nodeId, prefix: settings.redisKeyPrefix, presenceTtlMs: settings.redisPresenceTtlMs });
@@ -53,13 +54,19 @@ export async function createRedisBackends(settings: RedisBackendSettings, logger
       await reaper.stop();
       await Promise.allSettled([commands.quit(), subscriber.quit()]);
     })());
-  // The adapter closes store and bus together; the store's close ends the connections.
+  // Closing the store alone (tests do) ends the connections too.
   redisStore.onClose = closeAll;
 
   return {
+    kind: 'redis',
     store: redisStore,
+    log,
     bus,
     healthy: () => commands.status === 'ready' && subscriber.status === 'ready',
+    close: async () => {
+      await bus.close();
+      await closeAll();
+    },
     nodeId,
     reaper,
   };

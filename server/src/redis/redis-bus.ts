@@ -1,17 +1,18 @@
 /**
  * The Bus on Redis pub/sub: one subscriber connection per node, one channel per topic.
  *
- * Room Message envelopes are published by the append script itself (room-scripts.ts APPEND), in
- * the same atomic step that assigns the seq, so every node receives a room's messages in seq order.
- * `publish` of such an envelope therefore sends nothing: it waits until this node's subscriber has
- * delivered that seq, so the sender's own connections see the message before its ack, as with the
- * embedded bus. Other envelopes are published here, and `publish` likewise waits for their echo when
- * this node is subscribed to the topic.
+ * Room messages are published by the append script itself (room-scripts.ts APPEND), in the same
+ * atomic step that assigns the seq, so every node receives a room's messages in seq order; the room
+ * log waits with `untilDelivered` until this node's subscriber has handed a seq on, so the sender's
+ * own connections see the message before its ack, as with the embedded log. Everything else is
+ * published here, and `publish` likewise waits for its echo when this node is subscribed to the topic.
  */
 
 import type { Redis } from 'ioredis';
-import { EnvelopeKind, type Bus, type Envelope, type EnvelopeHandler } from '../core/bus.ts';
+import type { Bus, EnvelopeHandler } from '../core/bus.ts';
+import { EnvelopeKind, type Envelope } from '../core/envelope.ts';
 import type { Logger } from '../core/logger.ts';
+import { parseTopicKey, topicKey, type Topic } from '../core/topics.ts';
 import { decodeEnvelope, encodeEnvelope } from './envelope-codec.ts';
 import type { KeySpace } from './keys.ts';
 import { RoomOrder, type FetchAfter } from './room-order.ts';
@@ -27,7 +28,8 @@ interface Waiter {
 
 export class RedisBus implements Bus {
   private handler: EnvelopeHandler = () => {};
-  private readonly topics = new Set<string>();
+  /** Subscribed topics by key. */
+  private readonly topics = new Map<string, Topic>();
   private readonly rooms = new Map<string, RoomOrder>();
   private readonly waiters = new Set<Waiter>();
   private readonly echoes = new Map<string, () => void>();
@@ -50,7 +52,7 @@ export class RedisBus implements Bus {
   /** The subscriber is opened with autoResubscribe off: catching up must wait for the subscriptions. */
   private async resubscribe(): Promise<void> {
     try {
-      const channels = [...this.topics].map((topic) => this.keys.channel(topic));
+      const channels = [...this.topics.values()].map((topic) => this.keys.channel(topic));
       if (channels.length > 0) await this.subscriber.subscribe(...channels);
       for (const room of this.rooms.values()) room.catchUp();
     } catch (err) {
@@ -58,13 +60,15 @@ export class RedisBus implements Bus {
     }
   }
 
+  /** Resolves once this node's subscriber has handed on the room's `seq` (or it is not subscribed, or ECHO_WAIT_MS passed). */
+  untilDelivered(roomid: string, seq: number): Promise<void> {
+    const room = this.rooms.get(roomid);
+    if (!room) return Promise.resolve();
+    return this.until(() => (room.lastSeq ?? 0) >= seq);
+  }
+
   async publish(envelope: Envelope): Promise<void> {
-    const subscribed = this.topics.has(envelope.topic);
-    if (envelope.kind === EnvelopeKind.Message && envelope.topic.startsWith('room:')) {
-      const room = this.rooms.get(envelope.roomid!);
-      if (subscribed && room) await this.until(() => (room.lastSeq ?? 0) >= envelope.seq!);
-      return;
-    }
+    const subscribed = this.topics.has(topicKey(envelope.topic));
     const origin = `${this.nodeId}:${(this.published += 1)}`;
     const echo = subscribed ? this.until(() => false, origin) : undefined;
     try {
@@ -76,18 +80,18 @@ export class RedisBus implements Bus {
     await echo;
   }
 
-  async subscribe(topic: string): Promise<void> {
-    this.topics.add(topic);
-    if (topic.startsWith('room:')) {
-      const roomid = topic.slice(5);
+  async subscribe(topic: Topic): Promise<void> {
+    this.topics.set(topicKey(topic), topic);
+    if (topic.kind === 'room') {
+      const { roomid } = topic;
       this.rooms.set(roomid, new RoomOrder(roomid, this.fetchAfter, (e) => this.emit(e), (err) => this.logger.warn('history catch-up failed', { roomid, err: String(err) })));
     }
     await this.subscriber.subscribe(this.keys.channel(topic));
   }
 
-  async unsubscribe(topic: string): Promise<void> {
-    this.topics.delete(topic);
-    if (topic.startsWith('room:')) this.rooms.delete(topic.slice(5));
+  async unsubscribe(topic: Topic): Promise<void> {
+    this.topics.delete(topicKey(topic));
+    if (topic.kind === 'room') this.rooms.delete(topic.roomid);
     await this.subscriber.unsubscribe(this.keys.channel(topic));
   }
 
@@ -102,23 +106,22 @@ export class RedisBus implements Bus {
   }
 
   private received(channel: string, payload: string): void {
-    const topic = this.keys.topicOf(channel);
+    const key = this.keys.topicOf(channel);
+    const topic = this.topics.get(key) ?? parseTopicKey(key);
     // A user's topic still counts after this node unsubscribed: Redis sent it while we were
     // subscribed, i.e. while the user's connection here was closing, and the core queues it.
-    if (!this.topics.has(topic) && !topic.startsWith('user:')) return;
+    if (!topic || (topic.kind === 'room' && !this.topics.has(key))) return;
     const decoded = decodeEnvelope(topic, payload);
     if (!decoded) return;
     const { envelope, origin } = decoded;
-    const room = envelope.kind === EnvelopeKind.Message && topic.startsWith('room:') ? this.rooms.get(envelope.roomid!) : undefined;
-    if (room) room.receive(envelope);
+    const room = envelope.kind === EnvelopeKind.RoomMessage ? this.rooms.get(envelope.topic.roomid) : undefined;
+    if (room && envelope.kind === EnvelopeKind.RoomMessage) room.receive(envelope);
     else this.emit(envelope);
     if (origin !== '') this.echoes.get(origin)?.();
   }
 
   private emit(envelope: Envelope): void {
-    if (envelope.kind === EnvelopeKind.Message && envelope.roomid !== undefined && envelope.topic.startsWith('room:')) {
-      this.watermarks.note(envelope.roomid, envelope.seq!);
-    }
+    if (envelope.kind === EnvelopeKind.RoomMessage) this.watermarks.note(envelope.topic.roomid, envelope.seq);
     try {
       this.handler(envelope);
     } finally {
@@ -145,3 +148,4 @@ export class RedisBus implements Bus {
     });
   }
 }
+

@@ -7,39 +7,30 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
-import { DIRECT_ROOM_PREFIX } from '../protocol.ts';
-import { EnvelopeKind, roomTopic, userTopic } from '../core/bus.ts';
+import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
+import type { StoredMessage } from '../core/room-log.ts';
 import type {
-  AcceptedMessage,
   ChatStore,
-  DirectResult,
   DisconnectResult,
-  HistorySlice,
+  JoinOptions,
+  JoinRefusal,
   JoinResult,
   LeaveResult,
-  MessageDraft,
   RoomCounts,
-  StoredMessage,
   StoreStats,
   UserConnectResult,
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
-import { encodeEnvelope } from './envelope-codec.ts';
-import type { KeySpace, RoomKeys } from './keys.ts';
+import type { KeySpace } from './keys.ts';
+import { SEQ_TTL_FACTOR } from './redis-room-log.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
 
 export interface RedisStoreLimits {
-  historyPerRoom: number;
   roomTtlMs: number;
   inboxPerUser: number;
-  idempotencyTtlMs: number;
 }
 
-/** A room's seq counter outlives its other keys by this factor, so an idle room's seqs never go back. */
-export const SEQ_TTL_FACTOR = 10;
-/** Client ids remembered per room to answer a resent append (the reply of the first was lost). */
-const RECENT_IDS_PER_ROOM = 1000;
 
 export class RedisStore implements ChatStore {
   readonly local = new LocalPresence();
@@ -58,21 +49,40 @@ export class RedisStore implements ChatStore {
     return this.limits.roomTtlMs;
   }
 
-  async join(roomid: string, uid: string, name: string, connId: string): Promise<JoinResult> {
+  async join(roomid: string, uid: string, name: string, connId: string, options: JoinOptions): Promise<JoinResult | JoinRefusal> {
     const room = this.keys.room(roomid);
     // Registered first: if this node dies after the join, the reaper finds the room.
     const firstHere = this.local.joined(connId, uid, name, roomid, this.watermarks.get(roomid));
     const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined;
     const userRooms = this.redis.sadd(this.keys.user(uid).rooms, roomid);
-    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch] = await this.redis.chatJoin(
-      room.seq, room.members, room.cursors, room.online, uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR,
+    const reply = await this.redis.chatJoin(
+      room.seq, room.members, room.cursors, room.online, uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR, options.mayCreate ? '1' : '0',
     );
     await Promise.all([registered, userRooms]);
+    if (reply[0] === -1) {
+      await this.undoJoinBookkeeping(roomid, uid, connId);
+      return 'no-such-room';
+    }
+    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
     this.watermarks.note(roomid, Number(lastSeq));
-    const result: JoinResult = { num: Number(num), total: Number(total), cameOnline: cameOnline === 1, newMember: newMember === 1, lastSeq: Number(lastSeq), epoch: String(epoch) };
+    const result: JoinResult = {
+      num: Number(num),
+      total: Number(total),
+      cameOnline: cameOnline === 1,
+      newMember: newMember === 1,
+      created: created === 1,
+      lastSeq: Number(lastSeq),
+      epoch: String(epoch),
+    };
     if (Number(cursor) >= 0) result.offlineCursor = Number(cursor);
     return result;
+  }
+
+  /** A refused join leaves no trace in the user's rooms or this node's presence sets. */
+  private async undoJoinBookkeeping(roomid: string, uid: string, connId: string): Promise<void> {
+    await this.redis.srem(this.keys.user(uid).rooms, roomid);
+    if (this.local.leftRoom(connId, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
   }
 
   async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
@@ -118,47 +128,6 @@ export class RedisStore implements ChatStore {
     return (await this.redis.hexists(this.keys.room(roomid).members, uid)) === 1;
   }
 
-  async append(draft: MessageDraft): Promise<StoredMessage> {
-    const { message } = await this.appendTo(this.keys.room(draft.roomid), draft, roomTopic(draft.roomid), []);
-    return message;
-  }
-
-  private async appendTo(room: RoomKeys, draft: MessageDraft, topic: string, extra: string[]): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    const [seq, stored, duplicate] = await this.redis.chatAppend(
-      room.seq, room.history, room.recentIds, room.members, room.online,
-      JSON.stringify(draft),
-      `${draft.uid}\n${draft.id}`,
-      this.limits.historyPerRoom,
-      this.ttl,
-      this.ttl * SEQ_TTL_FACTOR,
-      this.watermarks.get(draft.roomid),
-      topic === '' ? '' : this.keys.channel(topic),
-      RECENT_IDS_PER_ROOM,
-      draft.roomid,
-      randomUUID(),
-      ...extra,
-    );
-    const message: StoredMessage = stored === '' ? { ...draft, seq: Number(seq) } : (JSON.parse(String(stored)) as StoredMessage);
-    this.watermarks.note(draft.roomid, message.seq);
-    return { message, duplicate: duplicate === 1 };
-  }
-
-  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
-    const room = this.keys.room(roomid);
-    return this.slice(roomid, await this.redis.chatReadAfter(room.seq, room.history, afterSeq, limit, beforeSeq ?? -1));
-  }
-
-  async readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice> {
-    const room = this.keys.room(roomid);
-    return this.slice(roomid, await this.redis.chatReadBefore(room.seq, room.history, beforeSeq ?? -1, limit));
-  }
-
-  private slice(roomid: string, reply: (string | number)[]): HistorySlice {
-    const lastSeq = Number(reply[0]);
-    this.watermarks.note(roomid, lastSeq);
-    return { lastSeq, gap: reply[1] === 1, messages: reply.slice(2).map((m) => JSON.parse(String(m)) as StoredMessage) };
-  }
-
   async rooms(uid: string): Promise<RoomSummary[]> {
     const roomids = await this.redis.smembers(this.keys.user(uid).rooms);
     const summaries = await Promise.all(roomids.map((roomid) => this.summary(uid, roomid)));
@@ -173,7 +142,7 @@ export class RedisStore implements ChatStore {
     const reply = await this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0');
     if (reply[0] !== 1) return undefined;
     const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq: Number(reply[3]) };
-    if (reply[4] !== '') summary.last = JSON.parse(String(reply[4])) as StoredMessage;
+    if (reply[4] !== '') summary.last = previewOf(JSON.parse(String(reply[4])) as StoredMessage);
     if (direct) {
       const members: [string, string][] = [];
       for (let i = 5; i < reply.length; i += 2) members.push([String(reply[i]), String(reply[i + 1])]);
@@ -182,33 +151,6 @@ export class RedisStore implements ChatStore {
       for (const [memberUid, name] of members) if (memberUid !== uid) summary.peer = { uid: memberUid, name };
     }
     return summary;
-  }
-
-  /**
-   * History first (the pair's room), then the recipient's inbox when they have no connection: the
-   * presence check and the queueing are one step on the recipient's slot, so a message is either
-   * taken by their next first connection or finds them online. A crash between the two steps leaves
-   * the message in the pair's history (read with `rooms`/`history`) and unacknowledged to the sender.
-   */
-  async appendDirect(draft: MessageDraft, to: string): Promise<DirectResult> {
-    const sender = this.keys.user(draft.uid);
-    const recipient = this.keys.user(to);
-    const [recipientName] = await Promise.all([
-      this.redis.hget(recipient.info, 'name'),
-      this.redis.sadd(sender.rooms, draft.roomid),
-      this.redis.sadd(recipient.rooms, draft.roomid),
-      this.redis.hset(sender.info, 'name', draft.name),
-    ]);
-    const { message, duplicate } = await this.appendTo(this.keys.room(draft.roomid), draft, '', [draft.uid, draft.name, to, recipientName ?? to]);
-    // A resend of an accepted message: it was queued or delivered the first time.
-    if (duplicate) return { message, queued: true };
-    const json = JSON.stringify(message);
-    // The live copy goes out from the script that found the recipient online (to oneself: the
-    // sender's own copy covers it).
-    const topic = userTopic(to);
-    const live = to === draft.uid ? [] : [this.keys.channel(topic), encodeEnvelope({ topic, kind: EnvelopeKind.Message, text: json, roomid: draft.roomid, seq: message.seq }, '')];
-    const queued = await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, json, this.limits.inboxPerUser, this.ttl, ...live);
-    return { message, queued: queued === 1, published: live.length > 0 };
   }
 
   async queueDirect(to: string, message: StoredMessage): Promise<void> {
@@ -237,15 +179,6 @@ export class RedisStore implements ChatStore {
     return { lastConnection: last === 1 };
   }
 
-  async acceptedId(uid: string, clientId: string): Promise<AcceptedMessage | undefined> {
-    const value = await this.redis.get(this.keys.acceptedId(uid, clientId));
-    return value === null ? undefined : (JSON.parse(value) as AcceptedMessage);
-  }
-
-  async rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void> {
-    await this.redis.set(this.keys.acceptedId(uid, clientId), JSON.stringify(accepted), 'PX', this.limits.idempotencyTtlMs);
-  }
-
   /**
    * Sizes for /metrics, as seen from this node: the rooms it holds presence in and their history,
    * the users connected to it. Redis-wide figures would need a keyspace scan per scrape; take
@@ -259,7 +192,6 @@ export class RedisStore implements ChatStore {
       users: [...this.local.users].length,
       historyMessages: lengths.reduce((sum, n) => sum + n, 0),
       inboxMessages: 0,
-      idempotencyKeys: 0,
     };
   }
 

@@ -1,4 +1,5 @@
-import { EnvelopeKind, type Envelope } from '../core/bus.ts';
+import { EnvelopeKind, type RoomMessageEnvelope } from '../core/envelope.ts';
+import { roomTopic } from '../core/topics.ts';
 
 /** A message read back from a room's history stream, as its envelope's frame text. */
 export interface FetchedMessage {
@@ -17,13 +18,13 @@ export type FetchAfter = (roomid: string, afterSeq: number) => Promise<FetchedMe
  */
 export class RoomOrder {
   private last: number | undefined;
-  private held: Envelope[] = [];
+  private held: RoomMessageEnvelope[] = [];
   private filling = false;
 
   constructor(
     private readonly roomid: string,
     private readonly fetchAfter: FetchAfter,
-    private readonly emit: (envelope: Envelope) => void,
+    private readonly emit: (envelope: RoomMessageEnvelope) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -31,8 +32,8 @@ export class RoomOrder {
     return this.last;
   }
 
-  receive(envelope: Envelope): void {
-    const seq = envelope.seq!;
+  receive(envelope: RoomMessageEnvelope): void {
+    const seq = envelope.seq;
     if (this.filling) {
       this.held.push(envelope);
     } else if (this.last === undefined || seq === this.last + 1) {
@@ -49,9 +50,9 @@ export class RoomOrder {
     if (this.last !== undefined && !this.filling) void this.fill();
   }
 
-  private deliver(envelope: Envelope): void {
-    if (this.last !== undefined && envelope.seq! <= this.last) return;
-    this.last = envelope.seq!;
+  private deliver(envelope: RoomMessageEnvelope): void {
+    if (this.last !== undefined && envelope.seq <= this.last) return;
+    this.last = envelope.seq;
     this.emit(envelope);
   }
 
@@ -60,14 +61,14 @@ export class RoomOrder {
     try {
       const missed = await this.fetchAfter(this.roomid, this.last!);
       for (const { seq, text } of missed) {
-        this.deliver({ topic: `room:${this.roomid}`, kind: EnvelopeKind.Message, text, roomid: this.roomid, seq });
+        this.deliver({ kind: EnvelopeKind.RoomMessage, topic: roomTopic(this.roomid), seq, text });
       }
     } catch (err) {
       // History unreachable: what was not kept is a gap the client sees on its next resume.
       this.onError(err);
     } finally {
       this.filling = false;
-      const held = this.held.sort((a, b) => a.seq! - b.seq!);
+      const held = this.held.sort((a, b) => a.seq - b.seq);
       this.held = [];
       for (const envelope of held) this.deliver(envelope);
     }

@@ -6,11 +6,14 @@ import { LUA_PRELUDE } from './lua-prelude.ts';
  */
 
 /**
- * KEYS counter members cursors online · ARGV uid name connId nodeId roomTtlMs newEpoch counterTtlMs
- * → num total cameOnline newMember lastSeq cursor|-1 epoch
+ * KEYS counter members cursors online · ARGV uid name connId nodeId roomTtlMs newEpoch counterTtlMs mayCreate
+ * → num total cameOnline newMember lastSeq cursor|-1 epoch created, or {-1} when the room does not
+ * exist and may not be created
  */
 export const JOIN = `${LUA_PRELUDE}
 local uid, name, conn, node, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local existed = redis.call('EXISTS', KEYS[1]) + redis.call('EXISTS', KEYS[2])
+if existed == 0 and ARGV[8] ~= '1' then return {-1} end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 -- The epoch lives and dies with the counter: a counter Redis lost comes back with a new epoch.
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
@@ -35,7 +38,7 @@ if not present then
   end
 end
 expire_all({KEYS[2], KEYS[3], KEYS[4]}, ttl)
-return {redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), cameOnline, newMember, seq, cursor, epoch}
+return {redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), cameOnline, newMember, seq, cursor, epoch, existed == 0 and 1 or 0}
 `;
 
 /** KEYS members cursors online · ARGV uid connId lastDeliveredSeq → num total wentOffline */

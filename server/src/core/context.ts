@@ -1,0 +1,44 @@
+/** What the core's handlers share: settings, backends, this node's sessions and the way out. */
+
+import type { AdmissionLimits } from './admission.ts';
+import type { Authenticator } from './auth.ts';
+import type { Bus } from './bus.ts';
+import type { FanOut } from './fan-out.ts';
+import type { LocalRegistry } from './local-registry.ts';
+import type { Logger } from './logger.ts';
+import type { Outbound } from './outbound.ts';
+import type { RoomLog } from './room-log.ts';
+import type { ChatStore } from './store.ts';
+
+export interface CoreSettings extends AdmissionLimits {
+  heartbeatIntervalMs: number;
+  authTimeoutMs: number;
+  maxMessageChars: number;
+  historyPerRoom: number;
+  roomsPerConnection: number;
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  sendBufferLimitBytes: number;
+}
+
+/** Tallies for /metrics; the handlers add to them. */
+export interface CoreCounters {
+  authenticated: number;
+  messagesIn: number;
+  heartbeatTerminations: number;
+  authFailures: number;
+  rateLimitedFrames: number;
+}
+
+export interface CoreContext<P = unknown> {
+  readonly settings: CoreSettings;
+  readonly store: ChatStore;
+  readonly log: RoomLog;
+  readonly bus: Bus;
+  readonly auth: Authenticator;
+  readonly logger: Logger;
+  readonly registry: LocalRegistry<P>;
+  readonly out: Outbound<P>;
+  readonly fanOut: FanOut<P>;
+  readonly counters: CoreCounters;
+}
