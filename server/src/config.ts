@@ -46,7 +46,21 @@ export interface Config {
   roomsPerConnection: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
+  /** Frames per second of one user over all their connections (on one node). */
+  userRatePerSec: number;
+  userRateBurst: number;
+  /** Rooms one user may create per hour, and direct conversations with new people. */
+  roomsCreatedPerHour: number;
+  directPeersPerHour: number;
   sendBufferLimitBytes: number;
+  /** How long a large reply waits for its connection to read what came before (then 4008). */
+  drainTimeoutMs: number;
+  /** All connections' unread output together; past it the largest backlogs are closed (4008). */
+  outputMaxBytes: number;
+  /** TCP connections per address that have not finished their TLS handshake or HTTP request. */
+  pendingPerAddress: number;
+  /** Time allowed for the TLS handshake and for the HTTP request head. */
+  handshakeTimeoutMs: number;
   allowedOrigins: string[];
   connectionsPerAddress: number;
   handshakesPerSec: number;
@@ -186,7 +200,15 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     roomsPerConnection: int(env, 'ROOMS_PER_CONNECTION', defaults.roomsPerConnection ?? 100, 1),
     rateLimitPerSec: int(env, 'RATE_LIMIT_PER_SEC', defaults.rateLimitPerSec ?? 20, 1),
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', defaults.rateLimitBurst ?? 40, 1),
+    userRatePerSec: int(env, 'USER_RATE_PER_SEC', defaults.userRatePerSec ?? 40, 1),
+    userRateBurst: int(env, 'USER_RATE_BURST', defaults.userRateBurst ?? 80, 1),
+    roomsCreatedPerHour: int(env, 'ROOMS_CREATED_PER_HOUR', defaults.roomsCreatedPerHour ?? 100, 1),
+    directPeersPerHour: int(env, 'DIRECT_PEERS_PER_HOUR', defaults.directPeersPerHour ?? 200, 1),
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs ?? 10_000, 100),
+    outputMaxBytes: int(env, 'OUTPUT_MAX_BYTES', defaults.outputMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
+    pendingPerAddress: int(env, 'PENDING_PER_ADDRESS', defaults.pendingPerAddress ?? 20, 0),
+    handshakeTimeoutMs: int(env, 'HANDSHAKE_TIMEOUT_MS', defaults.handshakeTimeoutMs ?? 10_000, 100),
     allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     connectionsPerAddress: int(env, 'CONNECTIONS_PER_ADDRESS', defaults.connectionsPerAddress ?? 1000, 0),
     handshakesPerSec: int(env, 'HANDSHAKES_PER_SEC', defaults.handshakesPerSec ?? 50, 0),

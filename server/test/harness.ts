@@ -56,6 +56,11 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
     LOGIN_PER_MINUTE: '0',
+    PENDING_PER_ADDRESS: '0',
+    USER_RATE_PER_SEC: '1000',
+    USER_RATE_BURST: '1000',
+    ROOMS_CREATED_PER_HOUR: '100000',
+    DIRECT_PEERS_PER_HOUR: '100000',
     SNAPSHOT_PATH: 'off',
     // TEST_BACKEND=redis: the same suite against Redis (a prefix of its own per server).
     ...redisBackendEnv(),
@@ -234,13 +239,15 @@ export interface ConnectOptions {
   /** Answer heartbeat pings (default true), as every real client does. */
   pong?: boolean;
   path?: string;
+  /** The client's own address (127.0.0.2 and so on are this machine too), to be another client to per-address limits. */
+  localAddress?: string;
 }
 
 export async function connect(server: TestServer, options: ConnectOptions = {}): Promise<TestClient> {
   const url = new URL(options.path ?? '/', server.url);
   if (options.token) url.searchParams.set('token', options.token);
   if (options.v) url.searchParams.set('v', '1');
-  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers });
+  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers, localAddress: options.localAddress });
   const client = new TestClient(ws);
   if (options.pong !== false) {
     ws.on('message', (data) => {

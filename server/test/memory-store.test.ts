@@ -30,11 +30,11 @@ const join = (s: MemoryStore, roomid: string, uid: string, conn: string) => s.jo
 describe('memory store bounds', () => {
   it('STORE_MAX_BYTES bounds history and inboxes together: the least recently used history goes, and says gap', async () => {
     const oneMessage = messageBytes({ ...draft('room0', 'x'.repeat(1000)), seq: 1 });
-    const s = store({ historyPerRoom: 100, storeMaxBytes: oneMessage * 30 });
-    for (let r = 0; r < 5; r += 1) for (let i = 0; i < 10; i += 1) await s.append(draft(`room${r}`, 'x'.repeat(1000)));
-    const stats = await s.stats();
-    expect(stats.bytes).toBeLessThanOrEqual(oneMessage * 30);
-    expect((await s.readAfter('room4', 0, 100)).messages).toHaveLength(10);
+    const s = store({ historyPerRoom: 100, storeMaxBytes: oneMessage * 44 });
+    for (let r = 0; r < 8; r += 1) for (let i = 0; i < 10; i += 1) await s.append(draft(`room${r}`, 'x'.repeat(1000)));
+    expect((await s.stats()).bytes).toBeLessThanOrEqual(oneMessage * 44);
+    // A room keeps at most a quarter of the budget (11 of 44): the newest room is whole.
+    expect((await s.readAfter('room7', 0, 100)).messages).toHaveLength(10);
     const evicted = await s.readAfter('room0', 0, 100);
     expect(evicted).toMatchObject({ messages: [], gap: true, lastSeq: 10 });
     // The room goes on counting where it stopped.
@@ -42,19 +42,32 @@ describe('memory store bounds', () => {
     await s.close();
   });
 
+  it('one room keeps at most a quarter of STORE_MAX_BYTES: its oldest go, other rooms keep theirs', async () => {
+    const oneMessage = messageBytes({ ...draft('busy', 'x'.repeat(1000)), seq: 1 });
+    const s = store({ historyPerRoom: 1000, storeMaxBytes: oneMessage * 40 });
+    for (let i = 0; i < 5; i += 1) await s.append(draft('quiet', 'x'.repeat(1000)));
+    for (let i = 0; i < 100; i += 1) await s.append(draft('busy', 'x'.repeat(1000)));
+    const busy = await s.readAfter('busy', 0, 1000);
+    expect(busy.messages.length).toBeLessThanOrEqual(10);
+    expect(busy.messages.at(-1)?.seq).toBe(100);
+    expect(busy.gap).toBe(true);
+    expect((await s.readAfter('quiet', 0, 100)).messages).toHaveLength(5);
+    await s.close();
+  });
+
   it('an evicted history keeps members, cursors and seq: a member coming back is replayed from the cursor and told gap', async () => {
     const big = 'y'.repeat(2000);
-    const s = store({ historyPerRoom: 100, storeMaxBytes: messageBytes({ ...draft('quiet', big), seq: 1 }) * 6 });
+    const s = store({ historyPerRoom: 100, storeMaxBytes: messageBytes({ ...draft('quiet', big), seq: 1 }) * 12 });
     await join(s, 'quiet', 'bob', 'c1');
     await join(s, 'quiet', 'alice', 'c2');
     await s.append(draft('quiet', 'seen', 'alice'));
     await s.disconnect('quiet', 'bob', 'c1', 1);
-    for (let i = 0; i < 3; i += 1) await s.append(draft('quiet', big, 'alice'));
-    // Someone else's traffic pushes the quiet room's history out.
-    for (let i = 0; i < 6; i += 1) await s.append(draft('busy', big, 'carol'));
+    for (let i = 0; i < 2; i += 1) await s.append(draft('quiet', big, 'alice'));
+    // Someone else's traffic in other rooms pushes the quiet room's history out.
+    for (let r = 0; r < 6; r += 1) for (let i = 0; i < 2; i += 1) await s.append(draft(`busy${r}`, big, 'carol'));
     const back = await join(s, 'quiet', 'bob', 'c3');
-    expect(back).toMatchObject({ cameOnline: true, newMember: false, offlineCursor: 1, lastSeq: 4, total: 2 });
-    expect(await s.readAfter('quiet', 1, 50)).toMatchObject({ messages: [], gap: true, lastSeq: 4 });
+    expect(back).toMatchObject({ cameOnline: true, newMember: false, offlineCursor: 1, lastSeq: 3, total: 2 });
+    expect(await s.readAfter('quiet', 1, 50)).toMatchObject({ messages: [], gap: true, lastSeq: 3 });
     expect((await s.members('quiet')).map((m) => m.uid).sort()).toEqual(['alice', 'bob']);
     await s.close();
   });

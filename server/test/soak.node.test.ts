@@ -52,6 +52,7 @@ describe('soak', () => {
         SNAPSHOT_PATH: 'off',
         CONNECTIONS_PER_ADDRESS: '0',
         LOGIN_PER_MINUTE: '0',
+        PENDING_PER_ADDRESS: '0',
         HANDSHAKES_PER_SEC: '0',
         HEARTBEAT_INTERVAL_MS: '2000',
         LOG_LEVEL: 'info',

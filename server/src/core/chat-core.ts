@@ -35,7 +35,7 @@ import { handleSend } from './handlers/send.ts';
 import { LocalRegistry } from './local-registry.ts';
 import type { Logger } from './logger.ts';
 import { Outbound } from './outbound.ts';
-import { TokenBucket } from './rate-limiter.ts';
+import { KeyedBuckets, TokenBucket } from './rate-limiter.ts';
 import type { RoomLog, StoredMessage } from './room-log.ts';
 import { Session, type EndReason, type Transport } from './session.ts';
 import type { ChatStore } from './store.ts';
@@ -73,6 +73,9 @@ export interface CoreStats {
 }
 
 const PING_TEXT = JSON.stringify({ event: ServerEvent.Heartbeat, message: HEARTBEAT_PING });
+/** How often all connections' unread output is added up against OUTPUT_MAX_BYTES. */
+const OUTPUT_CHECK_MS = 250;
+const HOUR_SECONDS = 3600;
 const EXPIRED_AUTH = 'please auth again, your token is expired!';
 
 export class ChatCore<P = unknown> {
@@ -82,6 +85,7 @@ export class ChatCore<P = unknown> {
   private readonly admission: AdmissionControl;
   private readonly parse: FrameParser;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private outputTimer: ReturnType<typeof setInterval> | undefined;
   private nextSessionId = 0;
   private readonly nodeId = uuidv4().slice(0, 8);
   private shuttingDown = false;
@@ -90,7 +94,7 @@ export class ChatCore<P = unknown> {
 
   constructor(private readonly deps: CoreDeps<P>) {
     this.registry = new LocalRegistry<P>(deps.bus);
-    this.out = new Outbound(deps.prepare, deps.settings.sendBufferLimitBytes, deps.logger);
+    this.out = new Outbound(deps.prepare, deps.settings.sendBufferLimitBytes, deps.settings.drainTimeoutMs, deps.logger);
     this.admission = new AdmissionControl(deps.settings);
     this.parse = createFrameParser(deps.settings);
     const ctx: CoreContext<P> = {
@@ -103,6 +107,11 @@ export class ChatCore<P = unknown> {
       registry: this.registry,
       out: this.out,
       counters: this.counters,
+      quotas: {
+        frames: new KeyedBuckets(deps.settings.userRatePerSec, deps.settings.userRateBurst),
+        roomsCreated: new KeyedBuckets(deps.settings.roomsCreatedPerHour / HOUR_SECONDS, deps.settings.roomsCreatedPerHour),
+        directPeers: new KeyedBuckets(deps.settings.directPeersPerHour / HOUR_SECONDS, deps.settings.directPeersPerHour),
+      },
       fanOut: new FanOut(this.registry, this.out, {
         requeueDirect: (uid, envelope, closing) => void this.requeueDirect(uid, envelope, closing),
         leftElsewhere: (session, envelope) => void leftElsewhere(ctx, session, envelope),
@@ -120,6 +129,8 @@ export class ChatCore<P = unknown> {
 
   start(): void {
     this.heartbeatTimer = setInterval(() => this.sweep(), this.deps.settings.heartbeatIntervalMs);
+    this.outputTimer = setInterval(() => this.boundOutput(), OUTPUT_CHECK_MS);
+    this.outputTimer.unref?.();
   }
 
   verifyToken(token: string): VerifyResult {
@@ -166,7 +177,7 @@ export class ChatCore<P = unknown> {
 
   receive(session: Session<P>, text: string, isBinary: boolean): void {
     if (session.closed || session.slow) return;
-    const admission = session.admit();
+    const admission = session.admit((uid) => this.ctx.quotas.frames.take(uid));
     if (isBinary) {
       this.out.error(session, { code: ErrorCode.BinaryFrame, message: 'binary frames are not supported; send JSON text' });
       return;
@@ -212,6 +223,7 @@ export class ChatCore<P = unknown> {
   async shutdown(reason = 'server shutting down'): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.outputTimer);
     const sessions = [...this.registry.all];
     const allClosed = new Promise<void>((resolve) => {
       this.onDrained = resolve;
@@ -309,6 +321,29 @@ export class ChatCore<P = unknown> {
         continue;
       }
       session.transport.send(PING_TEXT);
+    }
+  }
+
+  /**
+   * Each connection's unread output is bounded on every send (SEND_BUFFER_LIMIT_BYTES); this bounds
+   * them all together: past OUTPUT_MAX_BYTES, the connections with the largest backlogs are closed
+   * as slow consumers until the rest fits.
+   */
+  private boundOutput(): void {
+    let total = 0;
+    const backlogs: [number, Session<P>][] = [];
+    for (const session of this.registry.all) {
+      const buffered = session.transport.bufferedAmount;
+      if (buffered === 0 || session.slow) continue;
+      total += buffered;
+      backlogs.push([buffered, session]);
+    }
+    if (total <= this.deps.settings.outputMaxBytes) return;
+    backlogs.sort((a, b) => b[0] - a[0]);
+    for (const [buffered, session] of backlogs) {
+      if (total <= this.deps.settings.outputMaxBytes) break;
+      this.out.closeSlow(session);
+      total -= buffered;
     }
   }
 

@@ -7,6 +7,7 @@ import type { FanOut } from './fan-out.ts';
 import type { LocalRegistry } from './local-registry.ts';
 import type { Logger } from './logger.ts';
 import type { Outbound } from './outbound.ts';
+import type { KeyedBuckets } from './rate-limiter.ts';
 import type { RoomLog } from './room-log.ts';
 import type { ChatStore } from './store.ts';
 
@@ -18,7 +19,23 @@ export interface CoreSettings extends AdmissionLimits {
   roomsPerConnection: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
+  userRatePerSec: number;
+  userRateBurst: number;
+  roomsCreatedPerHour: number;
+  directPeersPerHour: number;
   sendBufferLimitBytes: number;
+  drainTimeoutMs: number;
+  outputMaxBytes: number;
+}
+
+/** What one user may do in a while, over all their connections on this node. */
+export interface UserQuotas {
+  /** Frames per second. */
+  frames: KeyedBuckets;
+  /** Rooms created. */
+  roomsCreated: KeyedBuckets;
+  /** Direct conversations started with someone new. */
+  directPeers: KeyedBuckets;
 }
 
 /** Tallies for /metrics; the handlers add to them. */
@@ -41,4 +58,5 @@ export interface CoreContext<P = unknown> {
   readonly out: Outbound<P>;
   readonly fanOut: FanOut<P>;
   readonly counters: CoreCounters;
+  readonly quotas: UserQuotas;
 }

@@ -6,7 +6,8 @@
  *   their heap size). Past it, the history of the least recently used room, or the inbox of the
  *   least recently used user, is dropped whole. A dropped history keeps its room's seq counter and
  *   members, so a member who comes back is told `gap`; a dropped inbox is reported as an inbox gap.
- * - HISTORY_PER_ROOM messages per room, INBOX_PER_USER per user.
+ * - HISTORY_PER_ROOM messages per room and at most a quarter of STORE_MAX_BYTES (oldest out first);
+ *   INBOX_PER_USER messages per user.
  * - At most ROOM_LIMIT rooms and USER_LIMIT users. A room or user is forgotten only after
  *   ROOM_TTL_MS without activity and with nobody online; a room is never forgotten for space while
  *   it has members, so its membership and roles cannot be pushed out by someone else's traffic.
@@ -22,16 +23,17 @@ import { EnvelopeKind } from './envelope.ts';
 import type { LocalBus } from './local-bus.ts';
 import { RingBuffer } from './ring-buffer.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from './room-log.ts';
-import type {
-  ChatStore,
-  DisconnectResult,
-  JoinOptions,
-  JoinRefusal,
-  JoinResult,
-  LeaveResult,
-  RoomCounts,
-  StoreStats,
-  UserConnectResult,
+import {
+  StoreFullError,
+  type ChatStore,
+  type DisconnectResult,
+  type JoinOptions,
+  type JoinRefusal,
+  type JoinResult,
+  type LeaveResult,
+  type RoomCounts,
+  type StoreStats,
+  type UserConnectResult,
 } from './store.ts';
 import { roomTopic, userTopic } from './topics.ts';
 import { messageWire } from './wire.ts';
@@ -95,6 +97,8 @@ export function messageBytes(message: StoredMessage): number {
   return 2 * chars + MESSAGE_OVERHEAD_BYTES;
 }
 const MESSAGE_OVERHEAD_BYTES = 160;
+/** The most of STORE_MAX_BYTES one room's history may hold. */
+const ROOM_SHARE_OF_STORE = 1 / 4;
 const historyKey = (roomid: string): string => `h\n${roomid}`;
 const inboxKey = (uid: string): string => `i\n${uid}`;
 const idKey = (uid: string, id: string): string => `${uid}\n${id}`;
@@ -310,21 +314,25 @@ export class MemoryStore implements ChatStore, RoomLog {
     room.activeAt = this.now();
     const message: StoredMessage = { ...draft, seq: room.seq };
     if (this.limits.historyPerRoom > 0) {
-      const dropped = room.history.push(message);
-      if (dropped) {
-        room.ids.delete(idKey(dropped.uid, dropped.id));
-        room.historyBytes -= messageBytes(dropped);
-      }
+      const overwritten = room.history.push(message);
+      if (overwritten) this.forget(room, overwritten);
       room.ids.set(idKey(draft.uid, draft.id), message.seq);
       room.historyBytes += messageBytes(message);
+      // One room keeps at most a share of the budget: its oldest go first, not other rooms' histories.
+      while (room.historyBytes > this.limits.storeMaxBytes * ROOM_SHARE_OF_STORE && room.history.length > 1) this.forget(room, room.history.shift()!);
       this.held.set(historyKey(roomid), { bytes: room.historyBytes });
     }
     return message;
   }
 
+  private forget(room: Room, message: StoredMessage): void {
+    room.ids.delete(idKey(message.uid, message.id));
+    room.historyBytes -= messageBytes(message);
+  }
+
   async append(draft: MessageDraft): Promise<Appended> {
     const room = this.roomFor(draft.roomid, true);
-    if (typeof room === 'string') throw new Error(`cannot append to ${draft.roomid}: ${room}`);
+    if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
     const original = this.accepted(room, draft);
     if (original) return { message: original, duplicate: true };
     const message = this.keep(room, draft.roomid, draft);
@@ -333,8 +341,9 @@ export class MemoryStore implements ChatStore, RoomLog {
   }
 
   async appendDirect(draft: MessageDraft, to: string): Promise<AppendedDirect> {
+    if (!this.users.has(to) && this.users.size >= this.limits.userLimit) throw new StoreFullError('USER_LIMIT');
     const room = this.roomFor(draft.roomid, true);
-    if (typeof room === 'string') throw new Error(`cannot append to ${draft.roomid}: ${room}`);
+    if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
     const original = this.accepted(room, draft);
     if (original) return { message: original, duplicate: true, queued: true };
     const sender = this.userFor(draft.uid, draft.name);
@@ -417,11 +426,6 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (!user || !user.connections.delete(connId)) return { lastConnection: false };
     user.activeAt = this.now();
     return { lastConnection: user.connections.size === 0 };
-  }
-
-  /** Whether a direct message to `uid` may create their record (USER_LIMIT). */
-  knowsOrHasRoomFor(uid: string): boolean {
-    return this.users.has(uid) || this.users.size < this.limits.userLimit;
   }
 
   async stats(): Promise<StoreStats> {

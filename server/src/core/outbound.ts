@@ -8,8 +8,6 @@ import type { FrameError } from './frames.ts';
 import type { Logger } from './logger.ts';
 import type { Session } from './session.ts';
 
-/** How long a paged reply waits for a connection to read what it was sent before. */
-export const DRAIN_TIMEOUT_MS = 10_000;
 const DRAIN_POLL_MS = 10;
 
 export interface OutboundStats {
@@ -28,6 +26,8 @@ export class Outbound<P> {
     /** Makes the payload that Transport.sendPrepared sends, once per fan-out. */
     readonly prepare: (text: string) => P,
     private readonly sendBufferLimitBytes: number,
+    /** How long `writable` waits for a connection to read what it was sent before. */
+    private readonly drainTimeoutMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -76,9 +76,8 @@ export class Outbound<P> {
    * within DRAIN_TIMEOUT_MS, or when it closed meanwhile.
    */
   async writable(session: Session<P>): Promise<boolean> {
-    const lowWater = this.sendBufferLimitBytes / 2;
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    while (session.open && !session.slow && session.transport.bufferedAmount > lowWater) {
+    const deadline = Date.now() + this.drainTimeoutMs;
+    while (session.open && !session.slow && this.backedUp(session)) {
       if (Date.now() > deadline) {
         this.closeSlow(session);
         return false;
@@ -86,6 +85,11 @@ export class Outbound<P> {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
     return session.open && !session.slow;
+  }
+
+  /** The connection has more than half the limit unread: a large reply waits (`writable`) before its next page. */
+  backedUp(session: Session<P>): boolean {
+    return session.transport.bufferedAmount > this.sendBufferLimitBytes / 2;
   }
 
   /** Stops reading the connection and closes it with 4008; once. */

@@ -22,6 +22,16 @@ export class RingBuffer<T> {
     return dropped;
   }
 
+  /** Removes and returns the oldest item. */
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.items[this.start];
+    this.items[this.start] = undefined;
+    this.start = (this.start + 1) % this.capacity;
+    this.size -= 1;
+    return item;
+  }
+
   last(): T | undefined {
     return this.size === 0 ? undefined : this.items[(this.start + this.size - 1) % this.capacity];
   }

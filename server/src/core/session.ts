@@ -32,6 +32,8 @@ export type EndReason = 'close' | 'timeout';
 /** What to do with a frame, by the rate limit. */
 export type Admission = 'accept' | 'refuse' | 'close';
 
+/** Direct conversations a session remembers as existing. */
+const KNOWN_CONVERSATIONS_MAX = 1000;
 /** Closing after this many rate-limited frames in a row. */
 const RATE_LIMIT_STRIKES = 50;
 
@@ -50,6 +52,7 @@ export class Session<P = unknown> {
   private countedOnline = false;
   private detached = false;
   private detachWaiters: (() => void)[] | undefined;
+  private conversations: Set<string> | undefined;
   /** Frames are handled one after another: a connection's messages keep their order. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -145,13 +148,26 @@ export class Session<P = unknown> {
     return this.rooms.values();
   }
 
+  /** Whether this connection has seen the direct conversation exist (saves asking the store again). */
+  knowsConversation(roomid: string): boolean {
+    return this.conversations?.has(roomid) ?? false;
+  }
+
+  knownConversation(roomid: string): void {
+    this.conversations ??= new Set();
+    if (this.conversations.size < KNOWN_CONVERSATIONS_MAX) this.conversations.add(roomid);
+  }
+
   // ------------------------------------------------------------------------------------------
   // Frames, rate and liveness
 
-  /** A frame arrived: the client is alive, and the rate limit says what to do with it. */
-  admit(): Admission {
+  /**
+   * A frame arrived: the client is alive, and the rate limits (this connection's, and `userAllows`
+   * for its user's over all connections) say what to do with it.
+   */
+  admit(userAllows: (uid: string) => boolean): Admission {
     this.heard = true;
-    if (this.bucket.take()) {
+    if (this.bucket.take() && (!this.currentIdentity || userAllows(this.currentIdentity.uid))) {
       this.limitedInARow = 0;
       return 'accept';
     }

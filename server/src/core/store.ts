@@ -33,6 +33,14 @@ export interface JoinResult extends RoomCounts {
   epoch: string;
 }
 
+/** A store at a configured capacity (ROOM_LIMIT, USER_LIMIT) refuses to create more; nothing was changed. */
+export class StoreFullError extends Error {
+  constructor(readonly limit: 'ROOM_LIMIT' | 'USER_LIMIT') {
+    super(`the store holds as many ${limit === 'ROOM_LIMIT' ? 'rooms' : 'users'} as it may (${limit})`);
+    this.name = 'StoreFullError';
+  }
+}
+
 /** Why a join was not done. */
 export type JoinRefusal = 'no-such-room' | 'store-full';
 

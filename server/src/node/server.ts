@@ -6,7 +6,7 @@
 
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -87,7 +87,15 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
     );
   };
 
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest) : createHttpServer(onRequest);
+  const server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: config.handshakeTimeoutMs }, onRequest)
+    : createHttpServer(onRequest);
+  // A request head must be complete within the handshake timeout, a whole request soon after.
+  server.headersTimeout = config.handshakeTimeoutMs;
+  server.requestTimeout = config.handshakeTimeoutMs * 3;
+  const pending = new PendingConnections(config.trustProxy ? 0 : config.pendingPerAddress);
+  server.on('connection', (socket: Socket) => pending.opened(socket));
+  server.on('request', (req: IncomingMessage) => pending.finished(req.socket));
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -109,6 +117,7 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
 
   const coalescer = new WriteCoalescer(config.writeCoalesceMs);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    pending.finished(req.socket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, message: string): void => {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
@@ -150,6 +159,43 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
       wss.close();
     },
   };
+}
+
+/**
+ * TCP connections per client address that have not yet finished their TLS handshake and HTTP
+ * request: a client that opens sockets and then drips (or sends nothing) is cut off at
+ * PENDING_PER_ADDRESS, and every such socket is dropped after HANDSHAKE_TIMEOUT_MS by Node's own
+ * timeouts. Behind a proxy (TRUST_PROXY) every socket is the proxy's: the proxy bounds this instead.
+ */
+class PendingConnections {
+  private readonly byAddress = new Map<string, number>();
+  private readonly counted = new WeakSet<Socket>();
+
+  constructor(private readonly limit: number) {}
+
+  opened(socket: Socket): void {
+    if (this.limit === 0) return;
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = this.byAddress.get(address) ?? 0;
+    if (count >= this.limit) {
+      socket.destroy();
+      return;
+    }
+    this.byAddress.set(address, count + 1);
+    this.counted.add(socket);
+    socket.once('close', () => this.finished(socket));
+  }
+
+  /** The request arrived on `socket` (over TLS, a TLSSocket whose `_parent` is the TCP socket counted). */
+  finished(socket: Socket): void {
+    const tcp = (socket as Socket & { _parent?: Socket })._parent ?? socket;
+    if (!this.counted.delete(tcp)) return;
+    socket = tcp;
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = (this.byAddress.get(address) ?? 1) - 1;
+    if (count <= 0) this.byAddress.delete(address);
+    else this.byAddress.set(address, count);
+  }
 }
 
 /** What an oversize body may still send after the 413 is decided before the socket is dropped. */

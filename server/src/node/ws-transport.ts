@@ -122,12 +122,13 @@ export class WsTransport implements Transport {
     socket.write(batchOf(queue, bytes));
   }
 
-  /**
-   * The backlog the peer has not read: what earlier flushes left in the socket. The queue is not
-   * counted: a burst fills it before a single byte could be read.
-   */
+  /** What the peer has not read yet: the frames queued here and what earlier flushes left in the socket. */
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.queuedBytes + this.ws.bufferedAmount;
+  }
+
+  pause(): void {
+    this.ws.pause();
   }
 
   get open(): boolean {

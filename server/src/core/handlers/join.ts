@@ -18,7 +18,8 @@ import { presenceWire } from '../wire.ts';
 export const REPLAY_PAGE_MESSAGES = 50;
 
 const REFUSALS: Record<JoinRefusal, string> = {
-  'no-such-room': 'no such room',
+  // Only refused when the user may not create one now.
+  'no-such-room': 'you have created as many rooms as you may for now (ROOMS_CREATED_PER_HOUR); join one that exists',
   'store-full': 'this server holds as many rooms as it may (ROOM_LIMIT); try again later',
 };
 
@@ -36,7 +37,9 @@ export async function handleJoin<P>(ctx: CoreContext<P>, session: Session<P>, fr
   sub.beginJoin();
   // Subscribed before the store counts the member in: nothing published from then on is missed.
   if (!rejoin) await ctx.registry.addToRoom(roomid, session);
-  const joined = await ctx.store.join(roomid, identity.uid, identity.name, session.id, { mayCreate: true });
+  const mayCreate = ctx.quotas.roomsCreated.available(identity.uid);
+  const joined = await ctx.store.join(roomid, identity.uid, identity.name, session.id, { mayCreate });
+  if (typeof joined !== 'string' && joined.created) ctx.quotas.roomsCreated.take(identity.uid);
   if (typeof joined === 'string') {
     if (!rejoin) {
       session.unsubscribe(roomid);
@@ -92,11 +95,15 @@ async function replay<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
     result.gap ||= page.gap;
     result.lastSeq = page.lastSeq;
     for (const message of page.messages) {
+      // Sent as fast as the client reads: a connection that stops reading is closed, not buffered for.
+      if (ctx.out.backedUp(session) && !(await ctx.out.writable(session))) return result;
       ctx.out.sendText(session, JSON.stringify({ ...message, num: counts.num, total: counts.total, replay: true }));
       cursor = message.seq;
       result.replayed += 1;
     }
     if (page.messages.length < REPLAY_PAGE_MESSAGES || cursor >= page.lastSeq) return result;
-    if (!(await ctx.out.writable(session))) return result;
+    // A page at a time, with a turn of the event loop between pages: other connections are
+    // served, and queued frames are written, even when the log answers without waiting (memory).
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
