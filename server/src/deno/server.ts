@@ -12,6 +12,8 @@ import type { TlsMaterial } from '../node/tls.ts';
 import { createChatApp, type ChatApp } from '../chat-app.ts';
 import { refusal, toHttpRequest, toResponse } from './http-exchange.ts';
 import { listen } from './listener.ts';
+import { REMOTE_CLIENT_REFUSAL, refuseRemoteClient } from './loopback-only.ts';
+import { SocketCensus } from './socket-census.ts';
 import { startSession } from './socket-session.ts';
 import { prepareText } from './socket-transport.ts';
 
@@ -43,8 +45,10 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
   if (config.perMessageDeflate) {
     logger.warn('PER_MESSAGE_DEFLATE is not available on Deno: Deno.upgradeWebSocket negotiates no compression');
   }
+  logger.warn(`${REMOTE_CLIENT_REFUSAL}: Deno.upgradeWebSocket assembles a fragmented message without a size limit`);
   const app = await createChatApp(config, logger, { prepare: prepareText, readStatic: staticReader(config) });
   const { core } = app;
+  const sockets = new SocketCensus(config.connectionsPerAddress);
 
   const upgrade = (request: Request, url: URL, address: string): Response => {
     const decision = app.decideUpgrade({
@@ -55,6 +59,10 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
       query: url.searchParams,
     });
     if (!decision.ok) return refusal(decision.status, decision.message);
+    if (sockets.full(address)) {
+      app.metrics.refusedHandshake('too-many-connections');
+      return refusal(429, 'Too Many Requests');
+    }
     const { identity, welcome } = decision;
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
@@ -63,14 +71,17 @@ export async function startDenoServer(config: Config, logger: Logger = createLog
     } catch {
       return refusal(400, 'Bad Request');
     }
-    startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes });
+    startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes, census: sockets });
     return upgraded.response;
   };
 
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(request.url);
-    const address = clientAddress(info.remoteAddr.hostname, request.headers.get('x-forwarded-for') ?? undefined, config.trustProxy);
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return upgrade(request, url, address);
+    const forwardedFor = request.headers.get('x-forwarded-for') ?? undefined;
+    const address = clientAddress(info.remoteAddr.hostname, forwardedFor, config.trustProxy);
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      return refuseRemoteClient(info.remoteAddr.hostname, forwardedFor, config.trustProxy) ?? upgrade(request, url, address);
+    }
     const reply = await handleHttp(toHttpRequest(request, url, address), app.http);
     return toResponse(reply, request.method);
   };
