@@ -12,7 +12,9 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { startServer, type Listener, type RunningServer, type StartOptions } from '../running-server.ts';
 import { refusal, toHttpRequest, toResponse } from './http-exchange.ts';
 import { listen } from './listener.ts';
+import { REMOTE_CLIENT_REFUSAL, refuseRemoteClient } from './loopback-only.ts';
 import { denoPlatform } from './platform.ts';
+import { SocketCensus } from './socket-census.ts';
 import { startSession } from './socket-session.ts';
 import { prepareText } from './socket-transport.ts';
 
@@ -23,6 +25,7 @@ export function startDenoServer(config: Config, logger: Logger = createLogger(co
   if (config.perMessageDeflate) {
     logger.warn('PER_MESSAGE_DEFLATE is not available on Deno: Deno.upgradeWebSocket negotiates no compression');
   }
+  logger.warn(`${REMOTE_CLIENT_REFUSAL}: Deno.upgradeWebSocket assembles a fragmented message without a size limit`);
   return startServer(
     { ...config, perMessageDeflate: false },
     logger,
@@ -39,6 +42,7 @@ export function startDenoServer(config: Config, logger: Logger = createLogger(co
 
 function serve(app: ChatApp<string>): Listener {
   const { config, core } = app;
+  const sockets = new SocketCensus(config.connectionsPerAddress);
   const upgrade = (request: Request, url: URL, address: string): Response => {
     const decision = app.decideUpgrade({
       path: url.pathname,
@@ -48,6 +52,11 @@ function serve(app: ChatApp<string>): Listener {
       query: url.searchParams,
     });
     if (!decision.ok) return refusal(decision.status, decision.message);
+    // The core counts sessions; a socket it let go of may linger on Deno (no terminate): count those too.
+    if (sockets.full(address)) {
+      app.metrics.refusedHandshake('too-many-connections');
+      return refusal(429, 'Too Many Requests');
+    }
     const { identity, welcome } = decision;
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
@@ -56,14 +65,17 @@ function serve(app: ChatApp<string>): Listener {
     } catch {
       return refusal(400, 'Bad Request');
     }
-    startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes });
+    startSession(core, upgraded.socket, { address, identity, welcome, maxPayloadBytes: config.maxPayloadBytes, census: sockets });
     return upgraded.response;
   };
 
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(request.url);
-    const address = clientAddress(info.remoteAddr.hostname, request.headers.get('x-forwarded-for') ?? undefined, config.trustProxy);
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return upgrade(request, url, address);
+    const forwardedFor = request.headers.get('x-forwarded-for') ?? undefined;
+    const address = clientAddress(info.remoteAddr.hostname, forwardedFor, config.trustProxy);
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      return refuseRemoteClient(info.remoteAddr.hostname, forwardedFor, config.trustProxy) ?? upgrade(request, url, address);
+    }
     const reply = await handleHttp(toHttpRequest(request, url, address), app.http);
     return toResponse(reply, request.method);
   };
