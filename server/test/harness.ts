@@ -73,14 +73,14 @@ export interface HttpResult<T = unknown> {
 export function httpRequest<T = unknown>(
   server: TestServer,
   path: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string; headers?: Record<string, string>; localAddress?: string } = {},
 ): Promise<HttpResult<T>> {
   const url = new URL(path, server.httpUrl);
   const doRequest = url.protocol === 'https:' ? request : plainRequest;
   return new Promise((resolve, reject) => {
     const req = doRequest(
       url,
-      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost' },
+      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost', localAddress: options.localAddress },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -234,13 +234,15 @@ export interface ConnectOptions {
   /** Answer heartbeat pings (default true), as every real client does. */
   pong?: boolean;
   path?: string;
+  /** The client's source address (127.0.0.2 …): a different client as far as the server can tell. */
+  localAddress?: string;
 }
 
 export async function connect(server: TestServer, options: ConnectOptions = {}): Promise<TestClient> {
   const url = new URL(options.path ?? '/', server.url);
   if (options.token) url.searchParams.set('token', options.token);
   if (options.v) url.searchParams.set('v', '1');
-  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers });
+  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers, localAddress: options.localAddress });
   const client = new TestClient(ws);
   if (options.pong !== false) {
     ws.on('message', (data) => {
