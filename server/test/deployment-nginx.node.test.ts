@@ -281,7 +281,7 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
         const back = await Promise.all(lost.map((client) => clientAt(server, addresses[clients.indexOf(client)], `user-${clients.indexOf(client)}`)));
         try {
           for (const [i, client] of back.entries()) {
-            const seen = lost[i].messages(room).map((m) => m.seq);
+            const seen = lost[i].messages(room).map((m) => m.seq as number);
             const joined = await client.join(room, { since: Math.max(...seen) });
             expect(joined.gap).toBe(false);
             expect(client.messages(room).map((m) => [m.seq, m.replay])).toEqual(missed.map((ack) => [ack.seq, true]));
