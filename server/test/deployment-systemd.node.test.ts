@@ -25,8 +25,9 @@ const ONE_NODE_SETTINGS = deploymentBlock('# /etc/chatroom/chatroom.env: one nod
 const SYSTEMD_ANALYZE = 'systemd-analyze';
 
 function systemdAnalyzeUnavailable(): string | undefined {
-  if (spawnSync(SYSTEMD_ANALYZE, ['--version']).status === 0) return undefined;
-  const reason = 'systemd-analyze not found (install the Debian package: apt-get install -y systemd)';
+  const probe = spawnSync(SYSTEMD_ANALYZE, ['--version'], { encoding: 'utf8' });
+  if (probe.status === 0) return undefined;
+  const reason = `systemd-analyze did not run (${probe.error?.message ?? `exit ${probe.status}: ${probe.stderr}`}); install the Debian package: apt-get install -y systemd`;
   if (process.env.CI === 'true') throw new Error(`${reason}; CI must not skip the systemd unit test`);
   return reason;
 }
@@ -56,6 +57,7 @@ function unitProblems(unit: string): string[] {
 }
 
 const systemdMissing = systemdAnalyzeUnavailable();
+if (systemdMissing) console.warn(`skipping the systemd unit checks: ${systemdMissing}`);
 
 describe.skipIf(systemdMissing !== undefined)('the systemd unit in docs/deployment.md', () => {
   it('is a unit systemd accepts without a complaint', () => {
