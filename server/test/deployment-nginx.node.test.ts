@@ -104,8 +104,27 @@ function metricValue(text: string, name: string): number {
   return Number(line.split(' ')[1]);
 }
 
+/** nginx's certificate, made once for the file. */
+let cert: { cert: string; key: string };
+
+/** One in-process node with these settings behind nginx, started for the enclosing describe. */
+function oneNodeBehindNginx(settings: Record<string, string>): { node: RunningServer; server: TestServer } {
+  const setup = {} as { node: RunningServer; server: TestServer; nginx?: RunningNginx };
+  beforeAll(async () => {
+    setup.node = await startNodeServer(loadConfig(testEnv(settings)));
+    const dir = nginxPrefix();
+    const port = await freePort();
+    setup.nginx = await startNginx(dir, siteFor(dir, port, cert, [`127.0.0.1:${setup.node.port}`]));
+    setup.server = front(port, cert.cert);
+  });
+  afterAll(async () => {
+    await setup.nginx?.stop();
+    await setup.node?.close();
+  });
+  return setup;
+}
+
 describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployment.md', () => {
-  let cert: { cert: string; key: string };
   beforeAll(async () => {
     cert = await makeCertificate('nginx-front');
   });
@@ -119,38 +138,23 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
   });
 
   describe('in front of one node on its machine', () => {
-    let node: RunningServer;
-    let nginx: RunningNginx;
-    let server: TestServer;
-
-    beforeAll(async () => {
-      // As the doc says for one node: HOST=127.0.0.1 and no REDIS_URL. Two connections per address,
-      // so that a test can reach the limit.
-      const env = testEnv(nodeSettings({}, { CONNECTIONS_PER_ADDRESS: '2' }));
-      node = await startNodeServer(loadConfig(env));
-      const dir = nginxPrefix();
-      const port = await freePort();
-      nginx = await startNginx(dir, siteFor(dir, port, cert, [`127.0.0.1:${node.port}`]));
-      server = front(port, cert.cert);
-    });
-    afterAll(async () => {
-      await nginx?.stop();
-      await node?.close();
-    });
+    // As the doc says for one node: HOST=127.0.0.1 and no REDIS_URL. Two connections per address,
+    // so that a test can reach the limit.
+    const one = oneNodeBehindNginx(nodeSettings({}, { CONNECTIONS_PER_ADDRESS: '2' }));
 
     it('keeps its connections to the node open between plain requests (upstream keepalive)', async () => {
-      expect(establishedTo(node.port)).toBe(0);
+      expect(establishedTo(one.node.port)).toBe(0);
       for (let i = 0; i < 10; i++) {
-        const res = await httpRequest(server, '/healthz');
+        const res = await httpRequest(one.server, '/healthz');
         expect(res.status).toBe(200);
       }
       // With "Connection: close" sent upstream, every request would have closed its connection.
-      expect(establishedTo(node.port)).toBeGreaterThanOrEqual(1);
+      expect(establishedTo(one.node.port)).toBeGreaterThanOrEqual(1);
     });
 
     it('terminates TLS and carries a conversation between two clients', async () => {
-      const alice = await clientAt(server, '127.0.0.2', 'alice');
-      const bob = await clientAt(server, '127.0.0.3', 'bob');
+      const alice = await clientAt(one.server, '127.0.0.2', 'alice');
+      const bob = await clientAt(one.server, '127.0.0.3', 'bob');
       try {
         await alice.join('lobby-1');
         await bob.join('lobby-1');
@@ -158,7 +162,7 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
         const got = await bob.next((f) => f.event === 'message' && f.message === 'hello through nginx');
         expect(got).toMatchObject({ uid: 'alice', seq: ack.seq, roomid: 'lobby-1' });
         // The doc's settings turn the development login off: tokens come from the team's issuer.
-        const devLogin = await httpRequest(server, '/api/login', { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } });
+        const devLogin = await httpRequest(one.server, '/api/login', { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } });
         expect(devLogin.status).toBe(404);
       } finally {
         await Promise.all([alice.close(), bob.close()]);
@@ -169,57 +173,43 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
       const opened: TestClient[] = [];
       try {
         // Addresses no other test of this node uses: a closed socket may still count for a moment.
-        opened.push(await clientAt(server, '127.0.0.4', 'carol'), await clientAt(server, '127.0.0.4', 'carol'));
-        const { token } = await login(server, 'carol', 'carol');
-        await expect(connect(server, { token, localAddress: '127.0.0.4' })).rejects.toThrow('429');
+        opened.push(await clientAt(one.server, '127.0.0.4', 'carol'), await clientAt(one.server, '127.0.0.4', 'carol'));
+        const { token } = await login(one.server, 'carol', 'carol');
+        await expect(connect(one.server, { token, localAddress: '127.0.0.4' })).rejects.toThrow('429');
         // A forged X-Forwarded-For does not help: nginx appends the real address, the node takes the last.
-        await expect(connect(server, { token, localAddress: '127.0.0.4', headers: { 'x-forwarded-for': '198.51.100.7' } })).rejects.toThrow('429');
+        await expect(connect(one.server, { token, localAddress: '127.0.0.4', headers: { 'x-forwarded-for': '198.51.100.7' } })).rejects.toThrow('429');
         // Another client is not held back by the first one's limit.
-        opened.push(await clientAt(server, '127.0.0.5', 'dave'), await clientAt(server, '127.0.0.5', 'dave'));
+        opened.push(await clientAt(one.server, '127.0.0.5', 'dave'), await clientAt(one.server, '127.0.0.5', 'dave'));
       } finally {
         await Promise.all(opened.map((client) => client.close()));
       }
     });
 
     it('refuses /metrics, which the node itself answers to Prometheus', async () => {
-      const outside = await httpRequest(server, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, localAddress: '127.0.0.2' });
+      const outside = await httpRequest(one.server, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, localAddress: '127.0.0.2' });
       expect(outside.status).toBe(403);
       expect(outside.text).not.toContain('chatroom_connections');
-      const direct = await httpRequest({ ...server, httpUrl: node.httpUrl, tls: undefined }, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      const direct = await httpRequest({ ...one.server, httpUrl: one.node.httpUrl, tls: undefined }, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
       expect(direct.status).toBe(200);
       expect(direct.text).toContain('chatroom_connections');
     });
   });
 
   describe('in front of a node without TRUST_PROXY or METRICS_TOKEN (what the doc warns about)', () => {
-    let node: RunningServer;
-    let nginx: RunningNginx;
-    let server: TestServer;
-
-    beforeAll(async () => {
-      node = await startNodeServer(loadConfig(testEnv(nodeSettings({}, { CONNECTIONS_PER_ADDRESS: '2' }, ['TRUST_PROXY', 'METRICS_TOKEN']))));
-      const dir = nginxPrefix();
-      const port = await freePort();
-      nginx = await startNginx(dir, siteFor(dir, port, cert, [`127.0.0.1:${node.port}`]));
-      server = front(port, cert.cert);
-    });
-    afterAll(async () => {
-      await nginx?.stop();
-      await node?.close();
-    });
+    const one = oneNodeBehindNginx(nodeSettings({}, { CONNECTIONS_PER_ADDRESS: '2' }, ['TRUST_PROXY', 'METRICS_TOKEN']));
 
     it('limits every client together as nginx, and only nginx keeps /metrics private', async () => {
-      const opened = [await clientAt(server, '127.0.0.2', 'erin'), await clientAt(server, '127.0.0.2', 'erin')];
+      const opened = [await clientAt(one.server, '127.0.0.2', 'erin'), await clientAt(one.server, '127.0.0.2', 'erin')];
       try {
-        const { token } = await login(server, 'frank', 'frank');
-        await expect(connect(server, { token, localAddress: '127.0.0.3' })).rejects.toThrow('429');
+        const { token } = await login(one.server, 'frank', 'frank');
+        await expect(connect(one.server, { token, localAddress: '127.0.0.3' })).rejects.toThrow('429');
       } finally {
         await Promise.all(opened.map((client) => client.close()));
       }
       // The node answers nginx's loopback address without a token; nginx's `location = /metrics` stops it.
-      const outside = await httpRequest(server, '/metrics', { localAddress: '127.0.0.2' });
+      const outside = await httpRequest(one.server, '/metrics', { localAddress: '127.0.0.2' });
       expect(outside.status).toBe(403);
-      const viaLoopback = await httpRequest({ ...server, httpUrl: node.httpUrl, tls: undefined }, '/metrics');
+      const viaLoopback = await httpRequest({ ...one.server, httpUrl: one.node.httpUrl, tls: undefined }, '/metrics');
       expect(viaLoopback.status).toBe(200);
     });
   });
