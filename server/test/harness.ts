@@ -78,14 +78,14 @@ export interface HttpResult<T = unknown> {
 export function httpRequest<T = unknown>(
   server: TestServer,
   path: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string; headers?: Record<string, string>; localAddress?: string } = {},
 ): Promise<HttpResult<T>> {
   const url = new URL(path, server.httpUrl);
   const doRequest = url.protocol === 'https:' ? request : plainRequest;
   return new Promise((resolve, reject) => {
     const req = doRequest(
       url,
-      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost' },
+      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost', localAddress: options.localAddress },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

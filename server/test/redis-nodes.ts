@@ -71,7 +71,14 @@ export function ensureServerBuilt(): void {
 }
 
 export async function startProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<ProcessNode> {
-  const merged = nodeEnv(redisUrl, { PLAIN_HTTP: 'true', LOG_LEVEL: 'info', ...env });
+  return startServerProcess(nodeEnv(redisUrl, { PLAIN_HTTP: 'true', LOG_LEVEL: 'info', ...env }));
+}
+
+/**
+ * `node server/dist/main.js` with exactly this environment (and PATH), as systemd would start it;
+ * resolves once it logs `listening` (so LOG_LEVEL must let info through).
+ */
+export async function startServerProcess(merged: Record<string, string>, tls?: { cert: string }): Promise<ProcessNode> {
   const child = spawn(process.execPath, [join(SERVER_DIR, 'dist', 'main.js')], {
     env: { PATH: process.env.PATH, ...merged },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,7 +117,7 @@ export async function startProcessNode(redisUrl: string, env: Record<string, str
     url: listening.url.replace('localhost', '127.0.0.1'),
     httpUrl: listening.http.replace('localhost', '127.0.0.1'),
     port,
-    tls: undefined,
+    tls,
     env: merged,
     logs,
     child,
