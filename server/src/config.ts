@@ -65,8 +65,8 @@ export interface Config {
   connectionsPerAddress: number;
   handshakesPerSec: number;
   handshakeBurst: number;
-  /** Take the client address from X-Forwarded-For (only behind your own proxy). */
-  trustProxy: boolean;
+  /** Proxies whose X-Forwarded-For is believed: `loopback` (TRUST_PROXY=true) or their addresses. */
+  trustedProxies: string[];
   /** Bearer token for /metrics; without it /metrics answers loopback addresses only. */
   metricsToken?: string;
   /** Embedded mode: state written here on shutdown and loaded on start; undefined = off. */
@@ -126,6 +126,22 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 function snapshotPath(env: Env, fallback: string | undefined): string | undefined {
   const raw = str(env, 'SNAPSHOT_PATH') ?? fallback ?? 'data/snapshot.json';
   return raw === 'off' ? undefined : raw;
+}
+
+/** TRUST_PROXY: false, true (a proxy on this machine), or the proxies' addresses, comma-separated. */
+function trustedProxies(env: Env): string[] {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined) return [];
+  const lower = raw.toLowerCase();
+  if (['0', 'false', 'no', 'off'].includes(lower)) return [];
+  if (['1', 'true', 'yes', 'on'].includes(lower)) return ['loopback'];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const address of list) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(address)) {
+      throw new ConfigError('TRUST_PROXY', `must be true, false or proxy addresses like 10.0.0.2, got "${address}"`);
+    }
+  }
+  return list;
 }
 
 export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
@@ -213,7 +229,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     connectionsPerAddress: int(env, 'CONNECTIONS_PER_ADDRESS', defaults.connectionsPerAddress ?? 1000, 0),
     handshakesPerSec: int(env, 'HANDSHAKES_PER_SEC', defaults.handshakesPerSec ?? 50, 0),
     handshakeBurst: int(env, 'HANDSHAKE_BURST', defaults.handshakeBurst ?? 100, 1),
-    trustProxy: bool(env, 'TRUST_PROXY', defaults.trustProxy ?? false),
+    trustedProxies: trustedProxies(env),
     metricsToken: str(env, 'METRICS_TOKEN'),
     snapshotPath: snapshotPath(env, defaults.snapshotPath),
     tlsReloadIntervalMs: int(env, 'TLS_RELOAD_INTERVAL_MS', defaults.tlsReloadIntervalMs ?? 60_000, 100),

@@ -15,7 +15,7 @@ import { loadConfig, type Config } from '../src/config.ts';
 
 const CONFIGURATION_DOC = readFileSync(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8');
 const CONFIG_SOURCE = readFileSync(fileURLToPath(new URL('../src/config.ts', import.meta.url)), 'utf8');
-const DENO_MAIN_SOURCE = readFileSync(fileURLToPath(new URL('../src/deno/main.ts', import.meta.url)), 'utf8');
+const DENO_MAIN_SOURCE = readFileSync(fileURLToPath(new URL('../src/main-deno.ts', import.meta.url)), 'utf8');
 
 type Env = Record<string, string>;
 
@@ -106,7 +106,7 @@ describe('docs/configuration.md and the variables the server reads', () => {
     const wrong: string[] = [];
     for (const { name, cell, literal } of documented) {
       if (DENO_VARIABLES.has(name)) {
-        if (literal !== DENO_VARIABLES.get(name)) wrong.push(`${name}: doc says ${cell}, deno/main.ts defaults to "${DENO_VARIABLES.get(name)}"`);
+        if (literal !== DENO_VARIABLES.get(name)) wrong.push(`${name}: doc says ${cell}, main-deno.ts defaults to "${DENO_VARIABLES.get(name)}"`);
         continue;
       }
       // The first context in which the server reads the variable without it being set.

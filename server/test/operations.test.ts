@@ -75,4 +75,20 @@ describe('admission control', () => {
       await limited.close();
     }
   });
+
+  it('believes X-Forwarded-For only from a trusted proxy: a client reaching the node directly cannot pose as others', async () => {
+    const limited = await startTestServer({ CONNECTIONS_PER_ADDRESS: '1', TRUST_PROXY: '127.0.0.9' });
+    try {
+      const { token } = await login(limited, 'direct');
+      // Straight from 127.0.0.2: its header is ignored, both sockets count for 127.0.0.2.
+      const first = await connect(limited, { token, localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '10.0.0.1' } });
+      await expect(connect(limited, { token, localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '10.0.0.2' } })).rejects.toThrow('429');
+      // From the proxy: each forwarded client is its own address.
+      const viaProxy = await connect(limited, { token, localAddress: '127.0.0.9', headers: { 'x-forwarded-for': '127.0.1.3' } });
+      const another = await connect(limited, { token, localAddress: '127.0.0.9', headers: { 'x-forwarded-for': '127.0.1.4' } });
+      await Promise.all([first.close(), viaProxy.close(), another.close()]);
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -7,23 +7,18 @@
  * an upgrade, so the refusal comes before the upgrade (docs/deno.md).
  */
 
-import { clientAddress } from '../core/admission.ts';
+import { clientAddress, isLoopback } from '../core/admission.ts';
 import { refusal } from './http-exchange.ts';
 
 export const REMOTE_CLIENT_REFUSAL = 'DENO_WEBSOCKET=native serves loopback clients only (docs/deno.md)';
-
-export function isLoopback(address: string): boolean {
-  const unmapped = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
-  return unmapped.startsWith('127.') || address === '::1';
-}
 
 /**
  * The refusal of an upgrade from another machine, or undefined for a local client. The socket must
  * be local, and a forwarded request's client too: behind a proxy on this machine every socket is
  * local. Without TRUST_PROXY nothing says where a forwarded request came from, so it is refused.
  */
-export function refuseRemoteClient(socketAddress: string, forwardedFor: string | undefined, trustProxy: boolean): Response | undefined {
-  const forwardedFromHere = forwardedFor === undefined || (trustProxy && isLoopback(clientAddress(socketAddress, forwardedFor, true)));
+export function refuseRemoteClient(socketAddress: string, forwardedFor: string | undefined, trustedProxies: readonly string[]): Response | undefined {
+  const forwardedFromHere = forwardedFor === undefined || (trustedProxies.length > 0 && isLoopback(clientAddress(socketAddress, forwardedFor, trustedProxies)));
   if (isLoopback(socketAddress) && forwardedFromHere) return undefined;
   return refusal(403, REMOTE_CLIENT_REFUSAL);
 }

@@ -72,9 +72,9 @@ function serve(app: ChatApp<string>): Listener {
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(request.url);
     const forwardedFor = request.headers.get('x-forwarded-for') ?? undefined;
-    const address = clientAddress(info.remoteAddr.hostname, forwardedFor, config.trustProxy);
+    const address = clientAddress(info.remoteAddr.hostname, forwardedFor, config.trustedProxies);
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      return refuseRemoteClient(info.remoteAddr.hostname, forwardedFor, config.trustProxy) ?? upgrade(request, url, address);
+      return refuseRemoteClient(info.remoteAddr.hostname, forwardedFor, config.trustedProxies) ?? upgrade(request, url, address);
     }
     const reply = await handleHttp(toHttpRequest(request, url, address), app.http);
     return toResponse(reply, request.method);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
-import { clientAddress } from '../core/admission.ts';
+import { clientAddress, isTrustedProxy } from '../core/admission.ts';
 import type { ChatCore } from '../core/chat-core.ts';
 import { handleHttp, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -60,7 +60,7 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
   const { config, core, tls, logger } = app;
   const addressOf = (req: IncomingMessage): string => {
     const forwarded = req.headers['x-forwarded-for'];
-    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustProxy);
+    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -93,7 +93,7 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
   // A request head must be complete within the handshake timeout, a whole request soon after.
   server.headersTimeout = config.handshakeTimeoutMs;
   server.requestTimeout = config.handshakeTimeoutMs * 3;
-  const pending = new PendingConnections(config.trustProxy ? 0 : config.pendingPerAddress);
+  const pending = new PendingConnections(config.pendingPerAddress, config.trustedProxies);
   server.on('connection', (socket: Socket) => pending.opened(socket));
   server.on('request', (req: IncomingMessage) => pending.finished(req.socket));
 
@@ -165,16 +165,19 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
  * TCP connections per client address that have not yet finished their TLS handshake and HTTP
  * request: a client that opens sockets and then drips (or sends nothing) is cut off at
  * PENDING_PER_ADDRESS, and every such socket is dropped after HANDSHAKE_TIMEOUT_MS by Node's own
- * timeouts. Behind a proxy (TRUST_PROXY) every socket is the proxy's: the proxy bounds this instead.
+ * timeouts. A trusted proxy's sockets (TRUST_PROXY) are all the proxy's: the proxy bounds this instead.
  */
 class PendingConnections {
   private readonly byAddress = new Map<string, number>();
   private readonly counted = new WeakSet<Socket>();
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly trustedProxies: readonly string[],
+  ) {}
 
   opened(socket: Socket): void {
-    if (this.limit === 0) return;
+    if (this.limit === 0 || isTrustedProxy(socket.remoteAddress, this.trustedProxies)) return;
     const address = socket.remoteAddress ?? 'unknown';
     const count = this.byAddress.get(address) ?? 0;
     if (count >= this.limit) {
