@@ -57,8 +57,9 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     HANDSHAKES_PER_SEC: '0',
     LOGIN_PER_MINUTE: '0',
     PENDING_PER_ADDRESS: '0',
-    USER_RATE_PER_SEC: '1000',
-    USER_RATE_BURST: '1000',
+    // Suites that push thousands of frames set RATE_LIMIT_* themselves; the user's limit follows.
+    USER_RATE_PER_SEC: '1000000',
+    USER_RATE_BURST: '1000000',
     ROOMS_CREATED_PER_HOUR: '100000',
     DIRECT_PEERS_PER_HOUR: '100000',
     SNAPSHOT_PATH: 'off',
@@ -217,6 +218,15 @@ export class TestClient {
     const reply = await this.request({ event: 'message', message, id, ...(roomid ? { roomid } : {}) });
     if (reply.event !== 'ack') throw new Error(`send failed: ${JSON.stringify(reply)}`);
     return reply;
+  }
+
+  /**
+   * A barrier: a request and its reply. Everything the server sent this connection before it
+   * handled the request has arrived when this resolves, so a check that something did NOT arrive
+   * is made after it, never after a sleep.
+   */
+  async settled(): Promise<void> {
+    await this.request({ event: 'rooms' });
   }
 
   close(code = 1000): Promise<number> {
