@@ -75,6 +75,7 @@ describe('attacks on memory', () => {
         latencies.push(await roundTrip(bystander, 'elsewhere'), await server!.healthLatency());
       }
     });
+    console.log('attack figures:', JSON.stringify({ attack: 'join since:0 x40, not reading', rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1), worstOtherMs: Math.round(Math.max(...latencies)) }));
     // Before the fix: hundreds of MiB per connection within seconds. Each attacker may hold about
     // SEND_BUFFER_LIMIT_BYTES (1 MiB) plus one replay page and the kernel's socket buffers.
     expect(peak - baseline).toBeLessThan(64 * MiB);
@@ -104,6 +105,7 @@ describe('attacks on memory', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     });
+    console.log('attack figures:', JSON.stringify({ attack: 'rooms x60 for 300 rooms, not reading', replyBytes: JSON.stringify(one).length, rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1) }));
     expect(peak - baseline).toBeLessThan(48 * MiB);
     await again.drop();
   });
@@ -116,7 +118,9 @@ describe('attacks on memory', () => {
     const baseline = server.rss();
     // 1,500 full-size messages: 22 MB of UTF-8, 15 MB on the heap if all were kept (HISTORY_PER_ROOM 500).
     for (let r = 0; r < 3; r += 1) await fill(sender, `keep-${r}`, 500);
-    expect(await server.metric('chatroom_store_bytes')).toBeLessThanOrEqual(4 * MiB);
+    const storeBytes = await server.metric('chatroom_store_bytes');
+    console.log('attack figures:', JSON.stringify({ attack: '1,500 x 15 KB messages, STORE_MAX_BYTES 4 MiB, 32 MiB heap', storeMiB: +(storeBytes / MiB).toFixed(2), rssGrowthMiB: +((server.rss() - baseline) / MiB).toFixed(1) }));
+    expect(storeBytes).toBeLessThanOrEqual(4 * MiB);
     expect(server.child.exitCode).toBeNull();
     expect(server.rss() - baseline).toBeLessThan(48 * MiB);
     const first = await sender.request({ event: 'history', roomid: 'keep-0', after: 0, limit: 10 });
@@ -140,6 +144,7 @@ describe('attacks on memory', () => {
     await other.join('lobby');
     const times = await Promise.all(closes);
     const immediate = times.filter((t) => t - started < 500).length;
+    console.log('attack figures:', JSON.stringify({ attack: '10 silent TCP sockets, PENDING_PER_ADDRESS 5', droppedAtOnce: immediate, lastClosedAfterMs: Math.max(...times) - started }));
     expect(immediate).toBeGreaterThanOrEqual(5);
     expect(Math.max(...times) - started).toBeLessThan(5000);
     await other.close();
@@ -157,6 +162,7 @@ describe('attacks on fairness', () => {
     );
     const accepted = replies.filter((r) => r.event === 'ack').length;
     const refused = replies.filter((r) => r.event === 'error' && r.code === ErrorCode.RateLimited).length;
+    console.log('attack figures:', JSON.stringify({ attack: '5 devices x 10 messages, USER_RATE_BURST 10', accepted, refused }));
     // The joins took 5 of the burst; about 5 more messages fit, whatever the number of devices.
     expect(accepted).toBeLessThanOrEqual(8);
     expect(accepted + refused).toBe(50);

@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpRequest, testEnv, type TestServer } from './harness.ts';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+/** CHATROOM_MAIN runs another build (a before/after comparison). */
+const MAIN = process.env.CHATROOM_MAIN ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
 
 export interface ProcessServer extends TestServer {
   child: ChildProcess;
