@@ -135,9 +135,9 @@ describe('direct messages', () => {
     for (const text of ['h1', 'h2', 'h3']) await alice.request({ event: 'message', to: bob.user.uid, message: text });
     const roomid = directRoomId(alice.user.uid, bob.user.uid);
     const page = await bob.request({ event: 'history', roomid, limit: 2 });
-    expect(page.messages.map((m: any) => m.message)).toEqual(['h2', 'h3']);
+    expect((page.messages as { message: string }[]).map((m) => m.message)).toEqual(['h2', 'h3']);
     const after = await bob.request({ event: 'history', roomid, after: 1 });
-    expect(after.messages.map((m: any) => m.message)).toEqual(['h2', 'h3']);
+    expect((after.messages as { message: string }[]).map((m) => m.message)).toEqual(['h2', 'h3']);
     const eve = await connectAs(server, 'eve');
     expect((await eve.request({ event: 'history', roomid })).event).toBe('error');
     await Promise.all([alice.close(), bob.close(), eve.close()]);
