@@ -6,7 +6,6 @@ import {
   ServerEvent,
   type AuthedEvent,
   type ChatMessage,
-  type ClientFrame,
   type ErrorEvent,
   type HistoryEvent,
   type JoinedEvent,
@@ -16,15 +15,17 @@ import {
   type ServerFrame,
 } from '@chatroom/server/protocol';
 import { Backoff } from './backoff';
-import type { ConnectionState } from './connection-state';
+import { InvalidTransition, canTransition, type ConnectionState } from './connection-state';
 import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
-import { HeartbeatWatchdog, defaultGrace } from './heartbeat-watchdog';
+import { defaultGrace } from './heartbeat-watchdog';
+import { Link } from './link';
 import { Outbox, type OutgoingMessage } from './outbox';
-import { RoomCursors } from './room-cursors';
+import { CursorStore } from './room-cursors';
+import { RoomSubscription } from './room-subscription';
 import type { KeyValueStorage } from './storage';
 import type { TokenSource } from './token-source';
-import type { Socket, Transport } from './transport';
+import type { Transport } from './transport';
 
 export interface ChatClientOptions {
   /** `wss://host/`; the token goes in an `auth` frame, not the URL. */
@@ -66,71 +67,68 @@ const ROOMS_KEY = 'chat.rooms';
 const TRANSIENT_ERRORS = new Set<number>([ErrorCode.Unavailable, ErrorCode.RateLimited]);
 
 /**
- * One socket for all rooms: authenticates, joins and resumes rooms, keeps the outbox, and
- * reconnects with backoff when the socket closes or the heartbeat stops.
+ * One socket for all rooms, as an explicit state machine (see connection-state.ts): the connection
+ * state changes only in `setState`, which checks the transition and runs what leaving a state
+ * implies (its socket or its retry timer ends). Each room is a RoomSubscription that owns its
+ * state on the socket, its cursor and epoch and its requests in flight.
  */
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
+  private current: ConnectionState = { status: 'offline', reason: 'stopped' };
+  /** The socket of `connecting` and `online`; undefined in every other state. */
+  private link: Link | undefined;
+  private readonly subscriptions = new Map<string, RoomSubscription>();
+  /** Group rooms the user is in (persisted); direct chats need no membership of their own. */
+  private readonly memberOf: Set<string>;
   private readonly outbox: Outbox;
-  private readonly cursors: RoomCursors;
+  private readonly cursorStore: CursorStore;
   private readonly backoff: Backoff;
-  private readonly watchdog: HeartbeatWatchdog;
-  private readonly rooms: Set<string>;
-  /** Rooms joined on the current socket; only there can their messages be sent. */
-  private readonly joinedNow = new Set<string>();
-  private socket: Socket | undefined;
-  /** Bumped for every socket, so late callbacks of an old one are ignored. */
-  private generation = 0;
-  private authed = false;
-  private running = false;
+  /** Input from the device, not a state of the socket: whether any network is up. */
   private networkUp = true;
-  private refreshing = false;
-  private tokenStale = false;
-  private noAuthInARow = 0;
   private requestCounter = 0;
-  /** Rooms re-joined from seq 0 on this socket because the server's seqs started over. */
-  private readonly resynced = new Set<string>();
   private lastAttemptAt = 0;
+  /** Runs the next attempt of `reconnecting`; cleared whenever that state is left. */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private stableTimer: ReturnType<typeof setTimeout> | undefined;
-  private currentState: ConnectionState = { status: 'offline', reason: 'stopped' };
+  /** Set by close 4001: the stored token is known to be expired, so the next socket refreshes first. */
+  private tokenStale = false;
 
   constructor(private readonly options: ChatClientOptions) {
     super();
     this.outbox = new Outbox(options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', { ...m }));
-    this.cursors = new RoomCursors(options.storage);
+    this.cursorStore = new CursorStore(options.storage);
     this.backoff = new Backoff(options.backoff ?? { baseMs: 1_000, capMs: 30_000 });
-    this.watchdog = new HeartbeatWatchdog(
-      () => this.abandon('heartbeat timeout'),
-      options.heartbeatGrace ?? defaultGrace,
-    );
-    this.rooms = new Set(options.storage.get<string[]>(ROOMS_KEY) ?? []);
+    this.memberOf = new Set(options.storage.get<string[]>(ROOMS_KEY) ?? []);
+    for (const [roomid, saved] of this.cursorStore.load()) this.subscriptions.set(roomid, new RoomSubscription(roomid, saved));
+    for (const roomid of this.memberOf) this.subscription(roomid);
   }
 
   get state(): ConnectionState {
-    return this.currentState;
+    return this.current;
   }
 
   get joinedRooms(): string[] {
-    return [...this.rooms];
+    return [...this.memberOf];
+  }
+
+  /** A room's state on the current socket (tests and diagnostics). */
+  roomState(roomid: string): RoomSubscription['state'] | undefined {
+    return this.subscriptions.get(roomid)?.state;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.connect();
+    if (this.current.status !== 'offline' || this.current.reason !== 'stopped') return;
+    if (this.networkUp) this.connect();
+    else this.setState({ status: 'offline', reason: 'network' });
   }
 
   stop(): void {
-    this.running = false;
-    clearTimeout(this.retryTimer);
-    this.abandon('stopped');
+    if (this.current.status === 'offline' && this.current.reason === 'stopped') return;
     this.setState({ status: 'offline', reason: 'stopped' });
   }
 
   /** App back in the foreground, or the network came back: try now instead of waiting out the backoff. */
   reconnectNow(): void {
-    if (!this.running || !this.networkUp || this.socket) return;
+    if (this.current.status !== 'reconnecting' && !(this.current.status === 'offline' && this.current.reason === 'network')) return;
+    if (!this.networkUp) return;
     const wait = this.lastAttemptAt + (this.options.minAttemptIntervalMs ?? 1_000) - Date.now();
     if (wait <= 0) this.connect();
     else this.scheduleAt(Date.now() + wait);
@@ -139,29 +137,31 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   setNetworkAvailable(up: boolean): void {
     if (up === this.networkUp) return;
     this.networkUp = up;
-    if (!up) {
-      // The old socket is most likely half-open now; a new network means a new connection anyway.
-      this.abandon('network lost');
-      if (this.running) this.setState({ status: 'offline', reason: 'network' });
-    } else {
-      this.reconnectNow();
-    }
+    if (this.isStopped()) return;
+    // Down: the old socket is most likely half-open now; a new network means a new connection anyway.
+    if (!up) this.setState({ status: 'offline', reason: 'network' });
+    else this.reconnectNow();
   }
 
   joinRoom(roomid: string): void {
-    if (!this.rooms.has(roomid)) {
-      this.rooms.add(roomid);
+    if (!this.memberOf.has(roomid)) {
+      this.memberOf.add(roomid);
       this.saveRooms();
     }
-    if (this.authed && !this.joinedNow.has(roomid)) this.sendJoin(roomid);
+    const sub = this.subscription(roomid);
+    if (this.link?.authed && sub.state === 'unsubscribed') this.sendJoin(sub);
   }
 
   leaveRoom(roomid: string): void {
-    this.rooms.delete(roomid);
-    this.joinedNow.delete(roomid);
+    this.memberOf.delete(roomid);
     this.saveRooms();
-    this.cursors.forget(roomid);
-    this.transmit({ event: ClientEvent.Leave, roomid, id: this.nextId() });
+    const sub = this.subscriptions.get(roomid);
+    if (sub) {
+      sub.setState('left');
+      this.subscriptions.delete(roomid);
+      this.saveCursors();
+    }
+    this.link?.send({ event: ClientEvent.Leave, roomid, id: this.nextId() });
   }
 
   /** Queues a message for a room or a direct chat (`dm:` id); it is sent as soon as that is possible. */
@@ -183,103 +183,158 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   requestRooms(): void {
-    this.transmit({ event: ClientEvent.Rooms, id: this.nextId() });
+    this.link?.send({ event: ClientEvent.Rooms, id: this.nextId() });
   }
 
   requestMembers(roomid: string): void {
-    this.transmit({ event: ClientEvent.Members, roomid, id: this.nextId() });
+    this.link?.send({ event: ClientEvent.Members, roomid, id: this.nextId() });
   }
 
   /** Older messages of a room or direct chat, for scrolling up. */
   requestHistory(roomid: string, before?: number, limit = 50): void {
-    this.transmit({ event: ClientEvent.History, roomid, ...(before !== undefined ? { before } : {}), limit, id: this.nextId() });
+    this.link?.send({ event: ClientEvent.History, roomid, ...(before !== undefined ? { before } : {}), limit, id: this.nextId() });
   }
 
   // -------------------------------------------------------------------------------------------
-  // Connection lifecycle
+  // The connection state machine
+
+  /**
+   * The one place the connection state changes. Leaving `connecting` or `online` ends the socket
+   * (and with it every room's subscription on it); leaving `reconnecting` ends its timer.
+   */
+  private setState(next: ConnectionState): void {
+    const previous = this.current;
+    if (!canTransition(previous, next)) throw new InvalidTransition(previous, next);
+    if (previous.status === 'reconnecting') {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    if ((previous.status === 'connecting' || previous.status === 'online') && next.status !== 'online') this.dropLink();
+    this.current = next;
+    this.emit('state', next);
+  }
+
+  private isStopped(): boolean {
+    return this.current.status === 'offline' && (this.current.reason === 'stopped' || this.current.reason === 'unauthorized');
+  }
 
   private connect(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (!this.running || !this.networkUp || this.socket) return;
-    const generation = ++this.generation;
     this.lastAttemptAt = Date.now();
     this.setState({ status: 'connecting' });
-    const current = () => generation === this.generation;
+    let link: Link | undefined;
+    const mine = () => link !== undefined && link === this.link;
     try {
-      this.socket = this.options.transport.open(withWelcome(this.options.url), {
-        onOpen: () => current() && void this.authenticate(),
-        onMessage: (text) => current() && this.receive(text),
-        onClose: (code) => current() && this.disconnected(code),
-        onError: () => {},
-      });
+      link = new Link(
+        this.options.transport,
+        withWelcome(this.options.url),
+        {
+          onOpen: () => mine() && void this.authenticate(link!),
+          onMessage: (text) => mine() && this.receive(link!, text),
+          onClose: (code) => mine() && this.socketClosed(code),
+          onError: () => {},
+        },
+        () => mine() && this.socketClosed(1006),
+        this.options.heartbeatGrace ?? defaultGrace,
+      );
     } catch {
       // A URL the runtime refuses outright: retried like any failed attempt.
-      this.disconnected(1006);
+      this.socketClosed(1006);
       return;
     }
-    this.connectTimer = setTimeout(() => {
-      if (current() && !this.authed) this.abandon('connect timeout');
-    }, this.options.connectTimeoutMs ?? 10_000);
+    this.link = link;
+    link.after(this.options.connectTimeoutMs ?? 10_000, () => mine() && !link!.authed && this.socketClosed(1006));
   }
 
-  private async authenticate(): Promise<void> {
-    let token = this.tokenStale ? undefined : this.options.auth.current();
-    if (!token) {
-      const generation = this.generation;
-      try {
-        token = await this.options.auth.refresh();
-        this.tokenStale = false;
-      } catch {
-        if (generation === this.generation) this.abandon('login failed');
-        return;
-      }
-      if (generation !== this.generation) return;
-    }
-    this.transmit({ event: ClientEvent.Auth, message: token, id: this.nextId() });
-  }
-
-  /** Closes the current socket on purpose; its own close callback is ignored from now on. */
-  private abandon(reason: string): void {
-    const socket = this.socket;
-    if (!socket) return;
-    this.generation += 1;
-    socket.close(1000, reason);
-    this.disconnected(1000);
-  }
-
-  private disconnected(code: number): void {
-    this.socket = undefined;
-    this.authed = false;
-    this.joinedNow.clear();
-    this.resynced.clear();
-    this.watchdog.stop();
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.stableTimer);
+  /** The socket ended (closed, timed out, went silent): wait, then try again. */
+  private socketClosed(code: number): void {
     if (code === CloseCode.AuthExpired) this.tokenStale = true;
-    if (!this.running) return;
-    if (!this.networkUp) {
-      this.setState({ status: 'offline', reason: 'network' });
-      return;
-    }
-    this.scheduleAt(Date.now() + this.backoff.next());
+    if (!this.networkUp) this.setState({ status: 'offline', reason: 'network' });
+    else this.scheduleAt(Date.now() + this.backoff.next());
   }
 
   private scheduleAt(retryAt: number): void {
-    clearTimeout(this.retryTimer);
     this.setState({ status: 'reconnecting', retryAt, attempt: this.backoff.attempts });
     this.retryTimer = setTimeout(() => this.connect(), Math.max(0, retryAt - Date.now()));
   }
 
-  private setState(state: ConnectionState): void {
-    this.currentState = state;
-    this.emit('state', state);
+  /** Ends the current socket; the rooms on it are no longer joined, the outbox waits. */
+  private dropLink(): void {
+    const link = this.link;
+    if (!link) return;
+    this.link = undefined;
+    link.close('closing');
+    for (const sub of this.subscriptions.values()) sub.socketLost();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Auth
+
+  private async authenticate(link: Link): Promise<void> {
+    let token = this.tokenStale ? undefined : this.options.auth.current();
+    if (!token) {
+      try {
+        token = await this.options.auth.refresh();
+        this.tokenStale = false;
+      } catch {
+        if (link === this.link) this.socketClosed(1000);
+        return;
+      }
+      if (link !== this.link) return;
+    }
+    link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() });
+  }
+
+  /**
+   * The first `authed` of a socket, or the one after a `noauth` on it: frames refused meanwhile were
+   * not processed, so every room is joined again (with `since`, so nothing is delivered twice).
+   */
+  private onAuthed(link: Link, frame: AuthedEvent): void {
+    link.authed = true;
+    link.noAuthInARow = 0;
+    if (this.current.status !== 'online') {
+      link.after(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
+      this.setState({ status: 'online' });
+    }
+    for (const sub of this.subscriptions.values()) sub.socketLost();
+    this.emit('authed', frame);
+    for (const roomid of this.memberOf) this.sendJoin(this.subscription(roomid));
+    this.requestRooms();
+    // Direct chats need no join: the server queues what arrives while no socket is open and
+    // replays it now; `history after` fetches what a half-open socket swallowed.
+    for (const sub of this.subscriptions.values()) {
+      if (!sub.direct) continue;
+      sub.setState('joined');
+      const after = sub.cursor.since;
+      if (after !== undefined) {
+        const id = this.nextId();
+        sub.pending.add(id);
+        link.send({ event: ClientEvent.History, roomid: sub.roomid, after, limit: 100, id });
+      }
+    }
+    for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
+  }
+
+  private async onNoAuth(link: Link): Promise<void> {
+    if (link.refreshing) return;
+    link.authed = false;
+    link.noAuthInARow += 1;
+    // A fresh token was refused too: retrying at once would only loop.
+    if (link.noAuthInARow > 2) return this.socketClosed(1000);
+    link.refreshing = true;
+    try {
+      const token = await this.options.auth.refresh();
+      if (link === this.link) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() });
+    } catch {
+      if (link === this.link) this.socketClosed(1000);
+    } finally {
+      link.refreshing = false;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
   // Frames
 
-  private receive(text: string): void {
+  private receive(link: Link, text: string): void {
     let frame: ServerFrame;
     try {
       frame = JSON.parse(text) as ServerFrame;
@@ -287,19 +342,19 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     // Any frame proves the server is alive, not only its pings.
-    this.watchdog.feed();
+    link.watchdog.feed();
     switch (frame.event) {
       case ServerEvent.Welcome:
-        this.watchdog.start(frame.heartbeatMs);
+        link.watchdog.start(frame.heartbeatMs);
         break;
       case ServerEvent.Heartbeat:
-        this.transmit({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG });
+        link.send({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG });
         break;
       case ServerEvent.Authed:
-        this.onAuthed(frame);
+        this.onAuthed(link, frame);
         break;
       case ServerEvent.NoAuth:
-        void this.onNoAuth();
+        void this.onNoAuth(link);
         break;
       case ServerEvent.Joined:
         this.onJoined(frame);
@@ -331,69 +386,34 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     }
   }
 
-  private onAuthed(frame: AuthedEvent): void {
-    this.authed = true;
-    this.noAuthInARow = 0;
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.stableTimer);
-    this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs ?? 5_000);
-    this.setState({ status: 'online' });
-    this.emit('authed', frame);
-    for (const roomid of this.rooms) this.sendJoin(roomid);
-    this.requestRooms();
-    // Direct chats need no join: the server queues what arrives while no socket is open and
-    // replays it now; `history after` fetches what a half-open socket swallowed.
-    for (const roomid of this.cursors.rooms()) {
-      const after = this.cursors.since(roomid);
-      if (isDirectRoom(roomid) && after !== undefined) {
-        this.transmit({ event: ClientEvent.History, roomid, after, limit: 100, id: this.nextId() });
-      }
-    }
-    for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
-  }
-
-  private async onNoAuth(): Promise<void> {
-    if (this.refreshing) return;
-    this.authed = false;
-    this.noAuthInARow += 1;
-    const generation = this.generation;
-    if (this.noAuthInARow > 2) {
-      // A fresh token was refused too: retrying at once would only loop.
-      this.abandon('token refused');
-      return;
-    }
-    this.refreshing = true;
-    try {
-      const token = await this.options.auth.refresh();
-      if (generation === this.generation) this.transmit({ event: ClientEvent.Auth, message: token, id: this.nextId() });
-    } catch {
-      if (generation === this.generation) this.abandon('login failed');
-    } finally {
-      this.refreshing = false;
-    }
-  }
-
   private onJoined(frame: JoinedEvent): void {
-    const since = this.cursors.since(frame.roomid) ?? 0;
-    const knownEpoch = this.cursors.epoch(frame.roomid);
-    const epochChanged = frame.epoch !== undefined && knownEpoch !== undefined && frame.epoch !== knownEpoch;
-    if (frame.epoch !== undefined) this.cursors.setEpoch(frame.roomid, frame.epoch);
-    if (since > 0 && !this.resynced.has(frame.roomid) && (epochChanged || frame.lastSeq < since || (frame.gap && frame.replayed === 0))) {
+    const sub = this.subscriptions.get(frame.roomid);
+    // A reply to a join this socket no longer waits for (left meanwhile, or joined again since).
+    if (!sub || sub.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
+    const since = sub.cursor.since ?? 0;
+    const epochChanged = frame.epoch !== undefined && sub.epoch !== undefined && frame.epoch !== sub.epoch;
+    if (frame.epoch !== undefined && frame.epoch !== sub.epoch) {
+      sub.epoch = frame.epoch;
+      this.saveCursors();
+    }
+    if (since > 0 && !sub.resynced && (epochChanged || frame.lastSeq < since || (frame.gap && frame.replayed === 0))) {
       // The room's seqs started over (the server lost its state: a new epoch). What was replayed was
       // dropped as "already seen" by seq; join again from 0, or the new seqs would look like old ones.
-      this.resynced.add(frame.roomid);
-      this.cursors.restart(frame.roomid);
-      this.sendJoin(frame.roomid);
+      sub.resynced = true;
+      sub.cursor.restart();
+      this.saveCursors();
+      this.sendJoin(sub);
       return;
     }
-    this.joinedNow.add(frame.roomid);
+    sub.setState('joined');
     if (frame.gap) this.emit('gap', { roomid: frame.roomid });
     this.emit('joined', frame);
     for (const message of this.outbox.pending(frame.roomid)) this.sendOutgoing(message);
   }
 
   private onMessage(frame: ChatMessage): void {
-    if (!this.cursors.accept(frame.roomid, frame.id, frame.seq)) return;
+    if (!this.subscription(frame.roomid).cursor.accept(frame.id, frame.seq)) return;
+    this.saveCursors();
     const own = this.outbox.acknowledge(frame.id, frame.seq);
     if (own) this.emit('outbox', { ...own });
     this.emit('message', frame);
@@ -407,6 +427,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /** New ones among them count as messages (a direct chat catching up); the rest are older pages. */
   private onHistory(frame: HistoryEvent): void {
+    if (frame.ref !== undefined) this.subscriptions.get(frame.roomid)?.pending.delete(frame.ref);
     for (const message of frame.messages) this.onMessage({ ...message, roomid: frame.roomid });
     this.emit('history', frame);
   }
@@ -415,17 +436,18 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const message = frame.ref ? this.outbox.get(frame.ref) : undefined;
     if (message && message.status === 'sending') {
       if (frame.code === ErrorCode.NotMember) {
-        this.joinedNow.delete(message.roomid);
+        const sub = this.subscription(message.roomid);
+        if (sub.state === 'joined') sub.setState('unsubscribed');
         this.joinRoom(message.roomid);
       } else if (TRANSIENT_ERRORS.has(frame.code)) {
-        const generation = this.generation;
-        setTimeout(() => generation === this.generation && this.sendOutgoing(message), 1_000);
+        const link = this.link;
+        link?.after(1_000, () => link === this.link && this.sendOutgoing(message));
       } else {
         const failed = this.outbox.fail(message.id, frame.message);
         if (failed) this.emit('outbox', { ...failed });
       }
-    } else if (frame.code === ErrorCode.AuthFailed) {
-      void this.onNoAuth();
+    } else if (frame.code === ErrorCode.AuthFailed && this.link) {
+      void this.onNoAuth(this.link);
     }
     this.emit('error', frame);
   }
@@ -433,11 +455,22 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private sendJoin(roomid: string): void {
-    const since = this.cursors.since(roomid);
-    // Replies (joined, authed) come only to frames with an id.
-    const epoch = this.cursors.epoch(roomid);
-    this.transmit({ event: ClientEvent.Join, roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id: this.nextId() });
+  private subscription(roomid: string): RoomSubscription {
+    let sub = this.subscriptions.get(roomid);
+    if (!sub) {
+      sub = new RoomSubscription(roomid);
+      this.subscriptions.set(roomid, sub);
+    }
+    return sub;
+  }
+
+  private sendJoin(sub: RoomSubscription): void {
+    if (!this.link?.authed) return;
+    const id = this.nextId();
+    sub.joining(id);
+    const since = sub.cursor.since;
+    const epoch = sub.epoch;
+    this.link.send({ event: ClientEvent.Join, roomid: sub.roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id });
   }
 
   private nextId(): string {
@@ -447,28 +480,23 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /** Sends it if the socket can carry it now; otherwise it goes out after the next auth or join. */
   private sendOutgoing(message: OutgoingMessage): void {
-    if (message.status !== 'sending' || !this.authed) return;
+    const link = this.link;
+    if (message.status !== 'sending' || !link?.authed) return;
     if (message.to) {
-      this.transmit({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id });
-    } else if (this.joinedNow.has(message.roomid)) {
-      this.transmit({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id });
+      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id });
+    } else if (this.subscriptions.get(message.roomid)?.state === 'joined') {
+      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id });
     } else {
       this.joinRoom(message.roomid);
     }
   }
 
-  private transmit(frame: ClientFrame): void {
-    // Anything but auth and heartbeats before `authed` would only earn a `noauth`.
-    if (!this.authed && frame.event !== ClientEvent.Auth && frame.event !== ClientEvent.Heartbeat) return;
-    try {
-      this.socket?.send(JSON.stringify(frame));
-    } catch {
-      // The socket is closing; its close callback reconnects and the outbox resends.
-    }
+  private saveRooms(): void {
+    this.options.storage.set(ROOMS_KEY, [...this.memberOf]);
   }
 
-  private saveRooms(): void {
-    this.options.storage.set(ROOMS_KEY, [...this.rooms]);
+  private saveCursors(): void {
+    this.cursorStore.save(this.subscriptions.values());
   }
 }
 
@@ -476,3 +504,4 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 function withWelcome(url: string): string {
   return /[?&]v=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}v=1`;
 }
+

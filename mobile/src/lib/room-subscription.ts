@@ -1,0 +1,80 @@
+import { isDirectRoom } from './direct-room';
+import { SeqCursor } from './seq-cursor';
+
+/**
+ * A room's life on the current socket: `unsubscribed` (known, not joined on this socket),
+ * `joining` (a join is in flight), `joined` (live messages arrive and can be sent), `left` (the user
+ * left it; the object is dropped). Direct chats need no join: they are `joined` as soon as the
+ * socket is authenticated.
+ */
+export type SubscriptionState = 'unsubscribed' | 'joining' | 'joined' | 'left';
+
+const TRANSITIONS: Record<SubscriptionState, readonly SubscriptionState[]> = {
+  unsubscribed: ['joining', 'joined', 'left'],
+  // joining -> joining: joined again from seq 0 after the server's seqs started over.
+  joining: ['joining', 'joined', 'unsubscribed', 'left'],
+  // joined -> joining: the server no longer counts this socket in the room (error 4404).
+  joined: ['joining', 'unsubscribed', 'left'],
+  left: [],
+};
+
+export interface SavedCursor {
+  since?: number;
+  epoch?: string;
+}
+
+/** One room or direct chat: its state on the socket, its cursor and epoch, its requests in flight. */
+export class RoomSubscription {
+  readonly direct: boolean;
+  readonly cursor: SeqCursor;
+  /** The server epoch the cursor's seqs belong to (`joined.epoch`). */
+  epoch: string | undefined;
+  /** The id of the join in flight: only its `joined` counts. */
+  joinRef: string | undefined;
+  /** Ids of this room's other requests in flight (history pages). */
+  readonly pending = new Set<string>();
+  /** Joined again from seq 0 on this socket because the server's seqs started over. */
+  resynced = false;
+  private current: SubscriptionState = 'unsubscribed';
+
+  constructor(
+    readonly roomid: string,
+    saved: SavedCursor = {},
+  ) {
+    this.direct = isDirectRoom(roomid);
+    this.cursor = new SeqCursor(saved.since);
+    this.epoch = saved.epoch;
+  }
+
+  get state(): SubscriptionState {
+    return this.current;
+  }
+
+  /** The one place the state changes; a transition the table does not allow is a bug. */
+  setState(next: SubscriptionState): void {
+    if (!TRANSITIONS[this.current].includes(next)) {
+      throw new Error(`invalid subscription transition for ${this.roomid}: ${this.current} -> ${next}`);
+    }
+    this.current = next;
+    if (next !== 'joining') this.joinRef = undefined;
+    if (next === 'unsubscribed' || next === 'left') {
+      this.pending.clear();
+      this.resynced = false;
+    }
+  }
+
+  /** Joins (or joins again) with request `ref`. */
+  joining(ref: string): void {
+    this.setState('joining');
+    this.joinRef = ref;
+  }
+
+  /** The socket is gone: everything in flight on it is void. */
+  socketLost(): void {
+    if (this.current === 'joining' || this.current === 'joined') this.setState('unsubscribed');
+  }
+
+  saved(): SavedCursor {
+    return { since: this.cursor.since, epoch: this.epoch };
+  }
+}
