@@ -21,6 +21,9 @@ class Tokens implements TokenSource {
   current(): string | undefined {
     return this.token;
   }
+  expiresAt(): number | undefined {
+    return this.token ? this.server.tokens.get(this.token)?.expiresAt : undefined;
+  }
   uid(): string {
     return 'u-alice';
   }
@@ -88,13 +91,16 @@ describe('connection state machine', () => {
     await run();
     server.post('lobby', 'one');
     await run();
+    server.refusing = true;
     server.last.drop(1006);
     await run();
-    expect(keys().slice(-1)).toEqual(['reconnecting']);
+    // The first attempt goes at once (and is refused here); the next waits out the backoff.
+    expect(keys()).toEqual(['connecting', 'online', 'reconnecting', 'connecting', 'reconnecting']);
     expect(client.roomState('lobby')).toBe('unsubscribed');
     server.post('lobby', 'two');
+    server.refusing = false;
     await run(1_000);
-    expect(keys()).toEqual(['connecting', 'online', 'reconnecting', 'connecting', 'online']);
+    expect(keys()).toEqual(['connecting', 'online', 'reconnecting', 'connecting', 'reconnecting', 'connecting', 'online']);
     expect(server.framesOf('join').map((f) => f.since)).toEqual([undefined, 1]);
     expect(texts).toEqual(['one', 'two']);
     expect(client.roomState('lobby')).toBe('joined');
@@ -154,7 +160,8 @@ describe('connection state machine', () => {
 
   it('noauth: refreshes the token, authenticates again on the same socket and joins its rooms again', async () => {
     const { client, server, tokens } = setup();
-    server.tokens.get('t1')!.expiresAt = Date.now() - 1;
+    // Revoked on the server, though the client still thinks it valid.
+    server.tokens.delete('t1');
     client.joinRoom('lobby');
     client.start();
     await run();

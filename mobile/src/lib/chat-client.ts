@@ -15,16 +15,18 @@ import {
   type ServerFrame,
 } from '@chatroom/server/protocol';
 import { Backoff } from './backoff';
-import { InvalidTransition, canTransition, type ConnectionState } from './connection-state';
+import { InvalidTransition, canTransition, type ConnectionState, type DisconnectCause } from './connection-state';
 import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
 import { defaultGrace } from './heartbeat-watchdog';
 import { Link } from './link';
 import { Outbox, type OutgoingMessage } from './outbox';
-import { CursorStore } from './room-cursors';
-import { RoomSubscription } from './room-subscription';
+import { ReadMarks } from './read-marks';
+import { Priority, type PacerOptions } from './request-pacer';
+import { DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep, type ArchiveLimits } from './room-archive';
+import { RoomSubscription, type HistoryPurpose } from './room-subscription';
 import type { KeyValueStorage } from './storage';
-import type { TokenSource } from './token-source';
+import { CredentialsRejected, type TokenSource } from './token-source';
 import type { Transport } from './transport';
 
 export interface ChatClientOptions {
@@ -32,45 +34,67 @@ export interface ChatClientOptions {
   url: string;
   transport: Transport;
   auth: TokenSource;
+  /** This user's storage (`userStorage` in storage.ts): rooms, messages, cursors, read state, outbox. */
   storage: KeyValueStorage;
   backoff?: { baseMs: number; capMs: number };
-  /** An unacknowledged message is marked failed after this long. */
+  /** An unacknowledged message is marked failed after this long connected without an ack. */
   outboxTimeoutMs?: number;
   /** Give up on a socket that is not authenticated after this long. */
   connectTimeoutMs?: number;
   /** The backoff starts over only once a connection has stayed up this long (no storm on flapping). */
   stableAfterMs?: number;
-  /** The shortest time between two attempts, even when asked to reconnect at once. */
+  /** The shortest time between two attempts when asked to reconnect at once by a repeated event. */
   minAttemptIntervalMs?: number;
   heartbeatGrace?: (intervalMs: number) => number;
+  /** The client-side rate limit (request-pacer.ts). */
+  pace?: PacerOptions;
+  archive?: Partial<ArchiveLimits>;
 }
 
 export interface ChatClientEvents {
   state: ConnectionState;
   authed: AuthedEvent;
-  /** A message not seen before (live, replayed, or the echo of an own message). */
+  /** A message not seen before (live, replayed, caught up, or the echo of an own message). */
   message: ChatMessage;
   /** An own message changed: sending, sent (acked) or failed. */
   outbox: OutgoingMessage;
   presence: PresenceEvent;
   joined: JoinedEvent;
-  /** Earlier messages of the room are no longer kept on the server. */
-  gap: { roomid: string };
+  /** Messages of the room before seq `beforeSeq` (or before what comes next) are no longer kept on the server. */
+  gap: { roomid: string; beforeSeq?: number };
   rooms: RoomSummary[];
   members: MembersEvent;
-  history: HistoryEvent;
-  error: ErrorEvent;
+  /** A page of history; `older` ones are for scrolling up, the others were caught up. */
+  history: HistoryEvent & { purpose: HistoryPurpose };
+  /** A request was refused; `request` names what it was. */
+  error: ErrorEvent & { request?: string };
+  /** The user left the room (here, or on another device). */
+  left: { roomid: string };
+  unread: { roomid: string; count: number };
 }
 
-const ROOMS_KEY = 'chat.rooms';
-/** Server-side errors after which resending the same frame later can succeed. */
-const TRANSIENT_ERRORS = new Set<number>([ErrorCode.Unavailable, ErrorCode.RateLimited]);
+/** A room as the phone has it at launch, for the pages to show before any network. */
+export interface StoredRoom {
+  roomid: string;
+  messages: ChatMessage[];
+  unread: number;
+  peerName?: string;
+}
+
+const MEMBER_OF_KEY = 'member-of';
+/** Catch-up pages are as large as the server allows. */
+const PAGE_LIMIT = 100;
+/** A direct chat new to this device opens with its newest messages. */
+const FIRST_LOOK_LIMIT = 50;
+/** A connection attempt younger than this is left alone by a network change: it is on the new network. */
+const FRESH_ATTEMPT_MS = 500;
 
 /**
  * One socket for all rooms, as an explicit state machine (see connection-state.ts): the connection
  * state changes only in `setState`, which checks the transition and runs what leaving a state
  * implies (its socket or its retry timer ends). Each room is a RoomSubscription that owns its
- * state on the socket, its cursor and epoch and its requests in flight.
+ * state on the socket, its cursor and epoch and its requests in flight. What the user had (tails,
+ * cursors, read state, outbox) lives in storage and comes back with a relaunch.
  */
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private current: ConnectionState = { status: 'offline', reason: 'stopped' };
@@ -80,24 +104,35 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   /** Group rooms the user is in (persisted); direct chats need no membership of their own. */
   private readonly memberOf: Set<string>;
   private readonly outbox: Outbox;
-  private readonly cursorStore: CursorStore;
+  private readonly archive: RoomArchive;
+  private readonly reads: ReadMarks;
   private readonly backoff: Backoff;
-  /** Input from the device, not a state of the socket: whether any network is up. */
+  /** Input from the device, not a state of the socket: whether any network is up, and which. */
   private networkUp = true;
+  private networkType: string | undefined;
+  /** Input from the app: when it went to the background, if it is there. */
+  private hiddenAt: number | undefined;
   private requestCounter = 0;
   private lastAttemptAt = 0;
   /** Runs the next attempt of `reconnecting`; cleared whenever that state is left. */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Set by close 4001: the stored token is known to be expired, so the next socket refreshes first. */
-  private tokenStale = false;
 
   constructor(private readonly options: ChatClientOptions) {
     super();
-    this.outbox = new Outbox(options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', { ...m }));
-    this.cursorStore = new CursorStore(options.storage);
+    const storage = options.storage;
+    this.archive = new RoomArchive(storage, { ...DEFAULT_ARCHIVE_LIMITS, ...options.archive });
+    this.archive.cursorOf = (roomid) => {
+      const sub = this.subscriptions.get(roomid);
+      return sub ? { through: sub.cursor.through, epoch: sub.epoch } : {};
+    };
+    this.reads = new ReadMarks(this.archive, () => options.auth.uid(), (roomid, count) => this.emit('unread', { roomid, count }));
+    this.outbox = new Outbox(storage, options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', m));
     this.backoff = new Backoff(options.backoff ?? { baseMs: 1_000, capMs: 30_000 });
-    this.memberOf = new Set(options.storage.get<string[]>(ROOMS_KEY) ?? []);
-    for (const [roomid, saved] of this.cursorStore.load()) this.subscriptions.set(roomid, new RoomSubscription(roomid, saved));
+    this.memberOf = new Set(storage.get<string[]>(MEMBER_OF_KEY) ?? []);
+    for (const roomid of this.archive.rooms()) {
+      const record = this.archive.record(roomid);
+      this.subscriptions.set(roomid, new RoomSubscription(roomid, { through: record.through, epoch: record.epoch, ids: record.messages.map((m) => m.id) }));
+    }
     for (const roomid of this.memberOf) this.subscription(roomid);
   }
 
@@ -114,54 +149,119 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.subscriptions.get(roomid)?.state;
   }
 
+  /** Every room the phone holds, with its messages and badge, for the pages at launch. */
+  storedRooms(): StoredRoom[] {
+    const rooms = new Set([...this.archive.rooms(), ...this.memberOf]);
+    return [...rooms].map((roomid) => {
+      const record = this.archive.has(roomid) ? this.archive.record(roomid) : undefined;
+      return { roomid, messages: (record?.messages ?? []).map((m) => unkeep(roomid, m)), unread: record?.unread ?? 0, peerName: record?.peerName };
+    });
+  }
+
+  /** Own messages not acknowledged yet (from before a relaunch too), oldest first. */
+  unsent(): OutgoingMessage[] {
+    return this.outbox.all();
+  }
+
   start(): void {
     if (this.current.status !== 'offline' || this.current.reason !== 'stopped') return;
     if (this.networkUp) this.connect();
     else this.setState({ status: 'offline', reason: 'network' });
   }
 
+  /** Stops for good (sign-out, or the app closing): what is not written yet is written now. */
   stop(): void {
+    this.archive.flush();
+    this.archive.stop();
     if (this.current.status === 'offline' && this.current.reason === 'stopped') return;
     this.setState({ status: 'offline', reason: 'stopped' });
   }
 
-  /** App back in the foreground, or the network came back: try now instead of waiting out the backoff. */
-  reconnectNow(): void {
-    if (this.current.status !== 'reconnecting' && !(this.current.status === 'offline' && this.current.reason === 'network')) return;
-    if (!this.networkUp) return;
-    const wait = this.lastAttemptAt + (this.options.minAttemptIntervalMs ?? 1_000) - Date.now();
-    if (wait <= 0) this.connect();
-    else this.scheduleAt(Date.now() + wait);
+  /** The app went to the background: write everything now (WeChat may kill it without a word). */
+  appHidden(): void {
+    this.hiddenAt = Date.now();
+    this.reads.background();
+    this.archive.flush();
   }
 
-  setNetworkAvailable(up: boolean): void {
-    if (up === this.networkUp) return;
+  /**
+   * Back in the foreground. WeChat suspends a hidden mini-program within seconds and its socket
+   * dies without a close event, so whatever socket there is gets replaced at once.
+   */
+  appShown(): void {
+    this.reads.foregroundAgain((roomid) => this.latestSeq(roomid));
+    const wasHidden = this.hiddenAt !== undefined;
+    this.hiddenAt = undefined;
+    if (wasHidden) this.reconnectNow(true);
+  }
+
+  /**
+   * Try now instead of waiting out the backoff. `fresh`: the environment changed (network, back
+   * from the background), so even a socket that looks open is replaced.
+   */
+  reconnectNow(fresh = false): void {
+    if (this.isStopped() || !this.networkUp) return;
+    switch (this.current.status) {
+      case 'offline':
+        // The network was down and is back.
+        return this.connect();
+      case 'online':
+        if (fresh) this.connect();
+        return;
+      case 'connecting':
+        // An attempt this young is already on the new network; an older one may be stuck on the old.
+        if (fresh && this.link && Date.now() - this.link.openedAt >= FRESH_ATTEMPT_MS) this.connect();
+        return;
+      case 'reconnecting': {
+        const wait = fresh ? 0 : this.lastAttemptAt + (this.options.minAttemptIntervalMs ?? 1_000) - Date.now();
+        if (wait <= 0) this.connect();
+        else this.scheduleAt(Date.now() + wait, this.current.cause);
+      }
+    }
+  }
+
+  /** The device's network: `type` (wifi, 4g…) changing while up means a new path, so a new socket. */
+  setNetwork(up: boolean, type?: string): void {
+    const typeChanged = up && type !== undefined && this.networkType !== undefined && type !== this.networkType;
+    if (type !== undefined && up) this.networkType = type;
+    if (up === this.networkUp && !typeChanged) return;
     this.networkUp = up;
     if (this.isStopped()) return;
     // Down: the old socket is most likely half-open now; a new network means a new connection anyway.
     if (!up) this.setState({ status: 'offline', reason: 'network' });
-    else this.reconnectNow();
+    else this.reconnectNow(true);
+  }
+
+  setNetworkAvailable(up: boolean): void {
+    this.setNetwork(up);
   }
 
   joinRoom(roomid: string): void {
+    if (isDirectRoom(roomid)) return;
     if (!this.memberOf.has(roomid)) {
       this.memberOf.add(roomid);
-      this.saveRooms();
+      this.saveMembership();
     }
     const sub = this.subscription(roomid);
     if (this.link?.authed && sub.state === 'unsubscribed') this.sendJoin(sub);
   }
 
   leaveRoom(roomid: string): void {
-    this.memberOf.delete(roomid);
-    this.saveRooms();
-    const sub = this.subscriptions.get(roomid);
-    if (sub) {
-      sub.setState('left');
-      this.subscriptions.delete(roomid);
-      this.saveCursors();
-    }
+    this.forgetRoom(roomid);
     this.link?.send({ event: ClientEvent.Leave, roomid, id: this.nextId() });
+  }
+
+  /** The room is on screen: it is read, and what arrives in it is read too. */
+  openRoom(roomid: string): void {
+    this.reads.open(roomid, this.latestSeq(roomid));
+  }
+
+  closeRoom(roomid: string): void {
+    this.reads.close(roomid);
+  }
+
+  unreadOf(roomid: string): number {
+    return this.reads.unread(roomid);
   }
 
   /** Queues a message for a room or a direct chat (`dm:` id); it is sent as soon as that is possible. */
@@ -178,8 +278,15 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   retry(id: string): void {
     const message = this.outbox.retry(id);
     if (!message) return;
-    this.emit('outbox', { ...message });
+    this.emit('outbox', message);
     this.sendOutgoing(message);
+  }
+
+  /** A failed message the user deletes: it leaves the outbox for good. */
+  discard(id: string): boolean {
+    if (this.outbox.get(id)?.status !== 'failed') return false;
+    this.outbox.discard(id);
+    return true;
   }
 
   requestRooms(): void {
@@ -190,9 +297,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.link?.send({ event: ClientEvent.Members, roomid, id: this.nextId() });
   }
 
-  /** Older messages of a room or direct chat, for scrolling up. */
-  requestHistory(roomid: string, before?: number, limit = 50): void {
-    this.link?.send({ event: ClientEvent.History, roomid, ...(before !== undefined ? { before } : {}), limit, id: this.nextId() });
+  /** Older messages of a room or direct chat, for scrolling up. False when the socket cannot ask now. */
+  requestHistory(roomid: string, before?: number, limit = 50): boolean {
+    if (!this.link?.authed) return false;
+    this.sendHistory(this.subscription(roomid), 'older', { ...(before !== undefined ? { before } : {}), limit });
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -200,7 +309,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /**
    * The one place the connection state changes. Leaving `connecting` or `online` ends the socket
-   * (and with it every room's subscription on it); leaving `reconnecting` ends its timer.
+   * (and with it every room's subscription on it); leaving `reconnecting` ends its timer; the
+   * outbox's failure timers run only in `online`.
    */
   private setState(next: ConnectionState): void {
     const previous = this.current;
@@ -210,6 +320,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.retryTimer = undefined;
     }
     if ((previous.status === 'connecting' || previous.status === 'online') && next.status !== 'online') this.dropLink();
+    if (next.status === 'online') this.outbox.resume();
+    else this.outbox.pause();
     this.current = next;
     this.emit('state', next);
   }
@@ -230,30 +342,31 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         {
           onOpen: () => mine() && void this.authenticate(link!),
           onMessage: (text) => mine() && this.receive(link!, text),
-          onClose: (code) => mine() && this.socketClosed(code),
+          onClose: (code) => mine() && this.socketClosed(closeCause(link!, code), code),
           onError: () => {},
         },
-        () => mine() && this.socketClosed(1006),
+        () => mine() && this.socketClosed({ kind: 'silent' }),
         this.options.heartbeatGrace ?? defaultGrace,
+        this.options.pace,
       );
     } catch {
       // A URL the runtime refuses outright: retried like any failed attempt.
-      this.socketClosed(1006);
+      this.socketClosed({ kind: 'unreachable' });
       return;
     }
     this.link = link;
-    link.after(this.options.connectTimeoutMs ?? 10_000, () => mine() && !link!.authed && this.socketClosed(1006));
+    link.after(this.options.connectTimeoutMs ?? 10_000, () => mine() && !link!.authed && this.socketClosed({ kind: 'silent' }));
   }
 
-  /** The socket ended (closed, timed out, went silent): wait, then try again. */
-  private socketClosed(code: number): void {
+  /** The socket ended (closed, timed out, went silent): try again, at once the first time, then backing off. */
+  private socketClosed(cause: DisconnectCause, code?: number): void {
     if (code === CloseCode.AuthExpired) this.tokenStale = true;
     if (!this.networkUp) this.setState({ status: 'offline', reason: 'network' });
-    else this.scheduleAt(Date.now() + this.backoff.next());
+    else this.scheduleAt(Date.now() + this.backoff.next(), cause);
   }
 
-  private scheduleAt(retryAt: number): void {
-    this.setState({ status: 'reconnecting', retryAt, attempt: this.backoff.attempts });
+  private scheduleAt(retryAt: number, cause?: DisconnectCause): void {
+    this.setState({ status: 'reconnecting', retryAt, attempt: this.backoff.attempts, ...(cause ? { cause } : {}) });
     this.retryTimer = setTimeout(() => this.connect(), Math.max(0, retryAt - Date.now()));
   }
 
@@ -266,52 +379,93 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     for (const sub of this.subscriptions.values()) sub.socketLost();
   }
 
+  /** Renewal is impossible: the pages send the user to the login page. */
+  private unauthorized(): void {
+    if (this.isStopped()) return;
+    this.setState({ status: 'offline', reason: 'unauthorized' });
+  }
+
   // -------------------------------------------------------------------------------------------
   // Auth
 
+  /** Set by close 4001: the stored token is known to be expired, so the next socket refreshes first. */
+  private tokenStale = false;
+
   private async authenticate(link: Link): Promise<void> {
-    let token = this.tokenStale ? undefined : this.options.auth.current();
+    const expiresAt = this.options.auth.expiresAt();
+    const expired = expiresAt !== undefined && expiresAt <= Date.now() + 1_000;
+    let token = this.tokenStale || expired ? undefined : this.options.auth.current();
     if (!token) {
-      try {
-        token = await this.options.auth.refresh();
-        this.tokenStale = false;
-      } catch {
-        if (link === this.link) this.socketClosed(1000);
-        return;
-      }
-      if (link !== this.link) return;
+      token = await this.freshToken(link);
+      if (!token) return;
+      this.tokenStale = false;
     }
-    link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() });
+    link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
+  }
+
+  /** A new token for this socket, or undefined when it failed (and the failure was handled). */
+  private async freshToken(link: Link): Promise<string | undefined> {
+    try {
+      const token = await this.options.auth.refresh();
+      return link === this.link ? token : undefined;
+    } catch (err) {
+      if (link !== this.link) return undefined;
+      if (err instanceof CredentialsRejected) this.unauthorized();
+      else this.socketClosed({ kind: 'login' });
+      return undefined;
+    }
   }
 
   /**
-   * The first `authed` of a socket, or the one after a `noauth` on it: frames refused meanwhile were
-   * not processed, so every room is joined again (with `since`, so nothing is delivered twice).
+   * `authed`: the first of a socket, or the one after a `noauth` on it (frames refused meanwhile
+   * were not processed, so every room is joined again, with `since`, so nothing comes twice), or
+   * the answer to a renewal (nothing else changes).
    */
   private onAuthed(link: Link, frame: AuthedEvent): void {
+    const renewal = link.authed;
     link.authed = true;
     link.noAuthInARow = 0;
+    this.scheduleRenewal(link, frame.expiresAt);
+    if (renewal) return;
     if (this.current.status !== 'online') {
       link.after(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
       this.setState({ status: 'online' });
     }
     for (const sub of this.subscriptions.values()) sub.socketLost();
     this.emit('authed', frame);
-    for (const roomid of this.memberOf) this.sendJoin(this.subscription(roomid));
+    // The room list drives the direct chats' catch-up and tells of rooms joined elsewhere.
     this.requestRooms();
-    // Direct chats need no join: the server queues what arrives while no socket is open and
-    // replays it now; `history after` fetches what a half-open socket swallowed.
-    for (const sub of this.subscriptions.values()) {
-      if (!sub.direct) continue;
-      sub.setState('joined');
-      const after = sub.cursor.since;
-      if (after !== undefined) {
-        const id = this.nextId();
-        sub.pending.add(id);
-        link.send({ event: ClientEvent.History, roomid: sub.roomid, after, limit: 100, id });
-      }
-    }
+    const byActivity = [...this.memberOf].sort((a, b) => this.latestTs(b) - this.latestTs(a));
+    for (const roomid of byActivity) this.sendJoin(this.subscription(roomid));
+    for (const sub of this.subscriptions.values()) if (sub.direct) sub.setState('joined');
     for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
+  }
+
+  /** Renews the token on the live socket before it expires, so no 4001 ever closes it. */
+  private scheduleRenewal(link: Link, expiresAt: number): void {
+    link.tokenExpiresAt = expiresAt;
+    const lifetime = expiresAt - Date.now();
+    // A third of the lifetime ahead, at most five minutes: a 7-day token renews 5 minutes early.
+    const lead = Math.min(300_000, lifetime / 3);
+    link.after(Math.max(0, lifetime - lead), () => void this.renew(link, expiresAt));
+  }
+
+  private async renew(link: Link, expiresAt: number): Promise<void> {
+    // Superseded: the socket is gone, or a newer token (with its own renewal) came meanwhile.
+    if (link !== this.link || link.refreshing || link.tokenExpiresAt !== expiresAt) return;
+    link.refreshing = true;
+    try {
+      const token = await this.options.auth.refresh();
+      if (link === this.link) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
+    } catch (err) {
+      if (link !== this.link) return;
+      if (err instanceof CredentialsRejected) return this.unauthorized();
+      // No network to the login endpoint right now: try again while the token still holds.
+      const left = expiresAt - Date.now();
+      if (left > 2_000) link.after(Math.min(30_000, left / 2), () => void this.renew(link, expiresAt));
+    } finally {
+      link.refreshing = false;
+    }
   }
 
   private async onNoAuth(link: Link): Promise<void> {
@@ -319,13 +473,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     link.authed = false;
     link.noAuthInARow += 1;
     // A fresh token was refused too: retrying at once would only loop.
-    if (link.noAuthInARow > 2) return this.socketClosed(1000);
+    if (link.noAuthInARow > 2) return this.socketClosed({ kind: 'login' });
     link.refreshing = true;
     try {
-      const token = await this.options.auth.refresh();
-      if (link === this.link) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() });
-    } catch {
-      if (link === this.link) this.socketClosed(1000);
+      const token = await this.freshToken(link);
+      if (token) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
     } finally {
       link.refreshing = false;
     }
@@ -343,12 +495,13 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     }
     // Any frame proves the server is alive, not only its pings.
     link.watchdog.feed();
+    if ('ref' in frame && frame.event !== ServerEvent.Error) link.answered(frame.ref);
     switch (frame.event) {
       case ServerEvent.Welcome:
         link.watchdog.start(frame.heartbeatMs);
         break;
       case ServerEvent.Heartbeat:
-        link.send({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG });
+        link.send({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG }, Priority.Control);
         break;
       case ServerEvent.Authed:
         this.onAuthed(link, frame);
@@ -359,12 +512,17 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       case ServerEvent.Joined:
         this.onJoined(frame);
         break;
+      case ServerEvent.Left:
+        // Without ref: the user left the room on another device.
+        if (frame.ref === undefined) this.forgetRoom(frame.roomid);
+        break;
       case ServerEvent.Message:
-        this.onMessage(frame);
+        this.deliver(frame);
         break;
       case ServerEvent.Ack: {
+        link.answered(frame.id);
         const message = this.outbox.acknowledge(frame.id, frame.seq);
-        if (message) this.emit('outbox', { ...message });
+        if (message) this.emit('outbox', message);
         break;
       }
       case ServerEvent.Login:
@@ -381,7 +539,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         this.onHistory(frame);
         break;
       case ServerEvent.Error:
-        this.onError(frame);
+        this.onError(link, frame);
         break;
     }
   }
@@ -390,66 +548,124 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const sub = this.subscriptions.get(frame.roomid);
     // A reply to a join this socket no longer waits for (left meanwhile, or joined again since).
     if (!sub || sub.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
-    const since = sub.cursor.since ?? 0;
+    const since = sub.cursor.through ?? 0;
     const epochChanged = frame.epoch !== undefined && sub.epoch !== undefined && frame.epoch !== sub.epoch;
-    if (frame.epoch !== undefined && frame.epoch !== sub.epoch) {
-      sub.epoch = frame.epoch;
-      this.saveCursors();
-    }
+    if (frame.epoch !== undefined) sub.epoch = frame.epoch;
     if (since > 0 && !sub.resynced && (epochChanged || frame.lastSeq < since || (frame.gap && frame.replayed === 0))) {
       // The room's seqs started over (the server lost its state: a new epoch). What was replayed was
       // dropped as "already seen" by seq; join again from 0, or the new seqs would look like old ones.
       sub.resynced = true;
       sub.cursor.restart();
-      this.saveCursors();
       this.sendJoin(sub);
       return;
     }
+    // The replay is complete: every seq up to the room's last was just delivered or is gone.
+    sub.cursor.settle(frame.lastSeq);
+    this.archive.touch(frame.roomid);
     sub.setState('joined');
-    if (frame.gap) this.emit('gap', { roomid: frame.roomid });
+    if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.replayed > 0 ? frame.lastSeq - frame.replayed + 1 : undefined });
     this.emit('joined', frame);
     for (const message of this.outbox.pending(frame.roomid)) this.sendOutgoing(message);
   }
 
-  private onMessage(frame: ChatMessage): void {
-    if (!this.subscription(frame.roomid).cursor.accept(frame.id, frame.seq)) return;
-    this.saveCursors();
+  /** A message from the socket (live or replayed) or a catch-up page: recorded, counted and emitted once. */
+  private deliver(frame: ChatMessage): void {
+    const sub = this.subscription(frame.roomid);
+    if (!sub.cursor.accept(frame.id, frame.seq)) return;
+    this.archive.append(frame.roomid, frame);
     const own = this.outbox.acknowledge(frame.id, frame.seq);
-    if (own) this.emit('outbox', { ...own });
+    if (own) this.emit('outbox', own);
+    this.reads.incoming(frame);
     this.emit('message', frame);
   }
 
   private onRooms(rooms: RoomSummary[]): void {
-    // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
-    for (const room of rooms) if (!isDirectRoom(room.roomid)) this.joinRoom(room.roomid);
+    for (const room of rooms) {
+      if (!isDirectRoom(room.roomid)) {
+        // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
+        this.joinRoom(room.roomid);
+        continue;
+      }
+      if (room.peer && this.archive.record(room.roomid).peerName !== room.peer.name) {
+        this.archive.record(room.roomid).peerName = room.peer.name;
+        this.archive.touch(room.roomid);
+      }
+      this.catchUpDirect(this.subscription(room.roomid), room.lastSeq);
+    }
     this.emit('rooms', rooms);
   }
 
-  /** New ones among them count as messages (a direct chat catching up); the rest are older pages. */
-  private onHistory(frame: HistoryEvent): void {
-    if (frame.ref !== undefined) this.subscriptions.get(frame.roomid)?.pending.delete(frame.ref);
-    for (const message of frame.messages) this.onMessage({ ...message, roomid: frame.roomid });
-    this.emit('history', frame);
+  /**
+   * A direct chat has no join to replay what this device missed (the server's inbox only holds what
+   * came while the user had no socket at all): page forward from the cursor to the chat's last seq.
+   * A chat this device never saw opens with its newest page instead.
+   */
+  private catchUpDirect(sub: RoomSubscription, lastSeq: number): void {
+    if (sub.catchingUp || !this.link?.authed) return;
+    const through = sub.cursor.through;
+    if (through === undefined && !this.archive.has(sub.roomid)) {
+      if (lastSeq > 0) this.sendHistory(sub, 'latest', { limit: FIRST_LOOK_LIMIT });
+      return;
+    }
+    if (through !== undefined && lastSeq < through) sub.cursor.restart(); // the server lost its state
+    const after = sub.cursor.through ?? 0;
+    if (lastSeq > after) this.sendHistory(sub, 'forward', { after, limit: PAGE_LIMIT });
   }
 
-  private onError(frame: ErrorEvent): void {
+  private onHistory(frame: HistoryEvent): void {
+    const sub = this.subscription(frame.roomid);
+    const purpose = (frame.ref !== undefined && sub.pending.get(frame.ref)) || 'older';
+    if (frame.ref !== undefined) sub.pending.delete(frame.ref);
+    if (purpose === 'forward') {
+      if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.messages[0]?.seq });
+      for (const message of frame.messages) this.deliver({ ...message, roomid: frame.roomid });
+      const last = frame.messages[frame.messages.length - 1]?.seq;
+      // A full page: more may follow. A short one: everything up to the room's last seq was in it.
+      if (last !== undefined && frame.messages.length >= PAGE_LIMIT && last < frame.lastSeq) {
+        sub.cursor.settle(last);
+        this.sendHistory(sub, 'forward', { after: last, limit: PAGE_LIMIT });
+      } else {
+        sub.cursor.settle(frame.lastSeq);
+      }
+      this.archive.touch(frame.roomid);
+    } else if (purpose === 'latest') {
+      // Read on another device: shown, kept, not counted.
+      for (const message of frame.messages) {
+        const full = { ...message, roomid: frame.roomid };
+        if (sub.cursor.accept(full.id, full.seq)) this.archive.append(frame.roomid, full);
+      }
+      sub.cursor.settle(frame.lastSeq);
+      this.reads.markRead(frame.roomid, frame.lastSeq);
+      if (frame.gap && frame.messages.length === 0) this.emit('gap', { roomid: frame.roomid });
+    }
+    this.emit('history', { ...frame, purpose });
+  }
+
+  private onError(link: Link, frame: ErrorEvent): void {
+    const request = link.request(frame.ref);
+    // Refused for the rate limit: the same frame again, slower. Store trouble: again in a second.
+    if (frame.ref !== undefined && request && frame.code === ErrorCode.RateLimited && link.resend(frame.ref)) return;
+    if (frame.ref !== undefined && request && frame.code === ErrorCode.Unavailable && link.resend(frame.ref, 1_000)) return;
+    link.answered(frame.ref);
     const message = frame.ref ? this.outbox.get(frame.ref) : undefined;
     if (message && message.status === 'sending') {
-      if (frame.code === ErrorCode.NotMember) {
+      if (frame.code === ErrorCode.NotMember && this.memberOf.has(message.roomid)) {
         const sub = this.subscription(message.roomid);
         if (sub.state === 'joined') sub.setState('unsubscribed');
         this.joinRoom(message.roomid);
-      } else if (TRANSIENT_ERRORS.has(frame.code)) {
-        const link = this.link;
-        link?.after(1_000, () => link === this.link && this.sendOutgoing(message));
       } else {
-        const failed = this.outbox.fail(message.id, frame.message);
-        if (failed) this.emit('outbox', { ...failed });
+        const failed = this.outbox.fail(message.id, frame.code);
+        if (failed) this.emit('outbox', failed);
       }
-    } else if (frame.code === ErrorCode.AuthFailed && this.link) {
-      void this.onNoAuth(this.link);
+    } else if (request?.event === ClientEvent.Join) {
+      const sub = this.subscriptions.get(request.roomid);
+      if (sub?.state === 'joining' && sub.joinRef === frame.ref) sub.setState('unsubscribed');
+    } else if (request?.event === ClientEvent.History) {
+      if (frame.ref !== undefined) this.subscriptions.get(request.roomid)?.pending.delete(frame.ref);
+    } else if (frame.code === ErrorCode.AuthFailed) {
+      void this.onNoAuth(link);
     }
-    this.emit('error', frame);
+    this.emit('error', { ...frame, ...(request ? { request: request.event } : {}) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -468,9 +684,15 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     if (!this.link?.authed) return;
     const id = this.nextId();
     sub.joining(id);
-    const since = sub.cursor.since;
+    const since = sub.cursor.through;
     const epoch = sub.epoch;
     this.link.send({ event: ClientEvent.Join, roomid: sub.roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id });
+  }
+
+  private sendHistory(sub: RoomSubscription, purpose: HistoryPurpose, range: { before?: number; after?: number; limit: number }): void {
+    const id = this.nextId();
+    sub.pending.set(id, purpose);
+    this.link?.send({ event: ClientEvent.History, roomid: sub.roomid, ...range, id });
   }
 
   private nextId(): string {
@@ -483,25 +705,52 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const link = this.link;
     if (message.status !== 'sending' || !link?.authed) return;
     if (message.to) {
-      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id });
+      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id }, Priority.Message);
     } else if (this.subscriptions.get(message.roomid)?.state === 'joined') {
-      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id });
+      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id }, Priority.Message);
     } else {
       this.joinRoom(message.roomid);
     }
   }
 
-  private saveRooms(): void {
-    this.options.storage.set(ROOMS_KEY, [...this.memberOf]);
+  /** The user left the room (here or on another device): nothing of it stays on the phone. */
+  private forgetRoom(roomid: string): void {
+    if (this.memberOf.delete(roomid)) this.saveMembership();
+    const sub = this.subscriptions.get(roomid);
+    if (sub) {
+      sub.setState('left');
+      this.subscriptions.delete(roomid);
+    }
+    this.archive.remove(roomid);
+    this.emit('left', { roomid });
   }
 
-  private saveCursors(): void {
-    this.cursorStore.save(this.subscriptions.values());
+  private saveMembership(): void {
+    try {
+      this.options.storage.set(MEMBER_OF_KEY, [...this.memberOf]);
+    } catch {
+      // Storage full: the membership stays in memory and comes back from `rooms` after a relaunch.
+    }
   }
+
+  private latestSeq(roomid: string): number {
+    const tail = this.archive.has(roomid) ? this.archive.record(roomid).messages : [];
+    return Math.max(tail[tail.length - 1]?.seq ?? 0, this.subscriptions.get(roomid)?.cursor.through ?? 0);
+  }
+
+  private latestTs(roomid: string): number {
+    const tail = this.archive.has(roomid) ? this.archive.record(roomid).messages : [];
+    return tail[tail.length - 1]?.ts ?? 0;
+  }
+}
+
+/** Why a socket ended, from its close code and whether it ever opened. */
+function closeCause(link: Link, code: number): DisconnectCause {
+  if (link.opened) return { kind: 'closed', code };
+  return /ssl|tls|certificate|cert_|handshake/i.test(link.lastError) ? { kind: 'certificate' } : { kind: 'unreachable' };
 }
 
 /** `?v=1` asks the server for its `welcome` frame (heartbeat interval) when the token comes later in an `auth` frame. */
 function withWelcome(url: string): string {
   return /[?&]v=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}v=1`;
 }
-

@@ -4,8 +4,8 @@ import { SeqCursor } from './seq-cursor';
 /**
  * A room's life on the current socket: `unsubscribed` (known, not joined on this socket),
  * `joining` (a join is in flight), `joined` (live messages arrive and can be sent), `left` (the user
- * left it; the object is dropped). Direct chats need no join: they are `joined` as soon as the
- * socket is authenticated.
+ * left it, here or on another device; the object is dropped). Direct chats need no join: they are
+ * `joined` as soon as the socket is authenticated.
  */
 export type SubscriptionState = 'unsubscribed' | 'joining' | 'joined' | 'left';
 
@@ -18,9 +18,20 @@ const TRANSITIONS: Record<SubscriptionState, readonly SubscriptionState[]> = {
   left: [],
 };
 
+/** What a history request of this room is for. */
+export type HistoryPurpose =
+  /** Scrolling up: older than what the timeline holds; never new, never unread. */
+  | 'older'
+  /** Catching up after `through`: new messages, page after page until the room's last seq. */
+  | 'forward'
+  /** A direct chat this device never saw: its newest page, read elsewhere, so not unread. */
+  | 'latest';
+
 export interface SavedCursor {
-  since?: number;
+  through?: number;
   epoch?: string;
+  /** Ids of the messages the phone holds, so they are not taken for new ones. */
+  ids?: Iterable<string>;
 }
 
 /** One room or direct chat: its state on the socket, its cursor and epoch, its requests in flight. */
@@ -31,8 +42,8 @@ export class RoomSubscription {
   epoch: string | undefined;
   /** The id of the join in flight: only its `joined` counts. */
   joinRef: string | undefined;
-  /** Ids of this room's other requests in flight (history pages). */
-  readonly pending = new Set<string>();
+  /** This room's history requests in flight, by id. */
+  readonly pending = new Map<string, HistoryPurpose>();
   /** Joined again from seq 0 on this socket because the server's seqs started over. */
   resynced = false;
   private current: SubscriptionState = 'unsubscribed';
@@ -42,7 +53,7 @@ export class RoomSubscription {
     saved: SavedCursor = {},
   ) {
     this.direct = isDirectRoom(roomid);
-    this.cursor = new SeqCursor(saved.since);
+    this.cursor = new SeqCursor(saved.through, saved.ids);
     this.epoch = saved.epoch;
   }
 
@@ -74,7 +85,9 @@ export class RoomSubscription {
     if (this.current === 'joining' || this.current === 'joined') this.setState('unsubscribed');
   }
 
-  saved(): SavedCursor {
-    return { since: this.cursor.since, epoch: this.epoch };
+  /** A catch-up of this room is under way on this socket. */
+  get catchingUp(): boolean {
+    for (const purpose of this.pending.values()) if (purpose !== 'older') return true;
+    return false;
   }
 }

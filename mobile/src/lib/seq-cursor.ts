@@ -1,40 +1,44 @@
-const REMEMBERED = 500;
+const REMEMBERED_IDS = 500;
 
 /**
- * What a room has delivered: the highest `seq` (sent back as `since` to resume) and the recent ids
- * and seqs, so a replay, a history page or a resend never shows a message twice, even when they
- * arrive out of order.
+ * What a room has delivered, by seq (per room, from 1, one step per message). `through` is the
+ * resume point: every seq up to it has been delivered or is known to be gone, so `since`/`after`
+ * = `through` never skips a message. Seqs that came early (above a hole) are held until the hole
+ * fills. Recent ids are kept too, so a resend or a replay after the server's seqs started over is
+ * still recognised.
  */
 export class SeqCursor {
-  private ids = new Set<string>();
-  private seqs = new Set<number>();
-  private order: Array<[string, number]> = [];
-  /** Seqs up to this one count as seen: from an earlier run of the app, or forgotten for space. */
-  private floor: number;
+  private above = new Set<number>();
+  private readonly ids = new Set<string>();
+  private readonly idOrder: string[] = [];
 
-  constructor(private last: number | undefined) {
-    this.floor = last ?? 0;
+  constructor(
+    private done: number | undefined,
+    knownIds: Iterable<string> = [],
+  ) {
+    for (const id of knownIds) this.rememberId(id);
   }
 
-  /** The highest seq delivered, undefined before the first. */
-  get since(): number | undefined {
-    return this.last;
+  /** The resume point; undefined when the room was never read on this device. */
+  get through(): number | undefined {
+    return this.done;
   }
 
   /** Records a delivered message; false when it was delivered before. */
   accept(id: string, seq: number): boolean {
-    if (this.ids.has(id) || this.seqs.has(seq) || seq <= this.floor) return false;
-    this.ids.add(id);
-    this.seqs.add(seq);
-    this.order.push([id, seq]);
-    if (this.order.length > REMEMBERED) {
-      const [oldId, oldSeq] = this.order.shift()!;
-      this.ids.delete(oldId);
-      this.seqs.delete(oldSeq);
-      this.floor = Math.max(this.floor, oldSeq);
-    }
-    if (this.last === undefined || seq > this.last) this.last = seq;
+    if (this.ids.has(id) || seq <= (this.done ?? 0) || this.above.has(seq)) return false;
+    this.rememberId(id);
+    this.above.add(seq);
+    this.advance();
     return true;
+  }
+
+  /** Everything up to `seq` has been delivered or is gone (the end of a replay, of a history page). */
+  settle(seq: number): void {
+    if (this.done !== undefined && seq <= this.done) return;
+    this.done = seq;
+    for (const s of this.above) if (s <= seq) this.above.delete(s);
+    this.advance();
   }
 
   /**
@@ -42,9 +46,22 @@ export class SeqCursor {
    * new seq 1, 2... are not mistaken for messages already seen.
    */
   restart(): void {
-    this.last = 0;
-    this.seqs.clear();
-    this.order = this.order.map(([id]) => [id, 0]);
-    this.floor = 0;
+    this.done = 0;
+    this.above.clear();
+  }
+
+  private advance(): void {
+    let next = (this.done ?? 0) + 1;
+    while (this.above.delete(next)) {
+      this.done = next;
+      next += 1;
+    }
+  }
+
+  private rememberId(id: string): void {
+    if (this.ids.has(id)) return;
+    this.ids.add(id);
+    this.idOrder.push(id);
+    if (this.idOrder.length > REMEMBERED_IDS) this.ids.delete(this.idOrder.shift()!);
   }
 }
