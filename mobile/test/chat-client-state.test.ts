@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatClient, type ChatClientOptions } from '../src/lib/chat-client';
 import { canTransition, stateKey, type ConnectionState } from '../src/lib/connection-state';
 import { MemoryStorage } from '../src/lib/storage';
-import type { TokenSource } from '../src/lib/token-source';
+import { CredentialsRejected, type TokenSource } from '../src/lib/token-source';
 import { MemoryServer } from './support/memory-server';
 
 /**
@@ -14,6 +14,8 @@ const HOUR = 3_600_000;
 
 class Tokens implements TokenSource {
   refreshes = 0;
+  /** The login endpoint says no (401/404): renewal is impossible. */
+  rejecting = false;
   constructor(
     private readonly server: MemoryServer,
     private token: string | undefined,
@@ -28,6 +30,7 @@ class Tokens implements TokenSource {
     return 'u-alice';
   }
   async refresh(): Promise<string> {
+    if (this.rejecting) throw new CredentialsRejected('401');
     this.refreshes += 1;
     this.token = `fresh-${this.refreshes}`;
     this.server.tokens.set(this.token, { uid: 'u-alice', name: 'alice', expiresAt: Date.now() + HOUR });
@@ -35,11 +38,11 @@ class Tokens implements TokenSource {
   }
 }
 
-function setup(options: Partial<ChatClientOptions> = {}) {
-  const server = new MemoryServer();
+function setup(options: Partial<ChatClientOptions> = {}, reuse?: { server: MemoryServer; storage: MemoryStorage }) {
+  const server = reuse?.server ?? new MemoryServer();
   server.tokens.set('t1', { uid: 'u-alice', name: 'alice', expiresAt: Date.now() + HOUR });
   const tokens = new Tokens(server, 't1');
-  const storage = new MemoryStorage();
+  const storage = reuse?.storage ?? new MemoryStorage();
   const client = new ChatClient({ url: 'wss://chat.test/', transport: server, auth: tokens, storage, backoff: { baseMs: 100, capMs: 1_000 }, ...options });
   const states: ConnectionState[] = [];
   client.on('state', (s) => states.push(s));
@@ -211,5 +214,123 @@ describe('connection state machine', () => {
     expect(server.framesOf('join').map((f) => [f.since, f.epoch])).toEqual([[undefined, undefined], [1, 'epoch-1'], [0, 'epoch-2']]);
     expect(texts).toEqual(['before', 'after the restart']);
     expect(client.roomState('lobby')).toBe('joined');
+  });
+
+  it('a relaunch shows what the phone kept and resumes after it, never before it', async () => {
+    const first = setup();
+    first.client.joinRoom('lobby');
+    first.client.start();
+    await run();
+    first.server.post('lobby', 'one');
+    first.server.post('lobby', 'two');
+    await run();
+    // WeChat hides the app (everything is written), then kills it.
+    first.client.appHidden();
+    first.server.last.drop(1006);
+    first.server.post('lobby', 'three');
+
+    const second = setup({}, { server: first.server, storage: first.storage });
+    expect(second.client.storedRooms()).toEqual([expect.objectContaining({ roomid: 'lobby', unread: 2, messages: [expect.objectContaining({ message: 'one' }), expect.objectContaining({ message: 'two' })] })]);
+    second.client.start();
+    await run();
+    expect(second.server.framesOf('join').at(-1)).toMatchObject({ roomid: 'lobby', since: 2, epoch: 'epoch-1' });
+    expect(second.texts).toEqual(['three']);
+    expect(second.client.unreadOf('lobby')).toBe(3);
+    second.client.openRoom('lobby');
+    expect(second.client.unreadOf('lobby')).toBe(0);
+  });
+
+  it('back from the background, or on another kind of network, an open socket is replaced at once', async () => {
+    const { client, server, keys } = setup();
+    client.setNetwork(true, 'wifi');
+    client.start();
+    await run();
+    client.appShown();
+    client.setNetwork(true, 'wifi');
+    expect(server.connections).toHaveLength(1);
+    client.appHidden();
+    client.appShown();
+    await run();
+    expect(server.connections).toHaveLength(2);
+    expect(server.connections[0].closed).toBe(true);
+    client.setNetwork(true, '4g');
+    await run();
+    expect(server.connections).toHaveLength(3);
+    expect(keys()).toEqual(['connecting', 'online', 'connecting', 'online', 'connecting', 'online']);
+  });
+
+  it('the outbox timer runs only while online: a long tunnel does not fail a message', async () => {
+    const { client, server } = setup({ outboxTimeoutMs: 1_000 });
+    client.joinRoom('lobby');
+    const outcomes: string[] = [];
+    client.on('outbox', (m) => outcomes.push(m.status));
+    client.start();
+    await run();
+    client.setNetwork(false);
+    client.send('lobby', 'in the tunnel');
+    await run(60_000);
+    expect(outcomes).toEqual(['sending']);
+    client.setNetwork(true);
+    await run(1_000);
+    expect(outcomes).toEqual(['sending', 'sent']);
+    expect(server.room('lobby').messages.map((m) => m.message)).toEqual(['in the tunnel']);
+  });
+
+  it('renews the token on the live socket before it expires', async () => {
+    const { client, server, tokens } = setup();
+    server.tokens.get('t1')!.expiresAt = Date.now() + 30_000;
+    client.start();
+    await run();
+    await run(19_000);
+    expect(tokens.refreshes).toBe(0);
+    await run(2_000);
+    expect(tokens.refreshes).toBe(1);
+    expect(server.framesOf('auth').map((f) => f.message)).toEqual(['t1', 'fresh-1']);
+    expect(server.connections).toHaveLength(1);
+    expect(client.state.status).toBe('online');
+  });
+
+  it('a refresh credential the server refuses ends in unauthorized, and nothing more is tried', async () => {
+    const { client, server, tokens, keys } = setup();
+    server.tokens.delete('t1');
+    tokens.rejecting = true;
+    client.start();
+    await run(60_000);
+    expect(keys()).toEqual(['connecting', 'offline:unauthorized']);
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it('a request refused for the rate limit is sent again, same id, and its answer counts', async () => {
+    const { client, server } = setup();
+    let refused = false;
+    server.intercept = (conn, frame) => {
+      if (frame.event !== 'join' || refused) return false;
+      refused = true;
+      conn.push({ event: 'error', code: 4429, message: 'too many frames; slow down', ref: frame.id } as never);
+      return true;
+    };
+    client.joinRoom('lobby');
+    client.start();
+    await run(2_000);
+    const joins = server.framesOf('join');
+    expect(joins.map((f) => f.id)).toEqual([joins[0].id, joins[0].id]);
+    expect(client.roomState('lobby')).toBe('joined');
+  });
+
+  it('a room left on another device (left without ref) is forgotten here', async () => {
+    const { client, server } = setup();
+    const left: string[] = [];
+    client.on('left', (l) => left.push(l.roomid));
+    client.joinRoom('lobby');
+    client.joinRoom('other');
+    client.start();
+    await run();
+    server.last.push({ event: 'left', roomid: 'lobby' } as never);
+    await run();
+    expect(left).toEqual(['lobby']);
+    expect(client.joinedRooms).toEqual(['other']);
+    server.last.drop(1006);
+    await run(1_000);
+    expect(server.framesOf('join').map((f) => f.roomid)).toEqual(['lobby', 'other', 'other']);
   });
 });

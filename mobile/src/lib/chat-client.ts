@@ -66,8 +66,8 @@ export interface ChatClientEvents {
   members: MembersEvent;
   /** A page of history; `older` ones are for scrolling up, the others were caught up. */
   history: HistoryEvent & { purpose: HistoryPurpose };
-  /** A request was refused; `request` names what it was. */
-  error: ErrorEvent & { request?: string };
+  /** A request was refused; `request` names what it was, `roomid` the room it was about. */
+  error: ErrorEvent & { request?: string; roomid?: string };
   /** The user left the room (here, or on another device). */
   left: { roomid: string };
   unread: { roomid: string; count: number };
@@ -297,10 +297,16 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.link?.send({ event: ClientEvent.Members, roomid, id: this.nextId() });
   }
 
-  /** Older messages of a room or direct chat, for scrolling up. False when the socket cannot ask now. */
+  /**
+   * Older messages of a room or direct chat, for scrolling up. A room not joined yet on this socket
+   * asks once it is (the server answers only members). False when the socket cannot ask now.
+   */
   requestHistory(roomid: string, before?: number, limit = 50): boolean {
     if (!this.link?.authed) return false;
-    this.sendHistory(this.subscription(roomid), 'older', { ...(before !== undefined ? { before } : {}), limit });
+    const sub = this.subscription(roomid);
+    const range = { ...(before !== undefined ? { before } : {}), limit };
+    if (sub.direct || sub.state === 'joined') this.sendHistory(sub, 'older', range);
+    else sub.afterJoin = range;
     return true;
   }
 
@@ -563,6 +569,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     sub.cursor.settle(frame.lastSeq);
     this.archive.touch(frame.roomid);
     sub.setState('joined');
+    if (sub.afterJoin) this.sendHistory(sub, 'older', sub.afterJoin);
+    sub.afterJoin = undefined;
     if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.replayed > 0 ? frame.lastSeq - frame.replayed + 1 : undefined });
     this.emit('joined', frame);
     for (const message of this.outbox.pending(frame.roomid)) this.sendOutgoing(message);
@@ -665,7 +673,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     } else if (frame.code === ErrorCode.AuthFailed) {
       void this.onNoAuth(link);
     }
-    this.emit('error', { ...frame, ...(request ? { request: request.event } : {}) });
+    this.emit('error', { ...frame, ...(request ? { request: request.event } : {}), ...(request && 'roomid' in request && request.roomid ? { roomid: request.roomid } : {}) });
   }
 
   // -------------------------------------------------------------------------------------------

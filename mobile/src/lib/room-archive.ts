@@ -129,7 +129,7 @@ export class RoomArchive {
     const rooms = [...this.dirty];
     this.dirty.clear();
     for (const roomid of rooms) this.write(roomid);
-    this.enforceTotal(new Set(rooms));
+    this.enforceTotal();
     this.writeIndex();
   }
 
@@ -166,11 +166,17 @@ export class RoomArchive {
     this.index[roomid] = { bytes, at: this.index[roomid]?.at ?? 0 };
   }
 
-  /** All rooms over the total: the least recently active lose their older messages first. */
-  private enforceTotal(justWritten: Set<string>): void {
+  /**
+   * All rooms over the total: the least recently active lose their older messages first, down to
+   * `minTailMessages`, then altogether; the most recently active room (the one on screen, most
+   * likely) keeps its tail.
+   */
+  private enforceTotal(): void {
     if (this.totalBytes() <= this.limits.totalBytes) return;
-    this.shrinkAll(justWritten, this.limits.minTailMessages);
-    if (this.totalBytes() > this.limits.totalBytes) this.shrinkAll(justWritten, 0);
+    const newest = Object.keys(this.index).sort((a, b) => this.index[b].at - this.index[a].at)[0];
+    const spare = new Set(newest === undefined ? [] : [newest]);
+    this.shrinkAll(spare, this.limits.minTailMessages);
+    if (this.totalBytes() > this.limits.totalBytes) this.shrinkAll(spare, 0);
   }
 
   /** Trims rooms, least recently active first, to `keepMessages`, until the total fits. */

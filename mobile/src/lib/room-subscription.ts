@@ -46,6 +46,8 @@ export class RoomSubscription {
   readonly pending = new Map<string, HistoryPurpose>();
   /** Joined again from seq 0 on this socket because the server's seqs started over. */
   resynced = false;
+  /** An older page asked for before the room was joined on this socket: asked once it is. */
+  afterJoin: { before?: number; limit: number } | undefined;
   private current: SubscriptionState = 'unsubscribed';
 
   constructor(
@@ -72,6 +74,7 @@ export class RoomSubscription {
       this.pending.clear();
       this.resynced = false;
     }
+    if (next === 'left') this.afterJoin = undefined;
   }
 
   /** Joins (or joins again) with request `ref`. */
