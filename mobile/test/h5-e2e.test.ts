@@ -27,6 +27,18 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
     browser = await launchChromium();
   });
 
+  /** Two phones on a fresh server, both in room `team`, each seeing the other online. */
+  async function doraAndEveInTeam(): Promise<{ dora: H5User; eve: H5User }> {
+    const server = await startTestServer({ STATIC_DIR: H5_DIR });
+    servers.push(server);
+    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
+    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
+    await dora.loginAndJoin('team');
+    await eve.loginAndJoin('team');
+    await dora.waitForTitle('在线 2 / 2');
+    return { dora, eve };
+  }
+
   afterAll(async () => {
     await browser?.close();
     await proxy?.close();
@@ -126,13 +138,7 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
   });
 
   it('the conversation list shows unread badges and last messages; a member opens a direct chat', { timeout: 60_000 }, async () => {
-    const server = await startTestServer({ STATIC_DIR: H5_DIR });
-    servers.push(server);
-    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
-    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
-    await dora.loginAndJoin('team');
-    await eve.loginAndJoin('team');
-    await dora.waitForTitle('在线 2 / 2');
+    const { dora, eve } = await doraAndEveInTeam();
 
     await dora.backToList();
     await eve.sendWithEnter('第一条');
@@ -202,13 +208,7 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
   });
 
   it('a chat read, left for another and come back to, collects no badges while it is on screen', { timeout: 60_000 }, async () => {
-    const server = await startTestServer({ STATIC_DIR: H5_DIR });
-    servers.push(server);
-    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
-    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
-    await dora.loginAndJoin('team');
-    await eve.loginAndJoin('team');
-    await dora.waitForTitle('在线 2 / 2');
+    const { dora, eve } = await doraAndEveInTeam();
     // Away to the member list and a direct chat, then back to the group.
     await dora.openMembers();
     await dora.openDirectChatWith('eve');
