@@ -278,6 +278,11 @@ describe('mobile chat client against the real server', () => {
     const fresh = await libClient(server, 'alice', undefined, { session: { ...account, color: '#07c160' } });
     fresh.client.start();
     await fresh.waitFor(() => fresh.historyTexts(dm).includes('dm 300'), 'the direct chat', 10_000);
+    // Its newest page, read on the other device: shown, not new, not counted.
+    await fresh.roundTrip();
+    expect(fresh.historyTexts(dm)).toEqual(texts.slice(-50));
+    expect(fresh.texts(dm)).toEqual([]);
+    expect(fresh.client.unreadOf(dm)).toBe(0);
   });
 
   it('renews the token before it expires: the socket stays up and no 4001 comes', { timeout: 20_000 }, async () => {

@@ -1,6 +1,5 @@
 import {
   ClientEvent,
-  CloseCode,
   ErrorCode,
   HEARTBEAT_PONG,
   ServerEvent,
@@ -348,7 +347,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         {
           onOpen: () => mine() && void this.authenticate(link!),
           onMessage: (text) => mine() && this.receive(link!, text),
-          onClose: (code) => mine() && this.socketClosed(closeCause(link!, code), code),
+          onClose: (code) => mine() && this.socketClosed(closeCause(link!, code)),
           onError: () => {},
         },
         () => mine() && this.socketClosed({ kind: 'silent' }),
@@ -365,8 +364,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   /** The socket ended (closed, timed out, went silent): try again, at once the first time, then backing off. */
-  private socketClosed(cause: DisconnectCause, code?: number): void {
-    if (code === CloseCode.AuthExpired) this.tokenStale = true;
+  private socketClosed(cause: DisconnectCause): void {
     if (!this.networkUp) this.setState({ status: 'offline', reason: 'network' });
     else this.scheduleAt(Date.now() + this.backoff.next(), cause);
   }
@@ -394,17 +392,14 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   // -------------------------------------------------------------------------------------------
   // Auth
 
-  /** Set by close 4001: the stored token is known to be expired, so the next socket refreshes first. */
-  private tokenStale = false;
-
   private async authenticate(link: Link): Promise<void> {
+    // Expired (after a 4001 too): renewed first. A device clock far behind gets `noauth` and renews then.
     const expiresAt = this.options.auth.expiresAt();
     const expired = expiresAt !== undefined && expiresAt <= Date.now() + 1_000;
-    let token = this.tokenStale || expired ? undefined : this.options.auth.current();
+    let token = expired ? undefined : this.options.auth.current();
     if (!token) {
       token = await this.freshToken(link);
       if (!token) return;
-      this.tokenStale = false;
     }
     link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
   }
@@ -611,7 +606,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private catchUpDirect(sub: RoomSubscription, lastSeq: number): void {
     if (sub.catchingUp || !this.link?.authed) return;
     const through = sub.cursor.through;
-    if (through === undefined && !this.archive.has(sub.roomid)) {
+    const kept = this.archive.has(sub.roomid) && this.archive.record(sub.roomid).messages.length > 0;
+    if (through === undefined && !kept) {
       if (lastSeq > 0) this.sendHistory(sub, 'latest', { limit: FIRST_LOOK_LIMIT });
       return;
     }
