@@ -18,7 +18,8 @@ const FORMAT = 'chatroom-snapshot';
 export class SnapshotError extends Error {}
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  // A copy on a plain ArrayBuffer: WebCrypto's types refuse a view that might be shared.
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(bytes)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 

@@ -156,7 +156,7 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     expect(joined).toMatchObject({ replayed: 3, lastSeq: 5, gap: false });
     expect(seqs(bob, 'x-resume')).toEqual([3, 4, 5]);
     const history = await bob.request({ event: 'history', roomid: 'x-resume', before: 3, limit: 10 });
-    expect(history.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2]);
+    expect((history.messages as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2]);
     const rooms = await (await connectAs(c, 'alice', alice.user.uid)).request({ event: 'rooms' });
     expect(rooms.rooms).toContainEqual(expect.objectContaining({ roomid: 'x-resume', lastSeq: 5, total: 2, last: expect.objectContaining({ message: 'm5' }) }));
     await Promise.all([alice.close(), bob.close()]);
