@@ -228,7 +228,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs ?? 10_000, 100),
     outputMaxBytes: int(env, 'OUTPUT_MAX_BYTES', defaults.outputMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
-    queuedFramesPerConnection: int(env, 'QUEUED_FRAMES_PER_CONNECTION', defaults.queuedFramesPerConnection ?? 64, 1, 100_000),
+    queuedFramesPerConnection: int(env, 'QUEUED_FRAMES_PER_CONNECTION', defaults.queuedFramesPerConnection ?? 1000, 1, 100_000),
     pendingPerAddress: int(env, 'PENDING_PER_ADDRESS', defaults.pendingPerAddress ?? 20, 0),
     handshakeTimeoutMs: int(env, 'HANDSHAKE_TIMEOUT_MS', defaults.handshakeTimeoutMs ?? 10_000, 100),
     allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),

@@ -123,6 +123,7 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
     redis = await startRedis();
     node = await startProcessNode(redis.url, {
       ...ENV,
+      QUEUED_FRAMES_PER_CONNECTION: String(QUEUE_BOUND),
       RATE_LIMIT_PER_SEC: '100000',
       RATE_LIMIT_BURST: '100000',
       USER_RATE_PER_SEC: '100000',
@@ -135,12 +136,16 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
     await redis?.stop();
   });
 
+  const QUEUE_BOUND = 16;
   const CONNECTIONS = 4;
   const FRAMES = 600;
   const TEXT = 'x'.repeat(4000);
 
-  /** Every connection sends FRAMES messages at once; resolves with the replies' codes and the node's peak RSS growth. */
-  async function flood(clients: TestClient[], tag: string): Promise<{ codes: Set<unknown>; growth: number; ms: number }> {
+  /**
+   * Every connection sends FRAMES messages at once; resolves with the replies' codes, how many were
+   * refused for the queue bound (not for Redis), and the node's peak RSS growth.
+   */
+  async function flood(clients: TestClient[], tag: string): Promise<{ codes: Set<unknown>; queueFull: number; growth: number; ms: number }> {
     const baseline = node.rss();
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, node.rss())), 50);
@@ -151,6 +156,7 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
         for (let i = 0; i < FRAMES; i += 1) client.send({ event: 'message', roomid: 'flood', message: TEXT, id: `${tag}-${c}-${i}` });
       });
       const codes = new Set<unknown>();
+      let queueFull = 0;
       await Promise.all(
         clients.map(async (client, c) => {
           const replies = await client.waitFor(() => {
@@ -158,9 +164,10 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
             return answered.length >= FRAMES && answered;
           }, 30_000, `${FRAMES} answers`);
           for (const reply of replies) codes.add(reply.event === 'error' ? reply.code : reply.event);
+          queueFull += replies.filter((r) => String(r.message).startsWith('too many of your requests are waiting')).length;
         }),
       );
-      return { codes, growth: Math.max(peak, node.rss()) - baseline, ms: Date.now() - started };
+      return { codes, queueFull, growth: Math.max(peak, node.rss()) - baseline, ms: Date.now() - started };
     } finally {
       clearInterval(sampler);
     }
@@ -191,6 +198,9 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
       expect(result.growth).toBeLessThan(64 * MiB);
       expect(result.ms).toBeLessThan(15_000);
     }
+    // While the first frame of each connection waits out the deadline on the paused Redis, the
+    // others queue behind it: past QUEUED_FRAMES_PER_CONNECTION they are refused on arrival.
+    expect(paused.queueFull).toBeGreaterThan(0);
     await Promise.all([...clients, watcher].map((c) => c.close()));
   });
 });
