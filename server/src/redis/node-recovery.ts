@@ -81,7 +81,8 @@ export class NodeRecovery {
   private async run(): Promise<void> {
     if (this.runIdDue) {
       const runId = await this.currentRunId();
-      if (runId !== this.runId) this.fullRepairDue ??= RESTARTED;
+      // Not knowing (INFO refused) counts as a restart: a full repair only costs time.
+      if (runId === undefined || runId !== this.runId) this.fullRepairDue ??= RESTARTED;
       this.runId = runId;
       this.runIdDue = false;
     }
@@ -107,8 +108,15 @@ export class NodeRecovery {
     await this.bus.publish({ kind: EnvelopeKind.Notice, topic: roomTopic(change.roomid), text });
   }
 
+  /** Redis's run id (it changes with every restart), or undefined when INFO is refused (ACLs). */
   private async currentRunId(): Promise<string | undefined> {
-    const info = await this.redis.info('server');
+    let info: string;
+    try {
+      info = await this.redis.info('server');
+    } catch (err) {
+      if (String(err).includes('NOPERM')) return undefined;
+      throw err;
+    }
     return /^run_id:(\S+)/m.exec(info)?.[1];
   }
 }
