@@ -92,13 +92,17 @@ export async function createChatApp<P>(config: Config, logger: Logger, options: 
     allowedOrigins: config.allowedOrigins,
     metrics,
     metricsToken: config.metricsToken,
-    health: () => ({
-      ok: !core.isShuttingDown && backend.healthy(),
-      status: core.isShuttingDown ? 'shutting down' : backend.healthy() ? 'ok' : 'backend unavailable',
-      store: backend.kind,
-      connections: core.stats.connections,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    }),
+    // The backend is asked, not only its connection's state: a stalled Redis keeps its sockets open.
+    health: async () => {
+      const backendOk = backend.ping ? await backend.ping() : backend.healthy();
+      return {
+        ok: !core.isShuttingDown && backendOk,
+        status: core.isShuttingDown ? 'shutting down' : backendOk ? 'ok' : 'backend unavailable',
+        store: backend.kind,
+        connections: core.stats.connections,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      };
+    },
     // The core has already refused `..`, dot segments and backslashes in `relative`.
     readStatic: (relative) => platform.readFile(joinPath(options.staticDir, relative)),
   };

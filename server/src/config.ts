@@ -57,6 +57,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** All connections' unread output together; past it the largest backlogs are closed (4008). */
   outputMaxBytes: number;
+  /** Frames of one connection waiting for the backend; more get 4503 at once. */
+  queuedFramesPerConnection: number;
   /** TCP connections per address that have not finished their TLS handshake or HTTP request. */
   pendingPerAddress: number;
   /** Time allowed for the TLS handshake and for the HTTP request head. */
@@ -80,8 +82,11 @@ export interface Config {
   redisKeyPrefix: string;
   /** A node silent this long is taken for dead; its members drop out within 1.5× this. */
   redisPresenceTtlMs: number;
-  /** Reconnect attempts a command waits through before it fails (and the client resends). */
-  redisCommandRetries: number;
+  /**
+   * How long a Redis command may take before it fails (the client gets 4503 and resends) and the
+   * connection is taken for stalled and opened again; meanwhile requests are refused at once.
+   */
+  redisCommandTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -223,6 +228,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs ?? 10_000, 100),
     outputMaxBytes: int(env, 'OUTPUT_MAX_BYTES', defaults.outputMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
+    queuedFramesPerConnection: int(env, 'QUEUED_FRAMES_PER_CONNECTION', defaults.queuedFramesPerConnection ?? 1000, 1, 100_000),
     pendingPerAddress: int(env, 'PENDING_PER_ADDRESS', defaults.pendingPerAddress ?? 20, 0),
     handshakeTimeoutMs: int(env, 'HANDSHAKE_TIMEOUT_MS', defaults.handshakeTimeoutMs ?? 10_000, 100),
     allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
@@ -238,7 +244,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     redisUrl,
     redisKeyPrefix: redisKeyPrefix ?? defaults.redisKeyPrefix ?? 'chat:',
     redisPresenceTtlMs: int(env, 'REDIS_PRESENCE_TTL_MS', defaults.redisPresenceTtlMs ?? 15_000, 300, 3_600_000),
-    redisCommandRetries: int(env, 'REDIS_COMMAND_RETRIES', defaults.redisCommandRetries ?? 10, 0, 1000),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', defaults.redisCommandTimeoutMs ?? 2000, 50, 60_000),
     logLevel,
   };
   for (const origin of config.allowedOrigins) {

@@ -48,7 +48,7 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
 
   beforeAll(async () => {
     redis = await startRedis();
-    const config = loadConfig({ ...limits, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'parity:', REDIS_PRESENCE_TTL_MS: '60000', REDIS_COMMAND_RETRIES: '2' });
+    const config = loadConfig({ ...limits, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'parity:', REDIS_PRESENCE_TTL_MS: '60000' });
     onRedis = await createRedisBackends({ ...config, redisUrl: redis.url }, createLogger('silent'));
     inMemory = createMemoryBackend(loadConfig(limits));
     redisEnvelopes = recorder(onRedis);

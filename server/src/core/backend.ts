@@ -15,6 +15,8 @@ export interface ChatBackend {
   bus: Bus;
   /** False while an external backend is unreachable. */
   healthy(): boolean;
+  /** Whether an external backend answers now, within its deadline (for /healthz). */
+  ping?(): Promise<boolean>;
   /** After every connection has detached: releases connections and timers. */
   close(): Promise<void>;
 }

@@ -196,6 +196,10 @@ export class ChatCore<P = unknown> {
       return;
     }
     this.counters.messagesIn += 1;
+    // While the backend is slow, a connection's frames wait here: bounded, the rest refused at once.
+    if (session.queued >= this.deps.settings.queuedFramesPerConnection) {
+      return this.out.error(session, { code: ErrorCode.Unavailable, message: 'too many of your requests are waiting for the server; not accepted, send it again', ref: frame.id });
+    }
     this.enqueue(session, frame, () => this.dispatch(session, frame));
   }
 

@@ -26,6 +26,8 @@ export interface CoreSettings extends AdmissionLimits {
   sendBufferLimitBytes: number;
   drainTimeoutMs: number;
   outputMaxBytes: number;
+  /** Frames of one connection waiting to be handled; more are refused with 4503. */
+  queuedFramesPerConnection: number;
 }
 
 /** What one user may do in a while, over all their connections on this node. */

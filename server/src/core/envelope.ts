@@ -17,6 +17,12 @@ export enum EnvelopeKind {
   DirectMessage = 4,
   /** A frame for every connection of a user, nothing to remember (read state, typing). */
   UserEvent = 5,
+  /**
+   * The room's seqs started over (its store lost them: a new epoch). Each subscription's cursors
+   * reset, then the text (an unrequested `joined` with the new epoch and `gap`) tells the client to
+   * resume from the start. Made by each node's bus when it sees the change, never published.
+   */
+  RoomRestarted = 6,
 }
 
 export interface RoomCounts {
@@ -62,6 +68,12 @@ export interface UserEventEnvelope {
   readonly text: string;
 }
 
-export type Envelope = RoomMessageEnvelope | NoticeEnvelope | LeftRoomEnvelope | DirectMessageEnvelope | UserEventEnvelope;
+export interface RoomRestartedEnvelope {
+  readonly kind: EnvelopeKind.RoomRestarted;
+  readonly topic: RoomTopic;
+  readonly text: string;
+}
+
+export type Envelope = RoomMessageEnvelope | NoticeEnvelope | LeftRoomEnvelope | DirectMessageEnvelope | UserEventEnvelope | RoomRestartedEnvelope;
 
 export type { Topic };

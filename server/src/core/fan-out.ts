@@ -41,7 +41,7 @@ export class FanOut<P> {
   };
 
   private route(envelope: Envelope): void {
-    if (envelope.kind === EnvelopeKind.RoomMessage || envelope.kind === EnvelopeKind.Notice) {
+    if (envelope.kind === EnvelopeKind.RoomMessage || envelope.kind === EnvelopeKind.Notice || envelope.kind === EnvelopeKind.RoomRestarted) {
       const roomid = envelope.topic.roomid;
       const sessions = this.registry.byRoom.get(roomid);
       if (!sessions) return;

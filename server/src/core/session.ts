@@ -55,6 +55,7 @@ export class Session<P = unknown> {
   private conversations: Set<string> | undefined;
   /** Frames are handled one after another: a connection's messages keep their order. */
   private queue: Promise<void> = Promise.resolve();
+  private waiting = 0;
 
   constructor(
     readonly id: string,
@@ -197,7 +198,17 @@ export class Session<P = unknown> {
 
   /** Runs `task` after every frame received before it. Errors go to `onError`. */
   enqueue(task: () => Promise<void>, onError: (err: unknown) => void): void {
-    this.queue = this.queue.then(task).catch(onError);
+    this.waiting += 1;
+    const settled = (): void => void (this.waiting -= 1);
+    this.queue = this.queue.then(task).then(settled, (err: unknown) => {
+      settled();
+      onError(err);
+    });
+  }
+
+  /** Tasks queued and not finished yet (the one running included). */
+  get queued(): number {
+    return this.waiting;
   }
 
   /** Resolves once every task queued so far has run. */

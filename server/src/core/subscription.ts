@@ -63,6 +63,11 @@ export class Subscription {
       this.held.push(envelope);
       return false;
     }
+    if (envelope.kind === EnvelopeKind.RoomRestarted) {
+      // The room's new seqs are all new to this connection.
+      this.sent = this.sentAtPing = this.confirmed = 0;
+      return true;
+    }
     if (envelope.kind !== EnvelopeKind.RoomMessage) return true;
     if (envelope.seq <= this.sent) return false;
     this.sent = envelope.seq;

@@ -8,7 +8,7 @@ import { topicKey, type Topic } from '../core/topics.ts';
  */
 
 export interface RoomKeys {
-  /** Hash: `seq` (the counter) and `epoch`. Outlives the room's other keys so seqs never go back. */
+  /** Hash: `seq` (the counter) and `epoch` (changes when the seqs started over: see counter() in lua-prelude.ts). */
   seq: string;
   /** History stream, entry id `<seq>-0`, capped at HISTORY_PER_ROOM. */
   history: string;
@@ -31,6 +31,8 @@ export interface UserKeys {
   info: string;
   /** Room ids the user is a member of (direct chats included). */
   rooms: string;
+  /** `senderUid\nclientId` of direct messages queued or published for the user (QUEUE_DIRECT). */
+  handled: string;
 }
 
 export interface NodeKeys {
@@ -57,16 +59,12 @@ export class KeySpace {
 
   user(uid: string): UserKeys {
     const tag = `${this.prefix}{u:${uid}}`;
-    return { connections: `${tag}:conns`, inbox: `${tag}:inbox`, info: `${tag}:info`, rooms: `${tag}:rooms` };
+    return { connections: `${tag}:conns`, inbox: `${tag}:inbox`, info: `${tag}:info`, rooms: `${tag}:rooms`, handled: `${tag}:handled` };
   }
 
   /** What the user's first connection `connId` took from the inbox (kept briefly, see CONNECT_USER). */
   takenInbox(uid: string, connId: string): string {
     return `${this.prefix}{u:${uid}}:taken:${connId}`;
-  }
-
-  acceptedId(uid: string, clientId: string): string {
-    return `${this.prefix}{u:${uid}}:id:${clientId}`;
   }
 
   node(nodeId: string): NodeKeys {

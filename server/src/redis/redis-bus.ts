@@ -6,13 +6,18 @@
  * log waits with `untilDelivered` until this node's subscriber has handed a seq on, so the sender's
  * own connections see the message before its ack, as with the embedded log. Everything else is
  * published here, and `publish` likewise waits for its echo when this node is subscribed to the topic.
+ *
+ * Room messages carry their room's epoch: when it changes under this node's connections (Redis lost
+ * the room's counter and its seqs started over), RoomOrder says so and this node's connections are
+ * told with a RoomRestarted envelope, an unrequested `joined` with the new epoch and `gap: true`.
  */
 
 import type { Redis } from 'ioredis';
 import type { Bus, EnvelopeHandler } from '../core/bus.ts';
-import { EnvelopeKind, type Envelope } from '../core/envelope.ts';
+import { EnvelopeKind, type Envelope, type RoomCounts } from '../core/envelope.ts';
 import type { Logger } from '../core/logger.ts';
-import { parseTopicKey, topicKey, type Topic } from '../core/topics.ts';
+import { parseTopicKey, roomTopic, topicKey, type Topic } from '../core/topics.ts';
+import { ServerEvent, type JoinedEvent } from '../protocol.ts';
 import { decodeEnvelope, encodeEnvelope } from './envelope-codec.ts';
 import type { KeySpace } from './keys.ts';
 import { RoomOrder, type FetchAfter } from './room-order.ts';
@@ -20,6 +25,8 @@ import type { SeqWatermarks } from './seq-watermarks.ts';
 
 /** How long publish waits for its own echo before returning anyway (the message is out). */
 const ECHO_WAIT_MS = 2000;
+/** Presence notices kept while Redis does not answer (see publish). */
+const LATE_NOTICES_MAX = 10_000;
 
 interface Waiter {
   done: () => boolean;
@@ -33,6 +40,7 @@ export class RedisBus implements Bus {
   private readonly rooms = new Map<string, RoomOrder>();
   private readonly waiters = new Set<Waiter>();
   private readonly echoes = new Map<string, () => void>();
+  private readonly lateNotices: Envelope[] = [];
   private published = 0;
 
   constructor(
@@ -67,6 +75,11 @@ export class RedisBus implements Bus {
     return this.until(() => (room.lastSeq ?? 0) >= seq);
   }
 
+  /**
+   * A failed publish throws, except for a room's presence notice: that one is kept (the newest
+   * LATE_NOTICES_MAX) and published once Redis answers again. A `logout` from a cleanup must reach
+   * the room late rather than never, and the cleanup must not stop halfway.
+   */
   async publish(envelope: Envelope): Promise<void> {
     const subscribed = this.topics.has(topicKey(envelope.topic));
     const origin = `${this.nodeId}:${(this.published += 1)}`;
@@ -75,24 +88,43 @@ export class RedisBus implements Bus {
       await this.publisher.publish(this.keys.channel(envelope.topic), encodeEnvelope(envelope, origin));
     } catch (err) {
       this.echoes.get(origin)?.();
-      throw err;
+      if (envelope.kind !== EnvelopeKind.Notice) throw err;
+      this.lateNotices.push(envelope);
+      if (this.lateNotices.length > LATE_NOTICES_MAX) this.lateNotices.shift();
+      return;
     }
     await echo;
+  }
+
+  /** Publishes the notices kept while Redis did not answer (see publish), in order. */
+  async publishLateNotices(): Promise<void> {
+    const notices = this.lateNotices.splice(0);
+    if (notices.length > 0) this.logger.info('publishing presence notices kept while redis did not answer', { notices: notices.length });
+    for (const notice of notices) await this.publish(notice);
   }
 
   async subscribe(topic: Topic): Promise<void> {
     this.topics.set(topicKey(topic), topic);
     if (topic.kind === 'room') {
       const { roomid } = topic;
-      this.rooms.set(roomid, new RoomOrder(roomid, this.fetchAfter, (e) => this.emit(e), (err) => this.logger.warn('history catch-up failed', { roomid, err: String(err) })));
+      this.rooms.set(
+        roomid,
+        new RoomOrder(roomid, this.fetchAfter, {
+          emit: (envelope) => this.emit(envelope),
+          restarted: (epoch, lastSeq, counts) => this.restarted(roomid, epoch, lastSeq, counts),
+          knownEpoch: () => this.watermarks.epoch(roomid),
+          onError: (err) => this.logger.warn('history catch-up failed', { roomid, err: String(err) }),
+        }),
+      );
     }
     await this.subscriber.subscribe(this.keys.channel(topic));
   }
 
+  /** Never fails: a subscriber that cannot unsubscribe now does not subscribe the topic again when it reconnects. */
   async unsubscribe(topic: Topic): Promise<void> {
     this.topics.delete(topicKey(topic));
     if (topic.kind === 'room') this.rooms.delete(topic.roomid);
-    await this.subscriber.unsubscribe(this.keys.channel(topic));
+    await this.subscriber.unsubscribe(this.keys.channel(topic)).catch(() => {});
   }
 
   onEnvelope(handler: EnvelopeHandler): void {
@@ -113,15 +145,23 @@ export class RedisBus implements Bus {
     if (!topic || (topic.kind === 'room' && !this.topics.has(key))) return;
     const decoded = decodeEnvelope(topic, payload);
     if (!decoded) return;
-    const { envelope, origin } = decoded;
+    const { envelope, origin, epoch, counts } = decoded;
     const room = envelope.kind === EnvelopeKind.RoomMessage ? this.rooms.get(envelope.topic.roomid) : undefined;
-    if (room && envelope.kind === EnvelopeKind.RoomMessage) room.receive(envelope);
+    if (room && envelope.kind === EnvelopeKind.RoomMessage) room.receive({ envelope, epoch, counts });
     else this.emit(envelope);
     if (origin !== '') this.echoes.get(origin)?.();
   }
 
+  /** The room's seqs started over: this node's connections reset their cursors and are told to resume from the start. */
+  private restarted(roomid: string, epoch: string, lastSeq: number, counts: RoomCounts): void {
+    this.logger.warn('a room started a new epoch: its seqs started over, connections told to resume', { roomid, lastSeq });
+    this.watermarks.note(roomid, lastSeq, epoch);
+    const notice: JoinedEvent = { event: ServerEvent.Joined, roomid, num: counts.num, total: counts.total, lastSeq, replayed: 0, gap: true, epoch };
+    this.emit({ kind: EnvelopeKind.RoomRestarted, topic: roomTopic(roomid), text: JSON.stringify(notice) });
+  }
+
   private emit(envelope: Envelope): void {
-    if (envelope.kind === EnvelopeKind.RoomMessage) this.watermarks.note(envelope.topic.roomid, envelope.seq);
+    if (envelope.kind === EnvelopeKind.RoomMessage) this.watermarks.note(envelope.topic.roomid, envelope.seq, this.rooms.get(envelope.topic.roomid)?.currentEpoch);
     try {
       this.handler(envelope);
     } finally {

@@ -2,7 +2,7 @@
  * The room log on Redis: a room's seq counter, history stream and recent client ids live in its
  * hash slot, and one Lua script (room-scripts.ts APPEND) assigns the seq, keeps the message,
  * recognises a resend and publishes the message, atomically. Direct messages add a second script on
- * the recipient's slot that queues or publishes (user-scripts.ts QUEUE_DIRECT).
+ * the recipient's slot that queues or publishes (direct-queue.ts).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,7 @@ import { EnvelopeKind } from '../core/envelope.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from '../core/room-log.ts';
 import { roomTopic, userTopic } from '../core/topics.ts';
 import type { ChatRedis } from './commands.ts';
-import { encodeEnvelope } from './envelope-codec.ts';
+import { DirectOutcome, queueDirect } from './direct-queue.ts';
 import type { KeySpace, RoomKeys } from './keys.ts';
 import type { RedisBus } from './redis-bus.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
@@ -20,9 +20,6 @@ export interface RedisLogLimits {
   roomTtlMs: number;
   inboxPerUser: number;
 }
-
-/** A room's seq counter outlives its other keys by this factor, so an idle room's seqs never go back. */
-export const SEQ_TTL_FACTOR = 10;
 
 export class RedisRoomLog implements RoomLog {
   constructor(
@@ -42,51 +39,49 @@ export class RedisRoomLog implements RoomLog {
   /**
    * History first (the pair's room), then the recipient's inbox when they have no connection: the
    * presence check and the queueing are one step on the recipient's slot, so a message is either
-   * taken by their next first connection or finds them online (and is published in that step). A
-   * crash between the two steps leaves the message in the pair's history (read with
-   * `rooms`/`history`) and unacknowledged to the sender, who resends it.
+   * taken by their next first connection or finds them online (and is published in that step).
+   *
+   * When the second step fails (Redis full, the reply lost) the sender gets 4503 although the
+   * message is kept; their resend is then recognised by the append and does the second step now.
+   * The recipient's slot remembers which messages it handled, so a resend never queues or publishes
+   * one twice.
    */
   async appendDirect(draft: MessageDraft, to: string): Promise<AppendedDirect> {
     const sender = this.keys.user(draft.uid);
     const recipient = this.keys.user(to);
+    const ttl = this.limits.roomTtlMs;
     const [recipientName] = await Promise.all([
       this.redis.hget(recipient.info, 'name'),
-      this.redis.sadd(sender.rooms, draft.roomid),
-      this.redis.sadd(recipient.rooms, draft.roomid),
-      this.redis.hset(sender.info, 'name', draft.name),
+      this.redis.chatNoteUserRoom(sender.rooms, sender.info, draft.roomid, ttl, draft.name),
+      this.redis.chatNoteUserRoom(recipient.rooms, recipient.info, draft.roomid, ttl, ''),
     ]);
     const { message, duplicate } = await this.appendTo(this.keys.room(draft.roomid), draft, '', [draft.uid, draft.name, to, recipientName ?? to]);
-    // A resend of an accepted message: it was queued or delivered the first time.
-    if (duplicate) return { message, duplicate, queued: true };
-    const text = JSON.stringify(message);
-    const copy = { kind: EnvelopeKind.DirectMessage, roomid: draft.roomid, seq: message.seq, text } as const;
-    // The recipient's live copy goes out from the script that found them online; to oneself, the
-    // sender's copy covers it.
-    const recipientTopic = userTopic(to);
-    const live = to === draft.uid ? [] : [this.keys.channel(recipientTopic), encodeEnvelope({ ...copy, topic: recipientTopic }, '')];
-    const queued = await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, text, this.limits.inboxPerUser, this.limits.roomTtlMs, ...live);
-    await this.bus.publish({ ...copy, topic: userTopic(draft.uid) });
-    return { message, duplicate, queued: queued === 1 };
+    const outcome = await queueDirect(this.redis, this.keys, this.limits, to, message, 'send');
+    // The sender's other connections: with the first attempt, unless that got this far already.
+    if (outcome !== DirectOutcome.HandledBefore) {
+      await this.bus.publish({ kind: EnvelopeKind.DirectMessage, topic: userTopic(draft.uid), roomid: draft.roomid, seq: message.seq, text: JSON.stringify(message) });
+    }
+    return { message, duplicate, queued: outcome !== DirectOutcome.Published };
   }
 
   private async appendTo(room: RoomKeys, draft: MessageDraft, channel: string, members: string[]): Promise<Appended> {
-    const [seq, stored, duplicate] = await this.redis.chatAppend(
+    const [seq, stored, duplicate, epoch] = await this.redis.chatAppend(
       room.seq, room.history, room.recentIds, room.members, room.online,
       JSON.stringify(draft),
       `${draft.uid}\n${draft.id}`,
       this.limits.historyPerRoom,
       this.limits.roomTtlMs,
-      this.limits.roomTtlMs * SEQ_TTL_FACTOR,
-      this.watermarks.get(draft.roomid),
+      this.watermarks.floor(draft.roomid),
       channel,
       // A resend is recognised while the original is in history, as in the embedded log.
       Math.max(1, this.limits.historyPerRoom),
       draft.roomid,
+      this.watermarks.epoch(draft.roomid),
       randomUUID(),
       ...members,
     );
     const message: StoredMessage = stored === '' ? { ...draft, seq: Number(seq) } : (JSON.parse(String(stored)) as StoredMessage);
-    this.watermarks.note(draft.roomid, message.seq);
+    this.watermarks.note(draft.roomid, message.seq, String(epoch));
     return { message, duplicate: duplicate === 1 };
   }
 

@@ -3,10 +3,16 @@
  * user-scripts.ts), so several nodes share rooms, presence, history and inboxes as one service.
  * Semantics follow memory-store.ts; where a method touches a room and a user, the steps run in an
  * order where a crash in between leaves nothing a client would miss (see appendDirect).
+ *
+ * What this node holds is also kept locally (LocalPresence), and Redis is made to agree with it again
+ * after anything that may have left them apart: an operation that failed (Redis unreachable, stalled,
+ * the reply lost) marks its connection for repair, and `repair` (run by node-recovery.ts once Redis
+ * answers again) puts back what the node still holds and removes what it let go of.
  */
 
 import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
+import { userTopic } from '../core/topics.ts';
 import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
 import type { StoredMessage } from '../core/room-log.ts';
 import type {
@@ -21,8 +27,8 @@ import type {
   UserConnectResult,
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
+import { queueDirect } from './direct-queue.ts';
 import type { KeySpace } from './keys.ts';
-import { SEQ_TTL_FACTOR } from './redis-room-log.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
 
@@ -31,11 +37,40 @@ export interface RedisStoreLimits {
   inboxPerUser: number;
 }
 
+/** A user's presence in a room as the node just changed it (for a `login`/`logout` notice). */
+export interface PresenceChange {
+  roomid: string;
+  uid: string;
+  name: string;
+  num: number;
+  total: number;
+}
+
+/** What `repair` changed: who came back online in which room, who went offline. */
+export interface Repaired {
+  connections: number;
+  cameOnline: PresenceChange[];
+  wentOffline: PresenceChange[];
+  /** Direct messages that had waited in inboxes of users connected here, now published to them. */
+  drained: number;
+}
+
+/** A connection's room presence or user connection that the node let go of while Redis did not answer. */
+interface Departure {
+  roomid?: string;
+  uid: string;
+  name: string;
+  connId: string;
+  delivered: number;
+}
 
 export class RedisStore implements ChatStore {
   readonly local = new LocalPresence();
   /** Set by redis-backends.ts: stops the heartbeat and closes the connections. */
   onClose: () => Promise<void> = async () => {};
+  /** Connections whose presence Redis may not have (an operation on it failed). */
+  private readonly unsure = new Set<string>();
+  private readonly departures: Departure[] = [];
 
   constructor(
     private readonly redis: ChatRedis,
@@ -49,23 +84,44 @@ export class RedisStore implements ChatStore {
     return this.limits.roomTtlMs;
   }
 
+  private channelOf(uid: string): string {
+    return this.keys.channel(userTopic(uid));
+  }
+
+  /** Runs `write` for `connId`; when it fails, Redis may or may not have it: the connection is repaired later. */
+  private async unsureOnFailure<T>(connId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      this.unsure.add(connId);
+      throw err;
+    }
+  }
+
   async join(roomid: string, uid: string, name: string, connId: string, options: JoinOptions): Promise<JoinResult | JoinRefusal> {
     const room = this.keys.room(roomid);
+    const user = this.keys.user(uid);
     // Registered first: if this node dies after the join, the reaper finds the room.
-    const firstHere = this.local.joined(connId, uid, name, roomid, this.watermarks.get(roomid));
-    const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined;
-    const userRooms = this.redis.sadd(this.keys.user(uid).rooms, roomid);
-    const reply = await this.redis.chatJoin(
-      room.seq, room.members, room.cursors, room.online, uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR, options.mayCreate ? '1' : '0',
-    );
-    await Promise.all([registered, userRooms]);
+    const firstHere = this.local.joined(connId, uid, name, roomid, this.watermarks.floor(roomid));
+    const reply = await this.unsureOnFailure(connId, async () => {
+      const [, , joined] = await Promise.all([
+        firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined,
+        this.redis.chatNoteUserRoom(user.rooms, user.info, roomid, this.ttl, ''),
+        this.redis.chatJoin(
+          room.seq, room.members, room.cursors, room.online, room.history,
+          uid, name, connId, this.nodeId, this.ttl, options.mayCreate ? '1' : '0',
+          this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(),
+        ),
+      ]);
+      return joined;
+    });
     if (reply[0] === -1) {
       await this.undoJoinBookkeeping(roomid, uid, connId);
       return 'no-such-room';
     }
     const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
-    this.watermarks.note(roomid, Number(lastSeq));
+    this.watermarks.note(roomid, Number(lastSeq), String(epoch));
     const result: JoinResult = {
       num: Number(num),
       total: Number(total),
@@ -86,9 +142,24 @@ export class RedisStore implements ChatStore {
   }
 
   async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
+    const name = this.local.connections.get(connId)?.name ?? uid;
+    // Let go locally first: a repair must not put it back, whatever Redis answers.
+    const lastHere = this.local.leftRoom(connId, roomid);
+    try {
+      return await this.leaveRoomPresence({ roomid, uid, name, connId, delivered: lastDeliveredSeq }, lastHere);
+    } catch {
+      // Finished by the next repair, which tells the room. The caller goes on with the connection's
+      // other rooms: its socket is gone either way.
+      this.departures.push({ roomid, uid, name, connId, delivered: lastDeliveredSeq });
+      return { num: 0, total: 0, wentOffline: false };
+    }
+  }
+
+  private async leaveRoomPresence(departure: Departure & { roomid: string }, lastHere: boolean): Promise<DisconnectResult> {
+    const { roomid, uid, connId, delivered } = departure;
     const room = this.keys.room(roomid);
-    const [num, total, wentOffline] = await this.redis.chatDisconnect(room.members, room.cursors, room.online, uid, connId, lastDeliveredSeq);
-    if (this.local.leftRoom(connId, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
+    const [num, total, wentOffline] = await this.redis.chatDisconnect(room.members, room.cursors, room.online, uid, connId, delivered, this.ttl);
+    if (lastHere) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
     return { num, total, wentOffline: wentOffline === 1 };
   }
 
@@ -154,18 +225,22 @@ export class RedisStore implements ChatStore {
   }
 
   async queueDirect(to: string, message: StoredMessage): Promise<void> {
-    const recipient = this.keys.user(to);
-    await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, JSON.stringify(message), this.limits.inboxPerUser, this.ttl);
+    await queueDirect(this.redis, this.keys, this.limits, to, message, 'requeue');
   }
 
   async connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult> {
     const user = this.keys.user(uid);
     const firstHere = this.local.userConnected(connId, uid, name);
-    const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).users, uid) : undefined;
-    const reply = await this.redis.chatConnectUser(
-      user.connections, user.inbox, user.info, this.keys.takenInbox(uid, connId), connId, this.nodeId, name, this.ttl,
-    );
-    await registered;
+    const reply = await this.unsureOnFailure(connId, async () => {
+      const [, connected] = await Promise.all([
+        firstHere ? this.redis.sadd(this.keys.node(this.nodeId).users, uid) : undefined,
+        this.redis.chatConnectUser(
+          user.connections, user.inbox, user.info, this.keys.takenInbox(uid, connId), user.rooms,
+          connId, this.nodeId, name, this.ttl, this.channelOf(uid),
+        ),
+      ]);
+      return connected;
+    });
     return {
       firstConnection: reply[0] === 1,
       inboxGap: reply[1] === 1,
@@ -174,8 +249,19 @@ export class RedisStore implements ChatStore {
   }
 
   async disconnectUser(uid: string, connId: string): Promise<{ lastConnection: boolean }> {
+    const name = this.local.connections.get(connId)?.name ?? uid;
+    const lastHere = this.local.userDisconnected(connId);
+    try {
+      return await this.leaveUserConnection(uid, connId, lastHere);
+    } catch {
+      this.departures.push({ uid, name, connId, delivered: 0 });
+      return { lastConnection: false };
+    }
+  }
+
+  private async leaveUserConnection(uid: string, connId: string, lastHere: boolean): Promise<{ lastConnection: boolean }> {
     const last = await this.redis.chatDisconnectUser(this.keys.user(uid).connections, connId);
-    if (this.local.userDisconnected(connId)) await this.redis.srem(this.keys.node(this.nodeId).users, uid);
+    if (lastHere) await this.redis.srem(this.keys.node(this.nodeId).users, uid);
     return { lastConnection: last === 1 };
   }
 
@@ -205,24 +291,93 @@ export class RedisStore implements ChatStore {
     }
   }
 
-  /** Puts this node's live presence back after Redis lost it. No notices: nobody saw it go. */
-  async restorePresence(): Promise<number> {
+  /**
+   * Makes Redis agree with what this node holds: the connections marked unsure (or, with `all`,
+   * every connection: Redis lost them, or took this node for dead) are put back, announcing `login`
+   * where a user had dropped out of a room meanwhile and publishing what waited in their inboxes; the
+   * presence this node let go of while Redis did not answer is removed, announcing `logout`. Every
+   * step is idempotent; what fails stays marked for the next repair.
+   */
+  async repair(all: boolean): Promise<Repaired> {
+    const repaired: Repaired = { connections: 0, cameOnline: [], wentOffline: [], drained: 0 };
+    const connIds = all ? [...this.local.connections.keys()] : [...this.unsure];
+    this.unsure.clear();
     const node = this.keys.node(this.nodeId);
     const rooms = [...this.local.rooms];
     const users = [...this.local.users];
-    const writes: Promise<unknown>[] = [];
-    if (rooms.length > 0) writes.push(this.redis.sadd(node.rooms, ...rooms));
-    if (users.length > 0) writes.push(this.redis.sadd(node.users, ...users));
-    for (const [connId, conn] of this.local.connections) {
-      const user = this.keys.user(conn.uid);
-      if (conn.userConnected) writes.push(this.redis.chatRestoreConnection(user.connections, user.info, connId, this.nodeId, conn.name, this.ttl));
+    try {
+      await Promise.all([rooms.length > 0 ? this.redis.sadd(node.rooms, ...rooms) : undefined, users.length > 0 ? this.redis.sadd(node.users, ...users) : undefined]);
+    } catch (err) {
+      for (const connId of connIds) this.unsure.add(connId);
+      throw err;
+    }
+    await Promise.all(connIds.map((connId) => this.restoreConnection(connId, repaired)));
+    const departures = this.departures.splice(0);
+    await Promise.all(departures.map((departure) => this.retryDeparture(departure, repaired)));
+    return repaired;
+  }
+
+  private async restoreConnection(connId: string, repaired: Repaired): Promise<void> {
+    const conn = this.local.connections.get(connId);
+    if (!conn) return;
+    try {
+      const writes: Promise<void>[] = [];
+      if (conn.userConnected) {
+        const user = this.keys.user(conn.uid);
+        writes.push(
+          this.redis
+            .chatRestoreConnection(user.connections, user.info, user.inbox, user.rooms, connId, this.nodeId, conn.name, this.ttl, this.channelOf(conn.uid))
+            .then((drained) => void (repaired.drained += drained)),
+        );
+      }
       for (const [roomid, seq] of conn.rooms) {
         const room = this.keys.room(roomid);
-        writes.push(this.redis.chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl));
+        writes.push(
+          this.redis.chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl).then(([, cameOnline, num, total]) => {
+            if (cameOnline === 1) repaired.cameOnline.push({ roomid, uid: conn.uid, name: conn.name, num, total });
+          }),
+        );
       }
+      await Promise.all(writes);
+      repaired.connections += 1;
+    } catch {
+      this.unsure.add(connId);
     }
-    await Promise.all(writes);
-    return this.local.connections.size;
+  }
+
+  private async retryDeparture(departure: Departure, repaired: Repaired): Promise<void> {
+    const { roomid, uid, name, connId } = departure;
+    try {
+      if (roomid === undefined) {
+        await this.leaveUserConnection(uid, connId, false);
+        return;
+      }
+      const result = await this.leaveRoomPresence({ ...departure, roomid }, false);
+      if (result.wentOffline) repaired.wentOffline.push({ roomid, uid, name, num: result.num, total: result.total });
+    } catch {
+      this.departures.push(departure);
+    }
+  }
+
+  /** Whether anything waits for `repair`. */
+  get needsRepair(): boolean {
+    return this.unsure.size > 0 || this.departures.length > 0;
+  }
+
+  /**
+   * Puts this node's seq floors back for the rooms it holds presence in, after Redis restarted: a
+   * counter Redis lost continues where this node saw it (in its epoch), one it rolled back starts a
+   * new epoch (see counter() in lua-prelude.ts). Before any other node can hand out seqs again, at best.
+   */
+  async restoreFloors(): Promise<void> {
+    await Promise.all(
+      [...this.local.rooms].map(async (roomid) => {
+        const room = this.keys.room(roomid);
+        const [seq, epoch] = await this.redis.chatRestoreFloor(room.seq, room.history, this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(), this.ttl);
+        // The bus tells the connections when the first message of a new epoch comes.
+        if (String(epoch) === this.watermarks.epoch(roomid)) this.watermarks.note(roomid, Number(seq));
+      }),
+    );
   }
 
   close(): Promise<void> {

@@ -34,10 +34,11 @@ export async function attachUser<P>(ctx: CoreContext<P>, session: Session<P>, id
   session.authenticated(identity);
   ctx.counters.authenticated += 1;
   armExpiry(ctx, session);
+  // Marked first: should the store fail midway (4503), the cleanup at close still undoes what it did.
+  session.countedOnlineInStore();
   // Subscribe before counting the user online, so a direct message is either queued or seen live.
   await ctx.registry.addUser(identity.uid, session);
   const result = await ctx.store.connectUser(identity.uid, identity.name, session.id);
-  session.countedOnlineInStore();
   for (const message of result.inbox) ctx.out.sendText(session, JSON.stringify({ ...message, replay: true }));
 }
 

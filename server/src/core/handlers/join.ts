@@ -11,6 +11,7 @@ import type { CoreContext } from '../context.ts';
 import { EnvelopeKind } from '../envelope.ts';
 import type { Session } from '../session.ts';
 import type { JoinRefusal, RoomCounts } from '../store.ts';
+import type { Subscription } from '../subscription.ts';
 import { roomTopic } from '../topics.ts';
 import { presenceWire } from '../wire.ts';
 
@@ -35,6 +36,18 @@ export async function handleJoin<P>(ctx: CoreContext<P>, session: Session<P>, fr
   }
   const sub = session.subscribe(roomid);
   sub.beginJoin();
+  try {
+    await join(ctx, session, frame, sub, rejoin);
+  } finally {
+    // A join that failed midway (the store did not answer: 4503) must not hold the room's live
+    // traffic for good; the subscription stays (the store may count it) and the client resends.
+    if (sub.replaying && session.subscription(roomid) === sub) ctx.fanOut.release(session, roomid, sub.joinedAt(0, false));
+  }
+}
+
+async function join<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFrame, sub: Subscription, rejoin: boolean): Promise<void> {
+  const { roomid, id: ref } = frame;
+  const identity = session.identity!;
   // Subscribed before the store counts the member in: nothing published from then on is missed.
   if (!rejoin) await ctx.registry.addToRoom(roomid, session);
   const mayCreate = ctx.quotas.roomsCreated.available(identity.uid);
