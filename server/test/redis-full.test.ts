@@ -77,7 +77,7 @@ describe.skipIf(unavailable !== undefined)('Redis at maxmemory', () => {
 
   it('every key a user or a room makes expires within ROOM_TTL_MS', async () => {
     const inspect = redis.client();
-    const maker: TestClient = await connectAs(node, 'maker');
+    const maker = await connectAs(node, 'maker');
     for (let i = 0; i < 3; i += 1) {
       await maker.join(`made-${i}`);
       await maker.say(`made-${i}`, `room ${i}`);

@@ -18,6 +18,8 @@ export class Subscription {
   private sentAtPing = 0;
   private confirmed = 0;
   private held: Envelope[] | undefined;
+  /** The client asked for replies (its join had an id): it understands frames the course's client would show as chat lines. */
+  private wantsReplies = false;
 
   constructor(readonly roomid: string) {}
 
@@ -31,8 +33,9 @@ export class Subscription {
   }
 
   /** A join begins: live traffic is held until the join has replayed what it replays. */
-  beginJoin(): void {
+  beginJoin(wantsReplies: boolean): void {
     this.held ??= [];
+    this.wantsReplies = wantsReplies;
   }
 
   /**
@@ -64,9 +67,10 @@ export class Subscription {
       return false;
     }
     if (envelope.kind === EnvelopeKind.RoomRestarted) {
-      // The room's new seqs are all new to this connection.
+      // The room's new seqs are all new to this connection. The notice (an unrequested `joined`)
+      // goes only to clients that use request ids; the course's client would render it as a line.
       this.sent = this.sentAtPing = this.confirmed = 0;
-      return true;
+      return this.wantsReplies;
     }
     if (envelope.kind !== EnvelopeKind.RoomMessage) return true;
     if (envelope.seq <= this.sent) return false;

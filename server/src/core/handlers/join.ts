@@ -35,7 +35,7 @@ export async function handleJoin<P>(ctx: CoreContext<P>, session: Session<P>, fr
     return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: 'too many rooms on one connection', ref });
   }
   const sub = session.subscribe(roomid);
-  sub.beginJoin();
+  sub.beginJoin(ref !== undefined);
   try {
     await join(ctx, session, frame, sub, rejoin);
   } finally {
