@@ -547,6 +547,15 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private onJoined(frame: JoinedEvent): void {
     const sub = this.subscriptions.get(frame.roomid);
+    if (frame.ref === undefined && sub?.state === 'joined' && frame.epoch !== undefined && frame.epoch !== sub.epoch) {
+      // Unrequested: the server lost the room's seq counter and started a new epoch under this live
+      // socket. The seqs that follow start over; join again from the start of the new epoch.
+      sub.epoch = frame.epoch;
+      sub.cursor.restart();
+      this.emit('gap', { roomid: frame.roomid });
+      this.sendJoin(sub);
+      return;
+    }
     // A reply to a join this socket no longer waits for (left meanwhile, or joined again since).
     if (!sub || sub.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
     const since = sub.cursor.through ?? 0;
