@@ -26,6 +26,9 @@ export interface CoreSettings extends AdmissionLimits {
   sendBufferLimitBytes: number;
   drainTimeoutMs: number;
   outputMaxBytes: number;
+  /** ROOM_MAX_MEMBERS and ROOM_MAX_ADMINS. */
+  roomMaxMembers: number;
+  roomMaxAdmins: number;
 }
 
 /** What one user may do in a while, over all their connections on this node. */

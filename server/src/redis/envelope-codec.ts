@@ -11,7 +11,7 @@ import type { Topic } from '../core/topics.ts';
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
   const seq = 'seq' in envelope ? envelope.seq : '';
   const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
-  const text = 'text' in envelope ? envelope.text : '';
+  const text = ('text' in envelope ? envelope.text : undefined) ?? '';
   return `${envelope.kind}|${seq}|||${origin}|${roomid}\n${text}`;
 }
 
@@ -40,7 +40,7 @@ export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope |
     case EnvelopeKind.DirectMessage:
       return Number.isSafeInteger(seq) ? { envelope: { kind, topic, roomid, seq, text }, origin } : undefined;
     case EnvelopeKind.LeftRoom:
-      return { envelope: { kind, topic, roomid }, origin };
+      return { envelope: text === '' ? { kind, topic, roomid } : { kind, topic, roomid, text }, origin };
     case EnvelopeKind.UserEvent:
       return { envelope: { kind, topic, text }, origin };
     default:

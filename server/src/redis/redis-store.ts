@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
 import type { StoredMessage } from '../core/room-log.ts';
+import type { ChangeOutcome, GroupChange, GroupCreation, GroupState, Standing } from '../core/group-store.ts';
 import type {
   ChatStore,
   DisconnectResult,
@@ -21,7 +22,8 @@ import type {
   UserConnectResult,
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
-import type { KeySpace } from './keys.ts';
+import { groupKeys, type KeySpace } from './keys.ts';
+import { parseGroupView } from './group-view.ts';
 import { SEQ_TTL_FACTOR } from './redis-room-log.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
@@ -31,6 +33,9 @@ export interface RedisStoreLimits {
   inboxPerUser: number;
 }
 
+
+/** JOIN's refusals (its first reply element), as the store names them. */
+const JOIN_REFUSALS: Record<number, JoinRefusal | undefined> = { [-1]: 'no-such-room', [-2]: 'hidden', [-3]: 'banned', [-4]: 'full', [-5]: 'bad-link' };
 
 export class RedisStore implements ChatStore {
   readonly local = new LocalPresence();
@@ -56,14 +61,16 @@ export class RedisStore implements ChatStore {
     const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined;
     const userRooms = this.redis.sadd(this.keys.user(uid).rooms, roomid);
     const reply = await this.redis.chatJoin(
-      room.seq, room.members, room.cursors, room.online, uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR, options.mayCreate ? '1' : '0',
+      ...groupKeys(room), uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR, options.mayCreate ? '1' : '0',
+      options.maxMembers ?? Number.MAX_SAFE_INTEGER, options.link ?? '', Date.now(),
     );
     await Promise.all([registered, userRooms]);
-    if (reply[0] === -1) {
+    const refusal = JOIN_REFUSALS[Number(reply[0])];
+    if (refusal) {
       await this.undoJoinBookkeeping(roomid, uid, connId);
-      return 'no-such-room';
+      return refusal;
     }
-    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created] = reply;
+    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created, viaLink] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
     this.watermarks.note(roomid, Number(lastSeq));
     const result: JoinResult = {
@@ -76,6 +83,7 @@ export class RedisStore implements ChatStore {
       epoch: String(epoch),
     };
     if (Number(cursor) >= 0) result.offlineCursor = Number(cursor);
+    if (viaLink === 1) result.viaLink = true;
     return result;
   }
 
@@ -94,12 +102,19 @@ export class RedisStore implements ChatStore {
 
   async leave(roomid: string, uid: string): Promise<LeaveResult> {
     const room = this.keys.room(roomid);
-    const [, [num, total, wasMember]] = await Promise.all([
+    const [, [num, total, wasMember, heir, heirName]] = await Promise.all([
       this.redis.srem(this.keys.user(uid).rooms, roomid),
-      this.redis.chatLeave(room.members, room.cursors, room.online, uid),
+      this.redis.chatLeave(room.members, room.cursors, room.online, room.roles, room.mutes, room.order, uid),
     ]);
+    await this.leftLocally(uid, roomid);
+    const result: LeaveResult = { num: Number(num), total: Number(total), wasMember: wasMember === 1 };
+    if (heir !== '') result.heir = { uid: String(heir), name: String(heirName) };
+    return result;
+  }
+
+  /** The user is out of the room: this node's connections of theirs too. */
+  private async leftLocally(uid: string, roomid: string): Promise<void> {
     if (this.local.userLeftRoom(uid, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
-    return { num, total, wasMember: wasMember === 1 };
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
@@ -139,9 +154,14 @@ export class RedisStore implements ChatStore {
   private async summary(uid: string, roomid: string): Promise<RoomSummary | undefined> {
     const room = this.keys.room(roomid);
     const direct = roomid.startsWith(DIRECT_ROOM_PREFIX);
-    const reply = await this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0');
+    const [reply, [title, privacy]] = await Promise.all([
+      this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0'),
+      this.redis.hmget(room.group, 'title', 'private'),
+    ]);
     if (reply[0] !== 1) return undefined;
     const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq: Number(reply[3]) };
+    if (title !== null) summary.title = title;
+    if (privacy === '1') summary.private = true;
     if (reply[4] !== '') summary.last = previewOf(JSON.parse(String(reply[4])) as StoredMessage);
     if (direct) {
       const members: [string, string][] = [];
@@ -223,6 +243,43 @@ export class RedisStore implements ChatStore {
     }
     await Promise.all(writes);
     return this.local.connections.size;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Groups (group-scripts.ts)
+
+  async createGroup(roomid: string, uid: string, name: string, group: GroupCreation): Promise<'created' | 'taken' | 'store-full'> {
+    const userRooms = this.keys.user(uid).rooms;
+    const added = await this.redis.sadd(userRooms, roomid);
+    const created = await this.redis.chatCreateGroup(
+      ...groupKeys(this.keys.room(roomid)), uid, name, group.title, group.private ? '1' : '0', this.ttl, this.ttl * SEQ_TTL_FACTOR, randomUUID(),
+    );
+    if (created === 1) return 'created';
+    if (added === 1) await this.redis.srem(userRooms, roomid);
+    return 'taken';
+  }
+
+  async group(roomid: string, uids: string[]): Promise<GroupState | undefined> {
+    return parseGroupView(await this.redis.chatGroupView(...groupKeys(this.keys.room(roomid)), Date.now(), ...uids), uids);
+  }
+
+  /** The user's rooms set is on their own slot: added before an invite (taken back if refused), dropped after a removal. */
+  async changeGroup(roomid: string, change: GroupChange, expect: Array<[uid: string, standing: Standing]>): Promise<ChangeOutcome> {
+    const userRooms = change.op === 'invite' ? this.keys.user(change.user).rooms : undefined;
+    const added = userRooms ? await this.redis.sadd(userRooms, roomid) : 0;
+    const outcome = (await this.redis.chatGroupChange(
+      ...groupKeys(this.keys.room(roomid)), JSON.stringify(expect), JSON.stringify(change), Date.now(), this.ttl,
+    )) as ChangeOutcome;
+    if (userRooms && outcome !== 'done' && added === 1) await this.redis.srem(userRooms, roomid);
+    if ((change.op === 'kick' || change.op === 'ban') && outcome === 'done') {
+      await this.redis.srem(this.keys.user(change.user).rooms, roomid);
+      await this.leftLocally(change.user, roomid);
+    }
+    return outcome;
+  }
+
+  async userName(uid: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.user(uid).info, 'name')) ?? undefined;
   }
 
   close(): Promise<void> {

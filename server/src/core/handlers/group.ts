@@ -1,0 +1,363 @@
+/**
+ * Groups (docs/protocol.md#groups): `create`, the profile (`group`), and every change of profile,
+ * roles, membership and moderation. A request reads the room, is judged by roles.ts on what it
+ * read, and the store applies the change only while the standings it was judged on still hold
+ * (group-store.ts; read and judged again when they changed meanwhile). Then the room is told
+ * (group-notices.ts) and the asker gets the room as they now see it.
+ */
+
+import {
+  ErrorCode,
+  GROUP_LINK_DEFAULT_SECONDS,
+  GROUP_LINKS_MAX,
+  GROUP_ROOM_PREFIX,
+  ServerEvent,
+  isDirectRoomId,
+  type AdminRequest,
+  type CreateRequest,
+  type GroupNotice,
+  type GroupRequest,
+  type LeftEvent,
+  type LinkRequest,
+  type MemberRequest,
+  type MuteRequest,
+  type RevokeRequest,
+  type UpdateRequest,
+} from '../../protocol.ts';
+import type { CoreContext } from '../context.ts';
+import { EnvelopeKind } from '../envelope.ts';
+import { announce } from '../group-notices.ts';
+import { profileOf, standingOf } from '../group-profile.ts';
+import type { ChangeOutcome, GroupChange, GroupState, Standing } from '../group-store.ts';
+import { judge, notMember, type GroupAction, type Refusal } from '../roles.ts';
+import type { Session } from '../session.ts';
+import { roomTopic, userTopic } from '../topics.ts';
+import { reviewUserText } from '../user-text.ts';
+import { presenceWire } from '../wire.ts';
+
+/** How often a change is judged again after the room changed under it. */
+const ATTEMPTS = 3;
+
+type Plan = { change: GroupChange; expect: Array<[uid: string, standing: Standing]> } | Refusal | 'unchanged';
+
+interface Acted {
+  outcome: ChangeOutcome | 'unchanged';
+  /** The room as judged. */
+  state: GroupState;
+}
+
+/** 16 random bytes, base64url: an id nobody guesses (invite link keys, server-chosen room ids). */
+export function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function refuse<P>(ctx: CoreContext<P>, session: Session<P>, refusal: Refusal, ref: string | undefined): void {
+  ctx.out.error(session, { ...refusal, ref });
+}
+
+function me<P>(session: Session<P>): { uid: string; name: string } {
+  const { uid, name } = session.identity!;
+  return { uid, name };
+}
+
+/** The same answer for a direct chat, whether it exists or not. */
+function refuseDirect<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, ref: string | undefined): boolean {
+  if (!isDirectRoomId(roomid)) return false;
+  refuse(ctx, session, { code: ErrorCode.InvalidField, message: 'direct chats have no group settings' }, ref);
+  return true;
+}
+
+/** Reads the room with the asker's and `uids`' standings, plans, and applies the plan while they hold. */
+async function act<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, uids: string[], plan: (state: GroupState, mine: Standing) => Plan): Promise<Acted | Refusal> {
+  const { uid } = me(session);
+  for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
+    const state = await ctx.store.group(roomid, [uid, ...uids]);
+    const mine = state ? standingOf(state, uid) : 'none';
+    if (!state || mine === 'none') return notMember(roomid);
+    const decided = plan(state, mine);
+    if (decided === 'unchanged') return { outcome: 'unchanged', state };
+    if ('code' in decided) return decided;
+    const outcome = await ctx.store.changeGroup(roomid, decided.change, decided.expect);
+    if (outcome !== 'stale') return { outcome, state };
+  }
+  return { code: ErrorCode.Unavailable, message: 'the room kept changing under this request; send it again' };
+}
+
+/** The asker's view of the room now, as the reply. */
+async function replyProfile<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, ref: string | undefined): Promise<void> {
+  const { uid } = me(session);
+  const state = await ctx.store.group(roomid, [uid]);
+  if (!state) return refuse(ctx, session, notMember(roomid), ref);
+  ctx.out.send(session, { event: ServerEvent.Group, ...profileOf(roomid, state, uid, ctx.settings.roomMaxMembers), ref });
+}
+
+/** The outcomes other than done, as the asker is told them. */
+function outcomeRefusal(roomid: string, outcome: ChangeOutcome, user: string, settings: CoreContext['settings']): Refusal | undefined {
+  if (outcome === 'banned') return { code: ErrorCode.Banned, message: `${user} is banned from ${roomid}; unban them first` };
+  if (outcome === 'full') return { code: ErrorCode.RoomFull, message: `${roomid} is full: at most ${settings.roomMaxMembers} members, ${settings.roomMaxAdmins} admins and ${GROUP_LINKS_MAX} invite links` };
+  return undefined;
+}
+
+/** Standings and a name for the user a request names. */
+function target(state: GroupState, uid: string): { uid: string; standing: Standing; name: string } {
+  const found = state.users[uid];
+  return { uid, standing: found?.standing ?? 'none', name: found?.name ?? uid };
+}
+
+/** A request about another user: judged, and refused when it names the asker. */
+function about(roomid: string, action: GroupAction, state: GroupState, mine: Standing, asker: string, user: string): Refusal | undefined {
+  if (user === asker) return { code: ErrorCode.InvalidField, message: `you cannot ${action} yourself` };
+  return judge(roomid, action, mine, target(state, user));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create and read
+
+export async function handleCreate<P>(ctx: CoreContext<P>, session: Session<P>, frame: CreateRequest): Promise<void> {
+  const { id: ref } = frame;
+  const asker = me(session);
+  const review = await reviewUserText(frame.title, 'title', asker);
+  if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `title: ${review}` }, ref);
+  if (!ctx.quotas.roomsCreated.available(asker.uid)) {
+    return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'you have created as many rooms as you may for now (ROOMS_CREATED_PER_HOUR)' }, ref);
+  }
+  let roomid: string;
+  for (;;) {
+    roomid = `${GROUP_ROOM_PREFIX}${randomKey()}`;
+    const created = await ctx.store.createGroup(roomid, asker.uid, asker.name, { title: frame.title, private: frame.private ?? false });
+    if (created === 'store-full') return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'this server holds as many rooms as it may (ROOM_LIMIT); try again later' }, ref);
+    if (created === 'created') break;
+  }
+  ctx.quotas.roomsCreated.take(asker.uid);
+  await announce(ctx, roomid, asker, { type: 'created', text: frame.title });
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+/** Members see the room; others an open room's preview, or a private one's with a valid link. */
+export async function handleGroup<P>(ctx: CoreContext<P>, session: Session<P>, frame: GroupRequest): Promise<void> {
+  const { roomid, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const { uid } = me(session);
+  const state = await ctx.store.group(roomid, [uid]);
+  const linked = frame.link !== undefined && state?.links.some((link) => link.key === frame.link);
+  if (!state || (standingOf(state, uid) === 'none' && state.private && !linked)) return refuse(ctx, session, notMember(roomid), ref);
+  ctx.out.send(session, { event: ServerEvent.Group, ...profileOf(roomid, state, uid, ctx.settings.roomMaxMembers), ref });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The profile
+
+export async function handleUpdate<P>(ctx: CoreContext<P>, session: Session<P>, frame: UpdateRequest): Promise<void> {
+  const { roomid, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const asker = me(session);
+  for (const purpose of ['title', 'notice'] as const) {
+    const text = frame[purpose];
+    const review = text ? await reviewUserText(text, purpose, asker) : undefined;
+    if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `${purpose}: ${review}` }, ref);
+  }
+  const notices: GroupNotice[] = [];
+  const acted = await act(ctx, session, roomid, [], (state, mine) => {
+    const refusal = judge(roomid, 'update', mine);
+    if (refusal) return refusal;
+    notices.length = 0;
+    const change: Extract<GroupChange, { op: 'profile' }> = { op: 'profile' };
+    if (frame.title !== undefined && frame.title !== state.title) {
+      change.title = frame.title;
+      notices.push({ type: 'title', text: frame.title });
+    }
+    if (frame.notice !== undefined && frame.notice !== (state.notice?.text ?? '')) {
+      change.notice = frame.notice === '' ? null : { text: frame.notice, uid: asker.uid, name: asker.name, ts: Date.now() };
+      notices.push(frame.notice === '' ? { type: 'notice', text: '' } : { type: 'notice', text: frame.notice, mentionAll: true });
+    }
+    if (frame.private !== undefined && frame.private !== state.private) {
+      change.private = frame.private;
+      notices.push({ type: 'private', on: frame.private });
+    }
+    if (frame.muteAll !== undefined && frame.muteAll !== state.muteAll) {
+      change.muteAll = frame.muteAll;
+      notices.push({ type: 'muteAll', on: frame.muteAll });
+    }
+    return notices.length === 0 ? 'unchanged' : { change, expect: [[asker.uid, mine]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  if (acted.outcome === 'done') for (const notice of notices) await announce(ctx, roomid, asker, notice);
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members: invite, kick, ban, unban, transfer
+
+export async function handleMember<P>(ctx: CoreContext<P>, session: Session<P>, frame: MemberRequest): Promise<void> {
+  const { roomid, user, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  switch (frame.event) {
+    case 'invite':
+      return invite(ctx, session, roomid, user, ref);
+    case 'kick':
+    case 'ban':
+      return remove(ctx, session, roomid, user, frame.event, ref);
+    case 'unban':
+      return unban(ctx, session, roomid, user, ref);
+    case 'transfer':
+      return transfer(ctx, session, roomid, user, ref);
+  }
+}
+
+async function invite<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, ref: string | undefined): Promise<void> {
+  const asker = me(session);
+  // Only a user the server knows can be added: their name is what the room will show.
+  const name = user === asker.uid ? asker.name : await ctx.store.userName(user);
+  if (name === undefined) return refuse(ctx, session, { code: ErrorCode.NoSuchUser, message: `no user ${user}` }, ref);
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    const refusal = judge(roomid, 'invite', mine);
+    if (refusal) return refusal;
+    const invitee = target(state, user);
+    if (invitee.standing !== 'none') return 'unchanged';
+    return { change: { op: 'invite', user, name, maxMembers: ctx.settings.roomMaxMembers }, expect: [[asker.uid, mine], [user, 'none']] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
+  if (refusal) return refuse(ctx, session, refusal, ref);
+  if (acted.outcome === 'done') {
+    await announce(ctx, roomid, asker, { type: 'invited', user: { uid: user, name } });
+    const text = JSON.stringify({ event: ServerEvent.Invited, roomid, title: acted.state.title ?? roomid, by: asker });
+    await ctx.bus.publish({ kind: EnvelopeKind.UserEvent, topic: userTopic(user), text });
+  }
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+/** kick, or ban (a member is removed too; anyone else is only banned). */
+async function remove<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, action: 'kick' | 'ban', ref: string | undefined): Promise<void> {
+  const asker = me(session);
+  let removed: { uid: string; name: string } | undefined;
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    const refusal = about(roomid, action, state, mine, asker.uid, user);
+    if (refusal) return refusal;
+    const who = target(state, user);
+    removed = who.standing === 'none' ? undefined : { uid: user, name: who.name };
+    const change: GroupChange = action === 'kick' ? { op: 'kick', user } : { op: 'ban', user, name: who.name, maxBans: ctx.settings.roomMaxMembers };
+    return { change, expect: [[asker.uid, mine], [user, who.standing]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
+  if (refusal) return refuse(ctx, session, refusal, ref);
+  if (removed) await removedFromRoom(ctx, roomid, removed, asker, action);
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+/**
+ * Every connection of the removed user leaves the room and is told why (their rooms list follows,
+ * on every device); the room sees them go, and the notice.
+ */
+async function removedFromRoom<P>(ctx: CoreContext<P>, roomid: string, removed: { uid: string; name: string }, by: { uid: string; name: string }, action: 'kick' | 'ban'): Promise<void> {
+  const left: LeftEvent = { event: ServerEvent.Left, roomid, reason: action, by };
+  await ctx.bus.publish({ kind: EnvelopeKind.LeftRoom, topic: userTopic(removed.uid), roomid, text: JSON.stringify(left) });
+  const counts = await ctx.store.counts(roomid);
+  await ctx.bus.publish({ kind: EnvelopeKind.Notice, topic: roomTopic(roomid), text: presenceWire(ServerEvent.Logout, removed, roomid, counts, 'kick'), counts });
+  await announce(ctx, roomid, by, { type: 'kicked', user: removed, ...(action === 'ban' ? { banned: true } : {}) });
+}
+
+async function unban<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, ref: string | undefined): Promise<void> {
+  const asker = me(session);
+  const acted = await act(ctx, session, roomid, [], (state, mine) => {
+    const refusal = judge(roomid, 'unban', mine);
+    if (refusal) return refusal;
+    return state.bans.some((ban) => ban.uid === user) ? { change: { op: 'unban', user }, expect: [[asker.uid, mine]] } : 'unchanged';
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+async function transfer<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, ref: string | undefined): Promise<void> {
+  const asker = me(session);
+  let heir = { uid: user, name: user };
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    const refusal = about(roomid, 'transfer', state, mine, asker.uid, user);
+    if (refusal) return refusal;
+    const who = target(state, user);
+    heir = { uid: user, name: who.name };
+    return { change: { op: 'transfer', from: asker.uid, user }, expect: [[asker.uid, mine], [user, who.standing]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  await announce(ctx, roomid, asker, { type: 'owner', user: heir });
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mute and admins
+
+export async function handleMute<P>(ctx: CoreContext<P>, session: Session<P>, frame: MuteRequest): Promise<void> {
+  const { roomid, user, seconds, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const asker = me(session);
+  const until = seconds === 0 ? 0 : Date.now() + seconds * 1000;
+  let muted = { uid: user, name: user };
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    const refusal = about(roomid, 'mute', state, mine, asker.uid, user);
+    if (refusal) return refusal;
+    const who = target(state, user);
+    muted = { uid: user, name: who.name };
+    if (until === 0 && !state.mutes.some((mute) => mute.uid === user)) return 'unchanged';
+    return { change: { op: 'mute', user, until }, expect: [[asker.uid, mine], [user, who.standing]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  if (acted.outcome === 'done') {
+    await announce(ctx, roomid, asker, until === 0 ? { type: 'unmuted', user: muted } : { type: 'muted', user: muted, until }, seconds);
+  }
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+export async function handleAdmin<P>(ctx: CoreContext<P>, session: Session<P>, frame: AdminRequest): Promise<void> {
+  const { roomid, user, admin, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const asker = me(session);
+  let named = { uid: user, name: user };
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    const refusal = about(roomid, 'admin', state, mine, asker.uid, user);
+    if (refusal) return refusal;
+    const who = target(state, user);
+    named = { uid: user, name: who.name };
+    if ((who.standing === 'admin') === admin) return 'unchanged';
+    return { change: { op: 'role', user, role: admin ? 'admin' : 'member', maxAdmins: ctx.settings.roomMaxAdmins }, expect: [[asker.uid, mine], [user, who.standing]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
+  if (refusal) return refuse(ctx, session, refusal, ref);
+  if (acted.outcome === 'done') await announce(ctx, roomid, asker, { type: admin ? 'admin' : 'unadmin', user: named });
+  await replyProfile(ctx, session, roomid, ref);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invite links
+
+export async function handleLink<P>(ctx: CoreContext<P>, session: Session<P>, frame: LinkRequest): Promise<void> {
+  const { roomid, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const asker = me(session);
+  const key = randomKey();
+  const expiresAt = Date.now() + (frame.seconds ?? GROUP_LINK_DEFAULT_SECONDS) * 1000;
+  const acted = await act(ctx, session, roomid, [], (_state, mine) => {
+    const refusal = judge(roomid, 'link', mine);
+    if (refusal) return refusal;
+    return { change: { op: 'link', key, expiresAt, maxLinks: GROUP_LINKS_MAX }, expect: [[asker.uid, mine]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, asker.uid, ctx.settings);
+  if (refusal) return refuse(ctx, session, refusal, ref);
+  ctx.out.send(session, { event: ServerEvent.Link, roomid, link: key, expiresAt, ref });
+}
+
+export async function handleRevoke<P>(ctx: CoreContext<P>, session: Session<P>, frame: RevokeRequest): Promise<void> {
+  const { roomid, link, id: ref } = frame;
+  if (refuseDirect(ctx, session, roomid, ref)) return;
+  const asker = me(session);
+  const acted = await act(ctx, session, roomid, [], (_state, mine) => {
+    const refusal = judge(roomid, 'revoke', mine);
+    if (refusal) return refusal;
+    return { change: { op: 'revoke', key: link }, expect: [[asker.uid, mine]] };
+  });
+  if ('code' in acted) return refuse(ctx, session, acted, ref);
+  await replyProfile(ctx, session, roomid, ref);
+}
