@@ -133,39 +133,47 @@ function noticesSince(client: Client, roomid: string, from: number): string[] {
   return client.frames.slice(from).filter((f) => f.event === 'message' && f.roomid === roomid && f.system).map((f) => (f.system as { type: string }).type);
 }
 
-export async function runPermissionMatrix(cast: Cast): Promise<number> {
-  let checked = 0;
-  for (const kind of ['open', 'private'] as const) {
-    for (const testCase of CASES) {
-      for (const actor of ['owner', 'admin', 'member', 'outsider'] as const) {
-        const room = await freshRoom(cast, kind);
-        await testCase.prepare?.(room);
-        const outcome = actor === 'outsider' ? testCase.expect.outsider[kind] : testCase.expect[actor];
-        const where = `${testCase.name} by ${actor} in a ${kind} room`;
-        // A member who stays in the room, online there, hears what the room is told.
-        const observer = actor === 'member' ? cast.admin : cast.member;
-        const from = observer.frames.length;
-        const reply = await cast[actor].request(testCase.frame(room));
-        if (outcome === 'ok') {
-          expect(reply.event, `${where}: ${JSON.stringify(reply)}`).toBe(testCase.reply);
-        } else {
-          expect(reply, where).toMatchObject({ event: 'error', code: outcome });
-          if (actor === 'outsider' && kind === 'private') {
-            // The same answer as for a room that does not exist.
-            const nowhere = `g:nowhere${checked}`;
-            const absent = await cast.outsider.request(testCase.frame({ ...room, roomid: nowhere }));
-            expect(answer(reply, room.roomid), where).toEqual(answer(absent, nowhere));
-          }
-        }
-        const notice = typeof testCase.notice === 'string' ? testCase.notice : testCase.notice?.[actor];
-        const expected = outcome === 'ok' && notice ? [notice] : [];
-        if (expected.length > 0) await observer.next((f) => f.event === 'message' && f.roomid === room.roomid && f.system !== undefined, 3000, from);
-        // Everything the room was sent before this reply has reached the observer by now.
-        await observer.request({ event: 'rooms' });
-        expect(noticesSince(observer, room.roomid, from), where).toEqual(expected);
-        checked += 1;
-      }
+/** One case: a fresh room, the action, its answer, and what the room was told. */
+async function runCase(cast: Cast, kind: Kind, testCase: Case, actor: Actor): Promise<void> {
+  const room = await freshRoom(cast, kind);
+  await testCase.prepare?.(room);
+  const outcome = actor === 'outsider' ? testCase.expect.outsider[kind] : testCase.expect[actor];
+  const where = `${testCase.name} by ${actor} in a ${kind} room`;
+  // A member who stays in the room, online there, hears what the room is told.
+  const observer = actor === 'member' ? cast.admin : cast.member;
+  const from = observer.frames.length;
+  const reply = await cast[actor].request(testCase.frame(room));
+  if (outcome === 'ok') {
+    expect(reply.event, `${where}: ${JSON.stringify(reply)}`).toBe(testCase.reply);
+  } else {
+    expect(reply, where).toMatchObject({ event: 'error', code: outcome });
+    if (actor === 'outsider' && kind === 'private') {
+      // The same answer as for a room that does not exist.
+      const nowhere = `g:nowhere-${room.roomid.slice(2)}`;
+      const absent = await cast.outsider.request(testCase.frame({ ...room, roomid: nowhere }));
+      expect(answer(reply, room.roomid), where).toEqual(answer(absent, nowhere));
     }
   }
-  return checked;
+  const notice = typeof testCase.notice === 'string' ? testCase.notice : testCase.notice?.[actor];
+  const expected = outcome === 'ok' && notice ? [notice] : [];
+  if (expected.length > 0) await observer.next((f) => f.event === 'message' && f.roomid === room.roomid && f.system !== undefined, 3000, from);
+  // Everything the room was sent before this reply has reached the observer by now.
+  await observer.request({ event: 'rooms' });
+  expect(noticesSince(observer, room.roomid, from), where).toEqual(expected);
+}
+
+/** Cases run a few at a time: each has a room of its own, and the cast's connections keep up. */
+const CONCURRENT_CASES = 6;
+
+/** Runs every case; resolves to how many ran. */
+export async function runPermissionMatrix(cast: Cast): Promise<number> {
+  const queue = (['open', 'private'] as const).flatMap((kind) =>
+    CASES.flatMap((testCase) => (['owner', 'admin', 'member', 'outsider'] as const).map((actor) => () => runCase(cast, kind, testCase, actor))),
+  );
+  const total = queue.length;
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next; next = queue.shift()) await next();
+  };
+  await Promise.all(Array.from({ length: CONCURRENT_CASES }, worker));
+  return total;
 }

@@ -78,29 +78,25 @@ for i = 1, #list, 2 do
   roles[#roles + 1] = list[i + 1]
   roles[#roles + 1] = redis.call('ZSCORE', KEYS[10], list[i]) or ''
 end
-local mutes = {}
-list = redis.call('HGETALL', KEYS[7])
-for i = 1, #list, 2 do
-  if tonumber(list[i + 1]) > now then
-    mutes[#mutes + 1] = list[i]
-    mutes[#mutes + 1] = list[i + 1]
-    mutes[#mutes + 1] = redis.call('HGET', KEYS[2], list[i]) or list[i]
+-- Entries of a hash whose value (a time) is still ahead: field, value[, the member's name], …
+local function live(hash, named)
+  local out = {}
+  local entries = redis.call('HGETALL', hash)
+  for i = 1, #entries, 2 do
+    if tonumber(entries[i + 1]) > now then
+      out[#out + 1] = entries[i]
+      out[#out + 1] = entries[i + 1]
+      if named then out[#out + 1] = redis.call('HGET', KEYS[2], entries[i]) or entries[i] end
+    end
   end
-end
-local links = {}
-list = redis.call('HGETALL', KEYS[9])
-for i = 1, #list, 2 do
-  if tonumber(list[i + 1]) > now then
-    links[#links + 1] = list[i]
-    links[#links + 1] = list[i + 1]
-  end
+  return out
 end
 local users = {}
 for i = 2, #ARGV do
   users[#users + 1] = standing(KEYS[2], KEYS[5], ARGV[i])
   users[#users + 1] = redis.call('HGET', KEYS[2], ARGV[i]) or ''
 end
-return {1, redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), redis.call('HGETALL', KEYS[6]), roles, mutes, redis.call('HGETALL', KEYS[8]), links, users}
+return {1, redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), redis.call('HGETALL', KEYS[6]), roles, live(KEYS[7], true), redis.call('HGETALL', KEYS[8]), live(KEYS[9], false), users}
 `;
 
 /**

@@ -105,10 +105,34 @@ function target(state: GroupState, uid: string): { uid: string; standing: Standi
   return { uid, standing: found?.standing ?? 'none', name: found?.name ?? uid };
 }
 
-/** A request about another user: judged, and refused when it names the asker. */
-function about(roomid: string, action: GroupAction, state: GroupState, mine: Standing, asker: string, user: string): Refusal | undefined {
+type Target = ReturnType<typeof target>;
+
+/**
+ * A request about another user (kick, ban, mute, admin, transfer): refused when it names the
+ * asker, judged on both standings, then `decide` says the change (or that there is none to make).
+ * Resolves with the user as judged.
+ */
+async function actOn<P>(
+  ctx: CoreContext<P>,
+  session: Session<P>,
+  roomid: string,
+  user: string,
+  action: GroupAction,
+  decide: (who: Target, state: GroupState) => GroupChange | 'unchanged',
+): Promise<{ acted: Acted; who: Target } | Refusal> {
+  const asker = me(session).uid;
   if (user === asker) return { code: ErrorCode.InvalidField, message: `you cannot ${action} yourself` };
-  return judge(roomid, action, mine, target(state, user));
+  let who: Target = { uid: user, standing: 'none', name: user };
+  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
+    who = target(state, user);
+    const refusal = judge(roomid, action, mine, who);
+    if (refusal) return refusal;
+    const change = decide(who, state);
+    return change === 'unchanged' ? change : { change, expect: [[asker, mine], [user, who.standing]] };
+  });
+  if ('code' in acted) return acted;
+  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
+  return refusal ?? { acted, who };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,20 +254,12 @@ async function invite<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
 
 /** kick, or ban (a member is removed too; anyone else is only banned). */
 async function remove<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, action: 'kick' | 'ban', ref: string | undefined): Promise<void> {
-  const asker = me(session);
-  let removed: { uid: string; name: string } | undefined;
-  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
-    const refusal = about(roomid, action, state, mine, asker.uid, user);
-    if (refusal) return refusal;
-    const who = target(state, user);
-    removed = who.standing === 'none' ? undefined : { uid: user, name: who.name };
-    const change: GroupChange = action === 'kick' ? { op: 'kick', user } : { op: 'ban', user, name: who.name, maxBans: ctx.settings.roomMaxMembers };
-    return { change, expect: [[asker.uid, mine], [user, who.standing]] };
-  });
-  if ('code' in acted) return refuse(ctx, session, acted, ref);
-  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
-  if (refusal) return refuse(ctx, session, refusal, ref);
-  if (removed) await removedFromRoom(ctx, roomid, removed, asker, action);
+  const result = await actOn(ctx, session, roomid, user, action, (who) =>
+    action === 'kick' ? { op: 'kick', user } : { op: 'ban', user, name: who.name, maxBans: ctx.settings.roomMaxMembers },
+  );
+  if ('code' in result) return refuse(ctx, session, result, ref);
+  const { who } = result;
+  if (who.standing !== 'none') await removedFromRoom(ctx, roomid, { uid: user, name: who.name }, me(session), action);
   await replyProfile(ctx, session, roomid, ref);
 }
 
@@ -272,16 +288,9 @@ async function unban<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string
 
 async function transfer<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, ref: string | undefined): Promise<void> {
   const asker = me(session);
-  let heir = { uid: user, name: user };
-  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
-    const refusal = about(roomid, 'transfer', state, mine, asker.uid, user);
-    if (refusal) return refusal;
-    const who = target(state, user);
-    heir = { uid: user, name: who.name };
-    return { change: { op: 'transfer', from: asker.uid, user }, expect: [[asker.uid, mine], [user, who.standing]] };
-  });
-  if ('code' in acted) return refuse(ctx, session, acted, ref);
-  await announce(ctx, roomid, asker, { type: 'owner', user: heir });
+  const result = await actOn(ctx, session, roomid, user, 'transfer', () => ({ op: 'transfer', from: asker.uid, user }));
+  if ('code' in result) return refuse(ctx, session, result, ref);
+  await announce(ctx, roomid, asker, { type: 'owner', user: { uid: user, name: result.who.name } });
   await replyProfile(ctx, session, roomid, ref);
 }
 
@@ -291,20 +300,14 @@ async function transfer<P>(ctx: CoreContext<P>, session: Session<P>, roomid: str
 export async function handleMute<P>(ctx: CoreContext<P>, session: Session<P>, frame: MuteRequest): Promise<void> {
   const { roomid, user, seconds, id: ref } = frame;
   if (refuseDirect(ctx, session, roomid, ref)) return;
-  const asker = me(session);
   const until = seconds === 0 ? 0 : Date.now() + seconds * 1000;
-  let muted = { uid: user, name: user };
-  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
-    const refusal = about(roomid, 'mute', state, mine, asker.uid, user);
-    if (refusal) return refusal;
-    const who = target(state, user);
-    muted = { uid: user, name: who.name };
-    if (until === 0 && !state.mutes.some((mute) => mute.uid === user)) return 'unchanged';
-    return { change: { op: 'mute', user, until }, expect: [[asker.uid, mine], [user, who.standing]] };
-  });
-  if ('code' in acted) return refuse(ctx, session, acted, ref);
-  if (acted.outcome === 'done') {
-    await announce(ctx, roomid, asker, until === 0 ? { type: 'unmuted', user: muted } : { type: 'muted', user: muted, until }, seconds);
+  const result = await actOn(ctx, session, roomid, user, 'mute', (_who, state) =>
+    until === 0 && !state.mutes.some((mute) => mute.uid === user) ? 'unchanged' : { op: 'mute', user, until },
+  );
+  if ('code' in result) return refuse(ctx, session, result, ref);
+  if (result.acted.outcome === 'done') {
+    const muted = { uid: user, name: result.who.name };
+    await announce(ctx, roomid, me(session), until === 0 ? { type: 'unmuted', user: muted } : { type: 'muted', user: muted, until }, seconds);
   }
   await replyProfile(ctx, session, roomid, ref);
 }
@@ -312,20 +315,11 @@ export async function handleMute<P>(ctx: CoreContext<P>, session: Session<P>, fr
 export async function handleAdmin<P>(ctx: CoreContext<P>, session: Session<P>, frame: AdminRequest): Promise<void> {
   const { roomid, user, admin, id: ref } = frame;
   if (refuseDirect(ctx, session, roomid, ref)) return;
-  const asker = me(session);
-  let named = { uid: user, name: user };
-  const acted = await act(ctx, session, roomid, [user], (state, mine) => {
-    const refusal = about(roomid, 'admin', state, mine, asker.uid, user);
-    if (refusal) return refusal;
-    const who = target(state, user);
-    named = { uid: user, name: who.name };
-    if ((who.standing === 'admin') === admin) return 'unchanged';
-    return { change: { op: 'role', user, role: admin ? 'admin' : 'member', maxAdmins: ctx.settings.roomMaxAdmins }, expect: [[asker.uid, mine], [user, who.standing]] };
-  });
-  if ('code' in acted) return refuse(ctx, session, acted, ref);
-  const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
-  if (refusal) return refuse(ctx, session, refusal, ref);
-  if (acted.outcome === 'done') await announce(ctx, roomid, asker, { type: admin ? 'admin' : 'unadmin', user: named });
+  const result = await actOn(ctx, session, roomid, user, 'admin', (who) =>
+    (who.standing === 'admin') === admin ? 'unchanged' : { op: 'role', user, role: admin ? 'admin' : 'member', maxAdmins: ctx.settings.roomMaxAdmins },
+  );
+  if ('code' in result) return refuse(ctx, session, result, ref);
+  if (result.acted.outcome === 'done') await announce(ctx, roomid, me(session), { type: admin ? 'admin' : 'unadmin', user: { uid: user, name: result.who.name } });
   await replyProfile(ctx, session, roomid, ref);
 }
 
