@@ -95,15 +95,15 @@ export enum ErrorCode {
   /** The asker's role in the room does not allow this (docs/protocol.md#groups names the role needed). */
   Forbidden = 4409,
   /** The sender is muted in the room: `until` says when it ends (absent while the whole room is muted). */
-  Muted = 4410,
+  Muted = 4416,
   /** Banned from the room: the asker (join, link), or the user named (invite). */
-  Banned = 4411,
+  Banned = 4417,
   /** The room is at a limit: ROOM_MAX_MEMBERS members, ROOM_MAX_ADMINS admins, or GROUP_LINKS_MAX links. */
-  RoomFull = 4412,
+  RoomFull = 4418,
   /** The invite link is unknown, expired or revoked, or the room it names does not exist. */
-  BadLink = 4414,
+  BadLink = 4419,
   /** The user the request names is not a member of the room, or (invite) unknown to the server. */
-  NoSuchUser = 4415,
+  NoSuchUser = 4420,
   /** The store is unreachable: the message was NOT accepted and no ack was sent; resend it. */
   Unavailable = 4503,
 }

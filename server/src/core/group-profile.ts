@@ -1,11 +1,17 @@
 /** A room as one user sees it (the `group` frame), from the store's group state. */
 
 import type { GroupProfile } from '../protocol.ts';
-import type { GroupState, Standing } from './group-store.ts';
+import type { GroupState, GroupStore, Standing } from './group-store.ts';
 import { RANK } from './roles.ts';
 
 export function standingOf(state: GroupState, uid: string): Standing {
   return state.users[uid]?.standing ?? 'none';
+}
+
+/** A user's standing in a room ('none' when there is no such room), for rules outside groups (who may recall anyone's message, or @所有人). */
+export async function standingIn(store: GroupStore, roomid: string, uid: string): Promise<Standing> {
+  const state = await store.group(roomid, [uid]);
+  return state ? standingOf(state, uid) : 'none';
 }
 
 /**

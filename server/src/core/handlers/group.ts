@@ -141,7 +141,7 @@ async function actOn<P>(
 export async function handleCreate<P>(ctx: CoreContext<P>, session: Session<P>, frame: CreateRequest): Promise<void> {
   const { id: ref } = frame;
   const asker = me(session);
-  const review = await reviewUserText(frame.title, 'title', asker);
+  const review = await reviewUserText(frame.title, { field: 'room-name', uid: asker.uid });
   if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `title: ${review}` }, ref);
   if (!ctx.quotas.roomsCreated.available(asker.uid)) {
     return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'you have created as many rooms as you may for now (ROOMS_CREATED_PER_HOUR)' }, ref);
@@ -176,10 +176,9 @@ export async function handleUpdate<P>(ctx: CoreContext<P>, session: Session<P>, 
   const { roomid, id: ref } = frame;
   if (refuseDirect(ctx, session, roomid, ref)) return;
   const asker = me(session);
-  for (const purpose of ['title', 'notice'] as const) {
-    const text = frame[purpose];
-    const review = text ? await reviewUserText(text, purpose, asker) : undefined;
-    if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `${purpose}: ${review}` }, ref);
+  for (const [text, field] of [[frame.title, 'room-name'], [frame.notice, 'notice']] as const) {
+    const review = text ? await reviewUserText(text, { field, uid: asker.uid, roomid }) : undefined;
+    if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `${field === 'room-name' ? 'title' : 'notice'}: ${review}` }, ref);
   }
   const notices: GroupNotice[] = [];
   const acted = await act(ctx, session, roomid, [], (state, mine) => {
