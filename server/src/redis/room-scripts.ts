@@ -131,7 +131,8 @@ if dup then
 end
 local sender = ARGV[11]
 if sender ~= '' then
-  if redis.call('EXISTS', KEYS[4]) == 1 and redis.call('HEXISTS', KEYS[4], sender) == 0 then return {-1, '', 0} end
+  -- A member (the usual case) costs one lookup; no members at all means Redis lost them: no check.
+  if redis.call('HEXISTS', KEYS[4], sender) == 0 and redis.call('EXISTS', KEYS[4]) == 1 then return {-1, '', 0} end
   local mutedUntil = tonumber(redis.call('HGET', KEYS[7], sender)) or 0
   if mutedUntil > tonumber(ARGV[12]) then return {-2, '', mutedUntil} end
   if redis.call('HGET', KEYS[8], 'muteAll') == '1' and not redis.call('HGET', KEYS[6], sender) then return {-3, '', 0} end
