@@ -41,6 +41,10 @@ export interface Config {
   storeMaxBytes: number;
   roomLimit: number;
   roomTtlMs: number;
+  /** Members one room may have (joins, invites and links past it are refused); bans are bounded by it too. */
+  roomMaxMembers: number;
+  /** Admins one room may have besides its owner. */
+  roomMaxAdmins: number;
   userLimit: number;
   inboxPerUser: number;
   roomsPerConnection: number;
@@ -216,6 +220,8 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     storeMaxBytes: int(env, 'STORE_MAX_BYTES', defaults.storeMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
     roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),
     roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs ?? 30 * 24 * 3600 * 1000, 1000),
+    roomMaxMembers: int(env, 'ROOM_MAX_MEMBERS', defaults.roomMaxMembers ?? 2000, 1),
+    roomMaxAdmins: int(env, 'ROOM_MAX_ADMINS', defaults.roomMaxAdmins ?? 10, 0),
     userLimit: int(env, 'USER_LIMIT', defaults.userLimit ?? 200_000, 1),
     inboxPerUser: int(env, 'INBOX_PER_USER', defaults.inboxPerUser ?? 1000, 1),
     roomsPerConnection: int(env, 'ROOMS_PER_CONNECTION', defaults.roomsPerConnection ?? 100, 1),

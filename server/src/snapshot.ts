@@ -5,11 +5,14 @@
  * The file is a header line `{"format":"chatroom-snapshot","version":N,"bytes":N,"sha256":"…"}` and
  * the JSON body. It is written to a temporary file, flushed and renamed, so a crash mid-write leaves
  * the previous snapshot intact; a torn or altered file fails the length or hash check and is moved
- * aside, never half-loaded. Version 1 files (from before the byte-bounded store) are converted.
+ * aside, never half-loaded. Older versions are converted: 1 (before the byte-bounded store) and
+ * 2 (before groups: each room's earliest member becomes its owner).
  */
 
 import type { Logger } from './core/logger.ts';
 import type { MemorySnapshot, MemoryStore } from './core/memory-store.ts';
+import type { GroupSnapshot } from './core/memory-group.ts';
+import { isDirectRoomId } from './protocol.ts';
 import type { StoredMessage } from './core/room-log.ts';
 import { FileError, dirOf, type Platform } from './platform.ts';
 
@@ -44,6 +47,29 @@ interface SnapshotV1 {
   users: Array<{ uid: string; name: string; rooms: string[]; inbox: StoredMessage[]; inboxGap: boolean }>;
 }
 
+/** The snapshot of version 2: rooms without group state (roles, bans, profile). */
+interface SnapshotV2 {
+  version: 2;
+  takenAt: number;
+  rooms: Array<Omit<MemorySnapshot['rooms'][number], 'group'>>;
+  users: MemorySnapshot['users'];
+}
+
+function fromV1(snapshot: SnapshotV1): SnapshotV2 {
+  return { version: 2, takenAt: snapshot.takenAt, users: snapshot.users, rooms: snapshot.rooms.map((room) => ({ ...room, epoch: snapshot.epoch })) };
+}
+
+/** Rooms from before groups are open; the member who joined first (members are kept in join order) owns one. */
+function fromV2(snapshot: SnapshotV2): MemorySnapshot {
+  const rooms = snapshot.rooms.map((room) => {
+    const group: GroupSnapshot = { roles: [], mutes: [], bans: [], links: [] };
+    const first = room.members[0];
+    if (first && !isDirectRoomId(room.id)) group.roles.push([first[0], 'owner']);
+    return { ...room, group };
+  });
+  return { version: 3, takenAt: snapshot.takenAt, users: snapshot.users, rooms };
+}
+
 export async function parseSnapshot(raw: Uint8Array): Promise<MemorySnapshot> {
   const newline = raw.indexOf(0x0a);
   if (newline < 0) throw new SnapshotError('no header line');
@@ -54,16 +80,15 @@ export async function parseSnapshot(raw: Uint8Array): Promise<MemorySnapshot> {
   } catch {
     throw new SnapshotError('header is not JSON');
   }
-  if (header.format !== FORMAT || (header.version !== 1 && header.version !== 2)) throw new SnapshotError(`unknown format ${String(header.format)} v${String(header.version)}`);
+  if (header.format !== FORMAT || ![1, 2, 3].includes(header.version as number)) throw new SnapshotError(`unknown format ${String(header.format)} v${String(header.version)}`);
   const body = raw.subarray(newline + 1);
   if (body.length !== header.bytes) throw new SnapshotError(`torn: ${body.length} bytes of ${String(header.bytes)}`);
   if ((await sha256Hex(body)) !== header.sha256) throw new SnapshotError('checksum mismatch');
-  const snapshot = JSON.parse(decoder.decode(body)) as MemorySnapshot | SnapshotV1;
+  const snapshot = JSON.parse(decoder.decode(body)) as MemorySnapshot | SnapshotV2 | SnapshotV1;
   if (!Array.isArray(snapshot.rooms) || !Array.isArray(snapshot.users)) throw new SnapshotError('body does not have the snapshot shape');
-  if (snapshot.version === 1) {
-    return { version: 2, takenAt: snapshot.takenAt, users: snapshot.users, rooms: snapshot.rooms.map((room) => ({ ...room, epoch: snapshot.epoch })) };
-  }
-  if (snapshot.version !== 2) throw new SnapshotError('body does not have the snapshot shape');
+  if (snapshot.version === 1) return fromV2(fromV1(snapshot));
+  if (snapshot.version === 2) return fromV2(snapshot);
+  if (snapshot.version !== 3) throw new SnapshotError('body does not have the snapshot shape');
   return snapshot;
 }
 

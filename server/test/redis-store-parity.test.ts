@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBackend } from '../src/backends.ts';
 import type { ChatBackend } from '../src/core/backend.ts';
 import type { Envelope } from '../src/core/envelope.ts';
+import { SendRefused, type GroupChange, type Standing } from '../src/core/group-store.ts';
 import { createLogger } from '../src/core/logger.ts';
 import type { MessageDraft } from '../src/core/room-log.ts';
 import { roomTopic, userTopic, type Topic } from '../src/core/topics.ts';
@@ -178,6 +179,77 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     await both((s) => s.log.appendDirect(dm, 'r'));
     const dmAgain = await both((s) => s.log.appendDirect(dm, 'r'));
     expect(dmAgain.duplicate).toBe(true);
+  });
+
+  it('groups: creation, the view, changes checked against standings, admission, succession, send refusals', async () => {
+    const room = 'g:parity';
+    await Promise.all([onRedis.bus.subscribe(roomTopic(room)), inMemory.bus.subscribe(roomTopic(room))]);
+    const change = (c: GroupChange, expect: Array<[string, Standing]>) => (b: ChatBackend) => b.store.changeGroup(room, c, expect);
+    const view = (uids: string[]) => (b: ChatBackend) => b.store.group(room, uids);
+    const joinWith = (uid: string, options: { link?: string; maxMembers?: number }) => (b: ChatBackend) => b.store.join(room, uid, uid.toUpperCase(), `conn-${uid}`, { mayCreate: false, ...options });
+    /** An append, or how the log refused it. */
+    const send = (uid: string, text: string) => {
+      const message = draft(room, uid, text, `${uid}-${text}`);
+      return (b: ChatBackend) =>
+        b.log.append(message).catch((err: unknown) => {
+          if (err instanceof SendRefused) return { refused: err.reason, until: err.until };
+          throw err;
+        });
+    };
+    const soon = Date.now() + 600_000;
+
+    expect(await both((s) => s.store.createGroup(room, 'o', 'O', { title: '对照群', private: true }))).toBe('created');
+    expect(await both((s) => s.store.createGroup(room, 'x', 'X', { title: 'taken', private: false }))).toBe('taken');
+    await both((s) => s.store.connectUser('i', 'I', 'conn-i'));
+    expect(await both((s) => s.store.userName('i'))).toBe('I');
+    expect(await both((s) => s.store.userName('never-seen'))).toBeUndefined();
+    await both(view(['o', 'i']));
+    expect(await both((s) => s.store.group('g:absent', ['o']))).toBeUndefined();
+    for (const uid of ['a', 'm', 'b', 'c']) await both(change({ op: 'invite', user: uid, name: uid.toUpperCase(), maxMembers: 10 }, [['o', 'owner'], [uid, 'none']]));
+    expect(await both(change({ op: 'invite', user: 'z', name: 'Z', maxMembers: 5 }, [['o', 'owner']]))).toBe('full');
+    // Judged on standings that no longer hold: nothing happens.
+    expect(await both(change({ op: 'kick', user: 'm' }, [['o', 'admin'], ['m', 'member']]))).toBe('stale');
+    expect(await both(change({ op: 'kick', user: 'm' }, [['o', 'owner'], ['m', 'none']]))).toBe('stale');
+    expect(await both(change({ op: 'unban', user: 'm' }, [['o', 'owner']]))).toBe('done');
+    expect(await both((s) => s.store.changeGroup('g:absent', { op: 'unban', user: 'm' }, []))).toBe('stale');
+    await both(change({ op: 'role', user: 'a', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['a', 'member']]));
+    await both(change({ op: 'role', user: 'c', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['c', 'member']]));
+    expect(await both(change({ op: 'role', user: 'm', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['m', 'member']]))).toBe('full');
+    await both(change({ op: 'mute', user: 'm', until: soon }, [['a', 'admin'], ['m', 'member']]));
+    await both(change({ op: 'profile', title: '新名', notice: { text: '公告\n第二行', uid: 'o', name: 'O', ts: 1234 }, muteAll: true }, [['o', 'owner']]));
+    await both(change({ op: 'link', key: 'key-1', expiresAt: soon, maxLinks: 2 }, [['a', 'admin']]));
+    await both(change({ op: 'link', key: 'key-2', expiresAt: soon + 1, maxLinks: 2 }, [['a', 'admin']]));
+    expect(await both(change({ op: 'link', key: 'key-3', expiresAt: soon, maxLinks: 2 }, [['a', 'admin']]))).toBe('full');
+    await both(change({ op: 'revoke', key: 'key-2' }, [['a', 'admin']]));
+    await both(change({ op: 'ban', user: 'q', name: 'Q', maxBans: 10 }, [['o', 'owner'], ['q', 'none']]));
+    await both(change({ op: 'ban', user: 'b', name: 'B', maxBans: 10 }, [['a', 'admin'], ['b', 'member']]));
+    await both(view(['o', 'a', 'm', 'b', 'q']));
+
+    // Admission of new members to the private room.
+    expect(await both(joinWith('z', {}))).toBe('hidden');
+    expect(await both(joinWith('z', { link: 'no-such-key' }))).toBe('bad-link');
+    expect(await both(joinWith('b', { link: 'key-1' }))).toBe('banned');
+    expect(await both(joinWith('z', { link: 'key-1', maxMembers: 4 }))).toBe('full');
+    expect(await both(joinWith('z', { link: 'key-1', maxMembers: 10 }))).toMatchObject({ viaLink: true, newMember: true });
+    expect(await both(joinWith('m', {}))).toMatchObject({ newMember: false });
+
+    // Sends: the muted, the removed, 全员禁言 (admins spared), notices always.
+    expect(await both(send('m', 'muted'))).toEqual({ refused: 'muted', until: soon });
+    expect(await both(send('b', 'removed'))).toEqual({ refused: 'not-member', until: undefined });
+    expect(await both(send('z', 'all muted'))).toEqual({ refused: 'mute-all', until: undefined });
+    await both(send('a', 'an admin speaks'));
+    const notice = { ...draft(room, 'z', 'a notice', 'notice-1'), system: { type: 'linked' as const } };
+    await both((s) => s.log.append(notice));
+    await both(change({ op: 'profile', notice: null, muteAll: false }, [['o', 'owner']]));
+    await both(send('z', 'now z speaks'));
+
+    // The owner leaves: the admin who joined first owns the room; then hands it over.
+    expect(await both((s) => s.store.leave(room, 'o'))).toMatchObject({ heir: { uid: 'a', name: 'A' } });
+    await both(change({ op: 'transfer', from: 'a', user: 'z' }, [['a', 'owner'], ['z', 'member']]));
+    expect(await both(change({ op: 'kick', user: 'c' }, [['z', 'owner'], ['c', 'admin']]))).toBe('done');
+    expect(await both(view(['a', 'z', 'c']))).toMatchObject({ owner: 'z', admins: [] });
+    expect(await both((s) => s.store.leave(room, 'a'))).not.toHaveProperty('heir');
+    await both((s) => s.store.rooms('z'));
   });
 
   it('a join of a room that does not exist is refused when it may not create it', async () => {

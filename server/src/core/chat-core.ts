@@ -28,6 +28,7 @@ import { EnvelopeKind, type DirectMessageEnvelope } from './envelope.ts';
 import { FanOut } from './fan-out.ts';
 import { createFrameParser, isFrameError, refOfText, type FrameParser } from './frames.ts';
 import { attachUser, handleAuth } from './handlers/auth.ts';
+import { handleAdmin, handleCreate, handleGroup, handleLink, handleMember, handleMute, handleRevoke, handleUpdate } from './handlers/group.ts';
 import { handleJoin } from './handlers/join.ts';
 import { dropRoom, handleLeave, leftElsewhere } from './handlers/leave.ts';
 import { handleHistory, handleMembers, handleRooms } from './handlers/reads.ts';
@@ -290,6 +291,26 @@ export class ChatCore<P = unknown> {
         return handleRooms(ctx, session, frame);
       case ClientEvent.History:
         return handleHistory(ctx, session, frame);
+      case ClientEvent.Create:
+        return handleCreate(ctx, session, frame);
+      case ClientEvent.Group:
+        return handleGroup(ctx, session, frame);
+      case ClientEvent.Update:
+        return handleUpdate(ctx, session, frame);
+      case ClientEvent.Invite:
+      case ClientEvent.Kick:
+      case ClientEvent.Ban:
+      case ClientEvent.Unban:
+      case ClientEvent.Transfer:
+        return handleMember(ctx, session, frame);
+      case ClientEvent.Mute:
+        return handleMute(ctx, session, frame);
+      case ClientEvent.Admin:
+        return handleAdmin(ctx, session, frame);
+      case ClientEvent.Link:
+        return handleLink(ctx, session, frame);
+      case ClientEvent.Revoke:
+        return handleRevoke(ctx, session, frame);
     }
   }
 

@@ -28,6 +28,9 @@ export interface CoreSettings extends AdmissionLimits {
   outputMaxBytes: number;
   /** Frames of one connection waiting to be handled; more are refused with 4503. */
   queuedFramesPerConnection: number;
+  /** ROOM_MAX_MEMBERS and ROOM_MAX_ADMINS. */
+  roomMaxMembers: number;
+  roomMaxAdmins: number;
 }
 
 /** What one user may do in a while, over all their connections on this node. */

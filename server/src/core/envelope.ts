@@ -51,6 +51,8 @@ export interface LeftRoomEnvelope {
   readonly kind: EnvelopeKind.LeftRoom;
   readonly topic: UserTopic;
   readonly roomid: string;
+  /** The `left` frame, when it says more than the room: the user was removed (kick, ban) by someone. */
+  readonly text?: string;
 }
 
 export interface DirectMessageEnvelope {

@@ -80,7 +80,7 @@ export class FanOut<P> {
   /** Delivers envelopes a join held back, in order, to that one session. */
   release(session: Session<P>, roomid: string, held: Envelope[]): void {
     for (const envelope of held) {
-      if ('text' in envelope && this.admitted(session, roomid, envelope)) this.out.sendText(session, envelope.text);
+      if ('text' in envelope && envelope.text !== undefined && this.admitted(session, roomid, envelope)) this.out.sendText(session, envelope.text);
     }
   }
 }

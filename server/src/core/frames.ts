@@ -11,8 +11,19 @@ import {
   ClientEvent,
   DEFAULT_ROOM_ID,
   ErrorCode,
+  GROUP_DURATION_MAX_SECONDS,
+  GROUP_NOTICE_MAX_CHARS,
+  GROUP_TITLE_MAX_CHARS,
   ROOM_ID_PATTERN,
+  type AdminRequest,
   type AuthFrame,
+  type CreateRequest,
+  type GroupRequest,
+  type LinkRequest,
+  type MemberRequest,
+  type MuteRequest,
+  type RevokeRequest,
+  type UpdateRequest,
   type ClientFrame,
   type HeartbeatFrame,
   type HistoryRequest,
@@ -22,7 +33,7 @@ import {
   type RoomsRequest,
   type SendFrame,
 } from '../protocol.ts';
-import { UID_PATTERN } from './auth.ts';
+import { UID_PATTERN, cleanName } from './auth.ts';
 
 export class FrameError {
   constructor(
@@ -65,6 +76,33 @@ const roomid = z
   .transform(String)
   .pipe(z.string().regex(ROOM_ID_PATTERN, ROOM_ID_RULE));
 
+/** An invite link's key as `link` hands it out; anything else cannot be one. */
+const LINK_KEY_PATTERN = /^[\w-]{1,64}$/;
+const linkKey = z.string('link must be an invite link').regex(LINK_KEY_PATTERN, 'link must be an invite link');
+const user = z.string('user must be a user id').regex(UID_PATTERN, 'user must be a user id');
+const TITLE_RULE = `title must be 1-${GROUP_TITLE_MAX_CHARS} visible characters`;
+/** A title as people will see it (the same cleaning as a user's name). */
+const title = z
+  .string(TITLE_RULE)
+  .refine((raw) => cleanName(raw, GROUP_TITLE_MAX_CHARS) !== undefined, TITLE_RULE)
+  .transform((raw) => cleanName(raw, GROUP_TITLE_MAX_CHARS)!);
+/** Controls other than the line break, which a notice keeps. */
+const NOTICE_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f]/g;
+const NOTICE_RULE = `notice must be at most ${GROUP_NOTICE_MAX_CHARS} characters`;
+const notice = z
+  .string(NOTICE_RULE)
+  .max(GROUP_NOTICE_MAX_CHARS * 4, NOTICE_RULE)
+  .transform((raw) => raw.replace(/\r\n?/g, '\n').replace(NOTICE_CONTROLS, '').trim())
+  .refine((text) => charCount(text, GROUP_NOTICE_MAX_CHARS) <= GROUP_NOTICE_MAX_CHARS, NOTICE_RULE);
+const seconds = (field: string, min: number) =>
+  z
+    .number(`${field} must be ${min}-${GROUP_DURATION_MAX_SECONDS} seconds`)
+    .int(`${field} must be ${min}-${GROUP_DURATION_MAX_SECONDS} seconds`)
+    .min(min, `${field} must be ${min}-${GROUP_DURATION_MAX_SECONDS} seconds`)
+    .max(GROUP_DURATION_MAX_SECONDS, `${field} must be ${min}-${GROUP_DURATION_MAX_SECONDS} seconds`);
+const flag = (field: string) => z.boolean(`${field} must be true or false`);
+const aboutUser = <E extends ClientEvent>(event: E) => z.object({ event: z.literal(event), roomid, user, ...common });
+
 const SCHEMAS = {
   [ClientEvent.Auth]: z.object({ event: z.literal(ClientEvent.Auth), message: z.string('message must be the token'), ...common }),
   [ClientEvent.Login]: z.object({
@@ -73,6 +111,7 @@ const SCHEMAS = {
     roomid: roomid.optional().transform((id) => id ?? DEFAULT_ROOM_ID),
     since: seq('since').optional(),
     epoch: z.string('epoch must be a string').max(64, 'epoch must be at most 64 characters').optional(),
+    link: linkKey.optional(),
     ...common,
   }),
   [ClientEvent.Join]: z.object({
@@ -80,6 +119,7 @@ const SCHEMAS = {
     roomid,
     since: seq('since').optional(),
     epoch: z.string('epoch must be a string').max(64, 'epoch must be at most 64 characters').optional(),
+    link: linkKey.optional(),
     ...common,
   }),
   [ClientEvent.Leave]: z.object({ event: z.literal(ClientEvent.Leave), roomid, ...common }),
@@ -101,6 +141,28 @@ const SCHEMAS = {
     limit: seq('limit').optional(),
     ...common,
   }),
+  [ClientEvent.Create]: z.object({ event: z.literal(ClientEvent.Create), title, private: flag('private').optional(), ...common }),
+  [ClientEvent.Group]: z.object({ event: z.literal(ClientEvent.Group), roomid, link: linkKey.optional(), ...common }),
+  [ClientEvent.Update]: z
+    .object({
+      event: z.literal(ClientEvent.Update),
+      roomid,
+      title: title.optional(),
+      notice: notice.optional(),
+      private: flag('private').optional(),
+      muteAll: flag('muteAll').optional(),
+      ...common,
+    })
+    .refine((f) => f.title !== undefined || f.notice !== undefined || f.private !== undefined || f.muteAll !== undefined, 'update needs title, notice, private or muteAll'),
+  [ClientEvent.Invite]: aboutUser(ClientEvent.Invite),
+  [ClientEvent.Kick]: aboutUser(ClientEvent.Kick),
+  [ClientEvent.Ban]: aboutUser(ClientEvent.Ban),
+  [ClientEvent.Unban]: aboutUser(ClientEvent.Unban),
+  [ClientEvent.Transfer]: aboutUser(ClientEvent.Transfer),
+  [ClientEvent.Mute]: z.object({ event: z.literal(ClientEvent.Mute), roomid, user, seconds: seconds('seconds', 0), ...common }),
+  [ClientEvent.Admin]: z.object({ event: z.literal(ClientEvent.Admin), roomid, user, admin: flag('admin'), ...common }),
+  [ClientEvent.Link]: z.object({ event: z.literal(ClientEvent.Link), roomid, seconds: seconds('seconds', 1).optional(), ...common }),
+  [ClientEvent.Revoke]: z.object({ event: z.literal(ClientEvent.Revoke), roomid, link: linkKey, ...common }),
 } satisfies Record<ClientEvent, z.ZodType>;
 
 // Each schema's output is the protocol module's frame: a change to one without the other fails to compile.
@@ -115,7 +177,19 @@ const schemasMatchProtocol: [
   Checked<(typeof SCHEMAS)[ClientEvent.Members], MembersRequest>,
   Checked<(typeof SCHEMAS)[ClientEvent.Rooms], RoomsRequest>,
   Checked<(typeof SCHEMAS)[ClientEvent.History], HistoryRequest>,
-] = [true, true, true, true, true, true, true, true, true];
+  Checked<(typeof SCHEMAS)[ClientEvent.Create], CreateRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Group], GroupRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Update], UpdateRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Invite], MemberRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Kick], MemberRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Ban], MemberRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Unban], MemberRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Transfer], MemberRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Mute], MuteRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Admin], AdminRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Link], LinkRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Revoke], RevokeRequest>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void schemasMatchProtocol;
 
 const EVENTS = new Set<string>(Object.values(ClientEvent));

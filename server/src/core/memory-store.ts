@@ -20,7 +20,9 @@ import { v4 as uuidv4 } from 'uuid';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { isDirectRoomId, previewOf } from '../protocol.ts';
 import { EnvelopeKind } from './envelope.ts';
+import { SendRefused, type ChangeOutcome, type GroupChange, type GroupCreation, type GroupState, type Standing } from './group-store.ts';
 import type { LocalBus } from './local-bus.ts';
+import { RoomGroup, type GroupSnapshot } from './memory-group.ts';
 import { RingBuffer } from './ring-buffer.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from './room-log.ts';
 import {
@@ -66,6 +68,8 @@ interface Room {
   /** uid → that user's connections in the room. */
   online: Map<string, Set<string>>;
   activeAt: number;
+  /** Profile, roles, mutes, bans, links (memory-group.ts). */
+  group: RoomGroup;
 }
 
 interface User {
@@ -83,11 +87,21 @@ interface Held {
   bytes: number;
 }
 
-/** Everything the store keeps, as plain JSON. Presence is not kept: no connection survives a restart. */
+/**
+ * Everything the store keeps, as plain JSON. Presence is not kept: no connection survives a restart.
+ * Members are in join order (who inherits a room goes by it).
+ */
 export interface MemorySnapshot {
-  version: 2;
+  version: 3;
   takenAt: number;
-  rooms: Array<{ id: string; seq: number; epoch: string; history: StoredMessage[]; members: Array<[uid: string, name: string, cursor: number | null]> }>;
+  rooms: Array<{
+    id: string;
+    seq: number;
+    epoch: string;
+    history: StoredMessage[];
+    members: Array<[uid: string, name: string, cursor: number | null]>;
+    group: GroupSnapshot;
+  }>;
   users: Array<{ uid: string; name: string; rooms: string[]; inbox: StoredMessage[]; inboxGap: boolean }>;
 }
 
@@ -132,7 +146,17 @@ export class MemoryStore implements ChatStore, RoomLog {
   // Rooms and users
 
   private newRoom(seq = 0, epoch: string = uuidv4()): Room {
-    return { seq, epoch, history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)), ids: new Map(), historyBytes: 0, members: new Map(), online: new Map(), activeAt: this.now() };
+    return {
+      seq,
+      epoch,
+      history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)),
+      ids: new Map(),
+      historyBytes: 0,
+      members: new Map(),
+      online: new Map(),
+      activeAt: this.now(),
+      group: new RoomGroup(),
+    };
   }
 
   /** The room, created when allowed and there is room for it. */
@@ -205,11 +229,18 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (typeof room === 'string') return room;
     let member = room.members.get(uid);
     const newMember = member === undefined;
+    let viaLink = false;
     if (!member) {
+      if (existed) {
+        const admission = room.group.admit(uid, room.members, options.link, options.maxMembers ?? Number.POSITIVE_INFINITY, this.now());
+        if (admission.refusal) return admission.refusal;
+        viaLink = admission.viaLink;
+      }
       member = { name };
       room.members.set(uid, member);
     }
     member.name = name;
+    room.group.joined(uid);
     this.userFor(uid, name).rooms.add(roomid);
     let conns = room.online.get(uid);
     const cameOnline = conns === undefined;
@@ -219,6 +250,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     }
     conns.add(connId);
     const result: JoinResult = { ...this.countsOf(room), cameOnline, newMember, created: !existed, lastSeq: room.seq, epoch: room.epoch };
+    if (viaLink) result.viaLink = true;
     if (cameOnline && member.cursor !== undefined) {
       result.offlineCursor = member.cursor;
       member.cursor = undefined;
@@ -247,7 +279,10 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (!room) return { num: 0, total: 0, wasMember: false };
     const wasMember = room.members.delete(uid);
     room.online.delete(uid);
-    return { ...this.countsOf(room), wasMember };
+    const result: LeaveResult = { ...this.countsOf(room), wasMember };
+    const heir = room.group.left(uid, room.members);
+    if (heir !== undefined) result.heir = { uid: heir, name: room.members.get(heir)!.name };
+    return result;
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
@@ -283,6 +318,8 @@ export class MemoryStore implements ChatStore, RoomLog {
         continue;
       }
       const summary: RoomSummary = { roomid, ...this.countsOf(room), lastSeq: room.seq };
+      if (room.group.title !== undefined) summary.title = room.group.title;
+      if (room.group.private) summary.private = true;
       const last = room.history.last();
       if (last) summary.last = previewOf(last);
       if (isDirectRoomId(roomid)) {
@@ -335,6 +372,12 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
     const original = this.accepted(room, draft);
     if (original) return { message: original, duplicate: true };
+    // A member's message, not a system notice: refused to someone removed meanwhile, or muted.
+    if (draft.system === undefined) {
+      if (room.members.size > 0 && !room.members.has(draft.uid)) throw new SendRefused('not-member');
+      const silenced = room.group.silenced(draft.uid, this.now());
+      if (silenced) throw silenced;
+    }
     const message = this.keep(room, draft.roomid, draft);
     this.bus.deliver({ kind: EnvelopeKind.RoomMessage, topic: roomTopic(draft.roomid), seq: message.seq, text: messageWire(message, this.countsOf(room)) });
     return { message, duplicate: false };
@@ -437,6 +480,47 @@ export class MemoryStore implements ChatStore, RoomLog {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Groups (group-store.ts; the group's own state is memory-group.ts)
+
+  async createGroup(roomid: string, uid: string, name: string, group: GroupCreation): Promise<'created' | 'taken' | 'store-full'> {
+    if (this.roomStates.has(roomid)) return 'taken';
+    const room = this.roomFor(roomid, true);
+    if (typeof room === 'string') return 'store-full';
+    room.members.set(uid, { name });
+    room.group.joined(uid);
+    room.group.title = group.title;
+    room.group.private = group.private;
+    this.userFor(uid, name).rooms.add(roomid);
+    return 'created';
+  }
+
+  async group(roomid: string, uids: string[]): Promise<GroupState | undefined> {
+    const room = this.roomStates.get(roomid);
+    return room?.group.view(room.members, this.countsOf(room), uids, this.now());
+  }
+
+  async changeGroup(roomid: string, change: GroupChange, expect: Array<[uid: string, standing: Standing]>): Promise<ChangeOutcome> {
+    const room = this.roomStates.get(roomid);
+    if (!room || expect.some(([uid, standing]) => room.group.standing(uid, room.members) !== standing)) return 'stale';
+    const outcome = room.group.apply(change, room.members, this.now());
+    if (outcome !== 'done') return outcome;
+    room.activeAt = this.now();
+    if (change.op === 'invite') {
+      room.members.set(change.user, { name: change.name });
+      this.userFor(change.user).rooms.add(roomid);
+    } else if ((change.op === 'kick' || change.op === 'ban') && room.members.delete(change.user)) {
+      room.online.delete(change.user);
+      room.group.left(change.user, room.members);
+      this.users.get(change.user)?.rooms.delete(roomid);
+    }
+    return 'done';
+  }
+
+  async userName(uid: string): Promise<string | undefined> {
+    return this.users.get(uid)?.name;
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Snapshot
 
   /** Least recently used history first, so a restore keeps the byte budget's order. */
@@ -449,11 +533,11 @@ export class MemoryStore implements ChatStore, RoomLog {
       if (!room) continue;
       const members: MemorySnapshot['rooms'][number]['members'] = [];
       for (const [uid, member] of room.members) members.push([uid, member.name, member.cursor ?? null]);
-      rooms.push({ id, seq: room.seq, epoch: room.epoch, history: room.history.toArray(), members });
+      rooms.push({ id, seq: room.seq, epoch: room.epoch, history: room.history.toArray(), members, group: room.group.toSnapshot() });
     }
     const users: MemorySnapshot['users'] = [];
     for (const [uid, user] of this.users) users.push({ uid, name: user.name, rooms: [...user.rooms], inbox: user.inbox, inboxGap: user.inboxGap });
-    return { version: 2, takenAt: this.now(), rooms, users };
+    return { version: 3, takenAt: this.now(), rooms, users };
   }
 
   /** Loads a snapshot into this (empty) store. The caller has verified the snapshot as a whole. */
@@ -461,6 +545,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     for (const saved of snapshot.rooms) {
       const room = this.newRoom(saved.seq, saved.epoch);
       for (const [uid, name, cursor] of saved.members) room.members.set(uid, cursor === null ? { name } : { name, cursor });
+      room.group = RoomGroup.fromSnapshot(saved.group);
       this.roomStates.set(saved.id, room);
       room.seq = 0;
       for (const message of saved.history) {

@@ -40,9 +40,10 @@ export class Outbound<P> {
     if (frame.ref !== undefined) this.send(session, frame);
   }
 
-  error(session: Session<P>, error: FrameError): void {
+  error(session: Session<P>, error: FrameError & { until?: number }): void {
     this.stats.errors[error.code] = (this.stats.errors[error.code] ?? 0) + 1;
     const frame: ServerFrame = { event: ServerEvent.Error, code: error.code, message: error.message };
+    if (error.until !== undefined) frame.until = error.until;
     if (error.ref !== undefined) frame.ref = error.ref;
     this.send(session, frame);
   }

@@ -10,6 +10,7 @@
 
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import type { RoomCounts } from './envelope.ts';
+import type { GroupStore, Succession } from './group-store.ts';
 import type { StoredMessage } from './room-log.ts';
 
 export type { RoomCounts };
@@ -17,6 +18,10 @@ export type { RoomCounts };
 export interface JoinOptions {
   /** The room may be created by this join; when false, a join of a room that does not exist is refused. */
   mayCreate: boolean;
+  /** An invite link's key: lets a non-member into a private room (a join with an invalid one is refused). */
+  link?: string;
+  /** ROOM_MAX_MEMBERS: a new member past it is refused ('full'). */
+  maxMembers?: number;
 }
 
 export interface JoinResult extends RoomCounts {
@@ -31,6 +36,8 @@ export interface JoinResult extends RoomCounts {
   offlineCursor?: number;
   /** Changes when the room's seq counter was lost (seqs start over); clients send it back with `since`. */
   epoch: string;
+  /** A new member came in by an invite link. */
+  viaLink?: boolean;
 }
 
 /** A store at a configured capacity (ROOM_LIMIT, USER_LIMIT) refuses to create more; nothing was changed. */
@@ -41,15 +48,18 @@ export class StoreFullError extends Error {
   }
 }
 
-/** Why a join was not done. */
-export type JoinRefusal = 'no-such-room' | 'store-full';
+/**
+ * Why a join was not done. A new member of a group may also be refused: 'hidden' (a private room
+ * without a valid link: the same answer as no room), 'banned', 'full' (maxMembers), 'bad-link'.
+ */
+export type JoinRefusal = 'no-such-room' | 'store-full' | 'hidden' | 'banned' | 'full' | 'bad-link';
 
 export interface DisconnectResult extends RoomCounts {
   /** That was the user's last connection in this room: tell the room they went offline. */
   wentOffline: boolean;
 }
 
-export interface LeaveResult extends RoomCounts {
+export interface LeaveResult extends RoomCounts, Succession {
   wasMember: boolean;
 }
 
@@ -70,7 +80,7 @@ export interface StoreStats {
   bytes?: number;
 }
 
-export interface ChatStore {
+export interface ChatStore extends GroupStore {
   /**
    * Adds the user to the room (membership survives disconnects) and counts `connId` as online there.
    * When this makes the user online in the room, takes (and clears) their offline cursor.

@@ -11,7 +11,7 @@ import type { Topic } from '../core/topics.ts';
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
   const seq = 'seq' in envelope ? envelope.seq : '';
   const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
-  const text = 'text' in envelope ? envelope.text : '';
+  const text = ('text' in envelope ? envelope.text : undefined) ?? '';
   return `${envelope.kind}|${seq}|||${origin}||${roomid}\n${text}`;
 }
 
@@ -47,7 +47,7 @@ export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope |
     case EnvelopeKind.DirectMessage:
       return Number.isSafeInteger(seq) ? decoded({ kind, topic, roomid, seq, text }) : undefined;
     case EnvelopeKind.LeftRoom:
-      return decoded({ kind, topic, roomid });
+      return decoded(text === '' ? { kind, topic, roomid } : { kind, topic, roomid, text });
     case EnvelopeKind.UserEvent:
       return decoded({ kind, topic, text });
     default:

@@ -20,6 +20,29 @@ export interface RoomKeys {
   online: string;
   /** `uid\nclientId` → seq of recent messages: a resent append is answered, not stored twice. */
   recentIds: string;
+  // The room as a group (group-scripts.ts). They expire with `members`: refreshed at the same moments.
+  /** uid → `owner` or `admin`; plain members have no entry. */
+  roles: string;
+  /** Fields `title`, `private` and `muteAll` (`1`/`0`), `notice` with `noticeUid`, `noticeName`, `noticeTs`, and `joins` (the join order's counter). */
+  group: string;
+  /** uid → ms the mute ends. Kept when the member leaves, so leaving and coming back does not lift it. */
+  mutes: string;
+  /** uid → name of every banned user. */
+  bans: string;
+  /** invite link key → ms it expires. */
+  links: string;
+  /** Sorted set: member uid → when they joined (the `joins` counter), for who inherits the room. */
+  order: string;
+}
+
+/** The keys every group script takes, in this order: a room's counter, presence and group keys. */
+export function groupKeys(room: RoomKeys): string[] {
+  return [room.seq, room.members, room.cursors, room.online, room.roles, room.group, room.mutes, room.bans, room.links, room.order];
+}
+
+/** The JOIN script's keys: the group's, and the history (a lost counter is restored from its top). */
+export function joinKeys(room: RoomKeys): string[] {
+  return [...groupKeys(room), room.history];
 }
 
 export interface UserKeys {
@@ -54,6 +77,12 @@ export class KeySpace {
       cursors: `${tag}:cursors`,
       online: `${tag}:online`,
       recentIds: `${tag}:ids`,
+      roles: `${tag}:roles`,
+      group: `${tag}:group`,
+      mutes: `${tag}:mutes`,
+      bans: `${tag}:bans`,
+      links: `${tag}:links`,
+      order: `${tag}:order`,
     };
   }
 

@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { EnvelopeKind } from '../core/envelope.ts';
+import { SendRefused } from '../core/group-store.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from '../core/room-log.ts';
 import { roomTopic, userTopic } from '../core/topics.ts';
 import type { ChatRedis } from './commands.ts';
@@ -20,6 +21,9 @@ export interface RedisLogLimits {
   roomTtlMs: number;
   inboxPerUser: number;
 }
+
+/** APPEND's refusals of a member's message (its first reply element), as the core names them. */
+const SEND_REFUSALS: Record<number, SendRefused['reason'] | undefined> = { [-1]: 'not-member', [-2]: 'muted', [-3]: 'mute-all' };
 
 export class RedisRoomLog implements RoomLog {
   constructor(
@@ -65,8 +69,10 @@ export class RedisRoomLog implements RoomLog {
   }
 
   private async appendTo(room: RoomKeys, draft: MessageDraft, channel: string, members: string[]): Promise<Appended> {
+    // A member's room message is checked against membership and mutes; notices and direct messages are not.
+    const checked = members.length === 0 && draft.system === undefined ? draft.uid : '';
     const [seq, stored, duplicate, epoch] = await this.redis.chatAppend(
-      room.seq, room.history, room.recentIds, room.members, room.online,
+      room.seq, room.history, room.recentIds, room.members, room.online, room.roles, room.mutes, room.group,
       JSON.stringify(draft),
       `${draft.uid}\n${draft.id}`,
       this.limits.historyPerRoom,
@@ -78,8 +84,12 @@ export class RedisRoomLog implements RoomLog {
       draft.roomid,
       this.watermarks.epoch(draft.roomid),
       randomUUID(),
+      checked,
+      Date.now(),
       ...members,
     );
+    const refused = SEND_REFUSALS[Number(seq)];
+    if (refused) throw new SendRefused(refused, refused === 'muted' ? Number(duplicate) : undefined);
     const message: StoredMessage = stored === '' ? { ...draft, seq: Number(seq) } : (JSON.parse(String(stored)) as StoredMessage);
     this.watermarks.note(draft.roomid, message.seq, String(epoch));
     return { message, duplicate: duplicate === 1 };

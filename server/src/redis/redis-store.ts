@@ -15,6 +15,7 @@ import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { userTopic } from '../core/topics.ts';
 import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
 import type { StoredMessage } from '../core/room-log.ts';
+import type { ChangeOutcome, GroupChange, GroupCreation, GroupState, Standing } from '../core/group-store.ts';
 import type {
   ChatStore,
   DisconnectResult,
@@ -28,7 +29,8 @@ import type {
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
 import { queueDirect } from './direct-queue.ts';
-import type { KeySpace } from './keys.ts';
+import { parseGroupView } from './group-view.ts';
+import { groupKeys, joinKeys, type KeySpace } from './keys.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
 
@@ -63,6 +65,9 @@ interface Departure {
   connId: string;
   delivered: number;
 }
+
+/** JOIN's refusals (its first reply element), as the store names them. */
+const JOIN_REFUSALS: Record<number, JoinRefusal | undefined> = { [-1]: 'no-such-room', [-2]: 'hidden', [-3]: 'banned', [-4]: 'full', [-5]: 'bad-link' };
 
 export class RedisStore implements ChatStore {
   readonly local = new LocalPresence();
@@ -108,18 +113,20 @@ export class RedisStore implements ChatStore {
         firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined,
         this.redis.chatNoteUserRoom(user.rooms, user.info, roomid, this.ttl, ''),
         this.redis.chatJoin(
-          room.seq, room.members, room.cursors, room.online, room.history,
+          ...joinKeys(room),
           uid, name, connId, this.nodeId, this.ttl, options.mayCreate ? '1' : '0',
           this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(),
+          options.maxMembers ?? Number.MAX_SAFE_INTEGER, options.link ?? '', Date.now(),
         ),
       ]);
       return joined;
     });
-    if (reply[0] === -1) {
+    const refusal = JOIN_REFUSALS[Number(reply[0])];
+    if (refusal) {
       await this.undoJoinBookkeeping(roomid, uid, connId);
-      return 'no-such-room';
+      return refusal;
     }
-    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created] = reply;
+    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created, viaLink] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
     this.watermarks.note(roomid, Number(lastSeq), String(epoch));
     const result: JoinResult = {
@@ -132,6 +139,7 @@ export class RedisStore implements ChatStore {
       epoch: String(epoch),
     };
     if (Number(cursor) >= 0) result.offlineCursor = Number(cursor);
+    if (viaLink === 1) result.viaLink = true;
     return result;
   }
 
@@ -165,12 +173,19 @@ export class RedisStore implements ChatStore {
 
   async leave(roomid: string, uid: string): Promise<LeaveResult> {
     const room = this.keys.room(roomid);
-    const [, [num, total, wasMember]] = await Promise.all([
+    const [, [num, total, wasMember, heir, heirName]] = await Promise.all([
       this.redis.srem(this.keys.user(uid).rooms, roomid),
-      this.redis.chatLeave(room.members, room.cursors, room.online, uid),
+      this.redis.chatLeave(room.members, room.cursors, room.online, room.roles, room.mutes, room.order, uid),
     ]);
+    await this.leftLocally(uid, roomid);
+    const result: LeaveResult = { num: Number(num), total: Number(total), wasMember: wasMember === 1 };
+    if (heir !== '') result.heir = { uid: String(heir), name: String(heirName) };
+    return result;
+  }
+
+  /** The user is out of the room: this node's connections of theirs too. */
+  private async leftLocally(uid: string, roomid: string): Promise<void> {
     if (this.local.userLeftRoom(uid, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
-    return { num, total, wasMember: wasMember === 1 };
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
@@ -210,9 +225,14 @@ export class RedisStore implements ChatStore {
   private async summary(uid: string, roomid: string): Promise<RoomSummary | undefined> {
     const room = this.keys.room(roomid);
     const direct = roomid.startsWith(DIRECT_ROOM_PREFIX);
-    const reply = await this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0');
+    const [reply, [title, privacy]] = await Promise.all([
+      this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0'),
+      this.redis.hmget(room.group, 'title', 'private'),
+    ]);
     if (reply[0] !== 1) return undefined;
     const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq: Number(reply[3]) };
+    if (title !== null) summary.title = title;
+    if (privacy === '1') summary.private = true;
     if (reply[4] !== '') summary.last = previewOf(JSON.parse(String(reply[4])) as StoredMessage);
     if (direct) {
       const members: [string, string][] = [];
@@ -378,6 +398,43 @@ export class RedisStore implements ChatStore {
         if (String(epoch) === this.watermarks.epoch(roomid)) this.watermarks.note(roomid, Number(seq));
       }),
     );
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Groups (group-scripts.ts)
+
+  async createGroup(roomid: string, uid: string, name: string, group: GroupCreation): Promise<'created' | 'taken' | 'store-full'> {
+    const userRooms = this.keys.user(uid).rooms;
+    const added = await this.redis.sadd(userRooms, roomid);
+    const created = await this.redis.chatCreateGroup(
+      ...groupKeys(this.keys.room(roomid)), uid, name, group.title, group.private ? '1' : '0', this.ttl, this.ttl, randomUUID(),
+    );
+    if (created === 1) return 'created';
+    if (added === 1) await this.redis.srem(userRooms, roomid);
+    return 'taken';
+  }
+
+  async group(roomid: string, uids: string[]): Promise<GroupState | undefined> {
+    return parseGroupView(await this.redis.chatGroupView(...groupKeys(this.keys.room(roomid)), Date.now(), ...uids), uids);
+  }
+
+  /** The user's rooms set is on their own slot: added before an invite (taken back if refused), dropped after a removal. */
+  async changeGroup(roomid: string, change: GroupChange, expect: Array<[uid: string, standing: Standing]>): Promise<ChangeOutcome> {
+    const userRooms = change.op === 'invite' ? this.keys.user(change.user).rooms : undefined;
+    const added = userRooms ? await this.redis.sadd(userRooms, roomid) : 0;
+    const outcome = (await this.redis.chatGroupChange(
+      ...groupKeys(this.keys.room(roomid)), JSON.stringify(expect), JSON.stringify(change), Date.now(), this.ttl,
+    )) as ChangeOutcome;
+    if (userRooms && outcome !== 'done' && added === 1) await this.redis.srem(userRooms, roomid);
+    if ((change.op === 'kick' || change.op === 'ban') && outcome === 'done') {
+      await this.redis.srem(this.keys.user(change.user).rooms, roomid);
+      await this.leftLocally(change.user, roomid);
+    }
+    return outcome;
+  }
+
+  async userName(uid: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.user(uid).info, 'name')) ?? undefined;
   }
 
   close(): Promise<void> {

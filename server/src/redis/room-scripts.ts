@@ -1,3 +1,4 @@
+import { GROUP_LUA } from './group-scripts.ts';
 import { LUA_PRELUDE } from './lua-prelude.ts';
 
 /**
@@ -6,18 +7,34 @@ import { LUA_PRELUDE } from './lua-prelude.ts';
  */
 
 /**
- * KEYS counter members cursors online history
- * ARGV uid name connId nodeId roomTtlMs mayCreate floor knownEpoch freshEpoch (see counter() in the prelude)
- * → num total cameOnline newMember lastSeq cursor|-1 epoch created, or {-1} when the room does not
- * exist and may not be created
+ * KEYS counter members cursors online roles group mutes bans links order history (keys.ts joinKeys)
+ * ARGV uid name connId nodeId roomTtlMs mayCreate floor knownEpoch freshEpoch (see counter() in the
+ *      prelude) maxMembers linkKey|'' now
+ * → num total cameOnline newMember lastSeq cursor|-1 epoch created viaLink, or a refusal: {-1} the
+ * room does not exist and may not be created, {-2} private (no valid link), {-3} banned, {-4} full,
+ * {-5} the link given is not valid
  */
-export const JOIN = `${LUA_PRELUDE}
+export const JOIN = `${LUA_PRELUDE}${GROUP_LUA}
 local uid, name, conn, node, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local existed = redis.call('EXISTS', KEYS[1]) + redis.call('EXISTS', KEYS[2])
 if existed == 0 and ARGV[6] ~= '1' then return {-1} end
-local seq = counter(KEYS[1], KEYS[5], tonumber(ARGV[7]), ARGV[8], ARGV[9])
+local viaLink = 0
+if existed > 0 and redis.call('HEXISTS', KEYS[2], uid) == 0 then
+  -- A new member of a room that exists: the group's admission (memory-group.ts admit).
+  local link = ARGV[11]
+  local linked = link ~= '' and (tonumber(redis.call('HGET', KEYS[9], link)) or 0) > tonumber(ARGV[12])
+  if link ~= '' and not linked then return {-5} end
+  if redis.call('HGET', KEYS[6], 'private') == '1' and not linked then return {-2} end
+  if redis.call('HEXISTS', KEYS[8], uid) == 1 then return {-3} end
+  if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[10]) then return {-4} end
+  if linked then viaLink = 1 end
+end
+local seq = counter(KEYS[1], KEYS[11], tonumber(ARGV[7]), ARGV[8], ARGV[9])
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local newMember = redis.call('HSET', KEYS[2], uid, name)
+if newMember == 1 then redis.call('ZADD', KEYS[10], redis.call('HINCRBY', KEYS[6], 'joins', 1), uid) end
+-- A room without an owner (new, emptied, or from before roles) is the joiner's.
+if not owner_of(KEYS[5]) then redis.call('HSET', KEYS[5], uid, 'owner') end
 local current = redis.call('HGET', KEYS[4], uid)
 local cameOnline = 0
 local cursor = -1
@@ -35,8 +52,8 @@ if not present then
     end
   end
 end
-expire_all({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ttl)
-return {redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), cameOnline, newMember, seq, cursor, epoch, existed == 0 and 1 or 0}
+expire_all({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, ttl)
+return {redis.call('HLEN', KEYS[4]), redis.call('HLEN', KEYS[2]), cameOnline, newMember, seq, cursor, epoch, existed == 0 and 1 or 0, viaLink}
 `;
 
 /** KEYS members cursors online · ARGV uid connId lastDeliveredSeq roomTtlMs → num total wentOffline */
@@ -63,12 +80,13 @@ end
 return {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1]), wentOffline}
 `;
 
-/** KEYS members cursors online · ARGV uid → num total wasMember */
-export const LEAVE = `
+/** KEYS members cursors online roles mutes order · ARGV uid → num total wasMember heir|'' heirName|'' (the owner left) */
+export const LEAVE = `${GROUP_LUA}
 local was = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-return {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1]), was}
+local heir = succeed(KEYS[1], KEYS[4], KEYS[5], KEYS[6], ARGV[1])
+return {redis.call('HLEN', KEYS[3]), redis.call('HLEN', KEYS[1]), was, heir or '', heir and redis.call('HGET', KEYS[1], heir) or ''}
 `;
 
 /** KEYS members online → num total */
@@ -93,10 +111,15 @@ return out
  * The published header carries the room's epoch, so a node sees at once when the room's seqs started
  * over (envelope-codec.ts).
  *
- * KEYS counter history recentIds members online
- * ARGV head(JSON of the draft) idKey historyKeep roomTtlMs floor channel idsKeep roomid knownEpoch freshEpoch
- *      [senderUid senderName recipientUid recipientName] (direct messages: both become members)
- * → seq storedJSON duplicate epoch
+ * A member's room message is refused to a sender who is no longer a member, or muted (core/
+ * memory-group.ts silenced); system notices and direct messages pass without that check.
+ *
+ * KEYS counter history recentIds members online roles mutes group
+ * ARGV head(JSON of the draft) idKey historyKeep roomTtlMs floor channel idsKeep roomid knownEpoch
+ *      freshEpoch checkedSender|'' now [senderUid senderName recipientUid recipientName] (direct
+ *      messages: both become members)
+ * → seq storedJSON duplicate epoch, or a refusal: {-1, '', 0} not a member, {-2, '', until} muted,
+ *   {-3, '', 0} 全员禁言
  */
 export const APPEND = `${LUA_PRELUDE}
 local head, idKey, keep, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -107,14 +130,22 @@ if dup then
   local e = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
   return {tonumber(seq), e[1] and e[1][2][2] or '', 1, redis.call('HGET', KEYS[1], 'epoch') or ''}
 end
+local sender = ARGV[11]
+if sender ~= '' then
+  -- A member (the usual case) costs one lookup; no members at all means Redis lost them: no check.
+  if redis.call('HEXISTS', KEYS[4], sender) == 0 and redis.call('EXISTS', KEYS[4]) == 1 then return {-1, '', 0} end
+  local mutedUntil = tonumber(redis.call('HGET', KEYS[7], sender)) or 0
+  if mutedUntil > tonumber(ARGV[12]) then return {-2, '', mutedUntil} end
+  if redis.call('HGET', KEYS[8], 'muteAll') == '1' and not redis.call('HGET', KEYS[6], sender) then return {-3, '', 0} end
+end
 local seq = counter(KEYS[1], KEYS[2], floor, ARGV[9], ARGV[10]) + 1
 redis.call('HSET', KEYS[1], 'seq', int(seq))
 redis.call('HDEL', KEYS[1], 'unused')
 redis.call('PEXPIRE', KEYS[1], ttl)
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if ARGV[11] then
-  redis.call('HSET', KEYS[4], ARGV[11], ARGV[12])
-  redis.call('HSETNX', KEYS[4], ARGV[13], ARGV[14])
+if ARGV[13] then
+  redis.call('HSET', KEYS[4], ARGV[13], ARGV[14])
+  redis.call('HSETNX', KEYS[4], ARGV[15], ARGV[16])
   redis.call('PEXPIRE', KEYS[4], ttl)
 end
 local stored = string.sub(head, 1, -2) .. ',"seq":' .. int(seq) .. '}'

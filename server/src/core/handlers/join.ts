@@ -6,9 +6,10 @@
  * as a slow consumer instead of growing the server's memory).
  */
 
-import { ErrorCode, ServerEvent, isDirectRoomId, type JoinFrame } from '../../protocol.ts';
+import { ErrorCode, ServerEvent, isDirectRoomId, isGroupRoomId, type JoinFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { EnvelopeKind } from '../envelope.ts';
+import { afterJoin, joinRefusal, profileOnJoin } from '../group-hooks.ts';
 import type { Session } from '../session.ts';
 import type { JoinRefusal, RoomCounts } from '../store.ts';
 import type { Subscription } from '../subscription.ts';
@@ -18,7 +19,7 @@ import { presenceWire } from '../wire.ts';
 /** Messages read from the log per replay page. */
 export const REPLAY_PAGE_MESSAGES = 50;
 
-const REFUSALS: Record<JoinRefusal, string> = {
+const REFUSALS: Partial<Record<JoinRefusal, string>> = {
   // Only refused when the user may not create one now.
   'no-such-room': 'you have created as many rooms as you may for now (ROOMS_CREATED_PER_HOUR); join one that exists',
   'store-full': 'this server holds as many rooms as it may (ROOM_LIMIT); try again later',
@@ -50,20 +51,26 @@ async function join<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFram
   const identity = session.identity!;
   // Subscribed before the store counts the member in: nothing published from then on is missed.
   if (!rejoin) await ctx.registry.addToRoom(roomid, session);
-  const mayCreate = ctx.quotas.roomsCreated.available(identity.uid);
-  const joined = await ctx.store.join(roomid, identity.uid, identity.name, session.id, { mayCreate });
+  // Server-chosen ids are made by `create` only, and a join with an invite link never makes a room.
+  const mayCreate = ctx.quotas.roomsCreated.available(identity.uid) && !isGroupRoomId(roomid) && frame.link === undefined;
+  const options = { mayCreate, link: frame.link, maxMembers: ctx.settings.roomMaxMembers };
+  const joined = await ctx.store.join(roomid, identity.uid, identity.name, session.id, options);
   if (typeof joined !== 'string' && joined.created) ctx.quotas.roomsCreated.take(identity.uid);
   if (typeof joined === 'string') {
     if (!rejoin) {
       session.unsubscribe(roomid);
       await ctx.registry.removeFromRoom(roomid, session);
     } else sub.joinedAt(0, false);
-    return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: REFUSALS[joined], ref });
+    const refusal = joinRefusal(roomid, joined, frame.link, ctx.settings.roomMaxMembers);
+    return ctx.out.error(session, refusal ? { ...refusal, ref } : { code: ErrorCode.TooManyRooms, message: REFUSALS[joined]!, ref });
   }
   const notice = { kind: EnvelopeKind.Notice, topic: roomTopic(roomid), text: presenceWire(ServerEvent.Login, identity, roomid, joined) } as const;
   // A second connection of a member already online is not announced; it still sees its own login.
   if (joined.cameOnline) await ctx.bus.publish(notice);
   else sub.offer(notice);
+
+  // Read before the replay: from the moment the replay ends, live traffic goes out, and `joined` must precede it.
+  const group = await profileOnJoin(ctx, session, roomid, ref);
 
   // A client resuming from another epoch (the room's seqs started over) has seqs that mean nothing here.
   const epochChanged = frame.since !== undefined && frame.epoch !== undefined && frame.epoch !== joined.epoch;
@@ -88,9 +95,11 @@ async function join<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFram
     replayed,
     gap,
     epoch: joined.epoch,
+    group,
     ref,
   });
   ctx.fanOut.release(session, roomid, held);
+  await afterJoin(ctx, session, roomid, joined);
 }
 
 interface Replayed {

@@ -3,6 +3,7 @@
 import { ErrorCode, ServerEvent, type LeaveFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { EnvelopeKind, type LeftRoomEnvelope } from '../envelope.ts';
+import { afterLeave } from '../group-hooks.ts';
 import type { Session } from '../session.ts';
 import { roomTopic, userTopic } from '../topics.ts';
 import { presenceWire } from '../wire.ts';
@@ -21,6 +22,7 @@ export async function handleLeave<P>(ctx: CoreContext<P>, session: Session<P>, f
     const text = presenceWire(ServerEvent.Logout, identity, roomid, result, 'leave');
     await ctx.bus.publish({ kind: EnvelopeKind.Notice, topic: roomTopic(roomid), text });
   }
+  await afterLeave(ctx, session, roomid, result);
 }
 
 /** This connection is no longer in the room (the store is the caller's business). */
@@ -28,9 +30,19 @@ export async function dropRoom<P>(ctx: CoreContext<P>, session: Session<P>, room
   if (session.unsubscribe(roomid)) await ctx.registry.removeFromRoom(roomid, session);
 }
 
-/** The user left the room on another connection: this one leaves it too, and is told. */
+/**
+ * The user left the room on another connection, or was removed from it (the envelope then carries
+ * the `left` frame saying why): this connection leaves it too, and is told. A removal is told to
+ * every connection of the user, in the room or not, so each device's rooms list follows.
+ */
 export async function leftElsewhere<P>(ctx: CoreContext<P>, session: Session<P>, envelope: LeftRoomEnvelope): Promise<void> {
-  if (!session.subscription(envelope.roomid)) return;
-  await dropRoom(ctx, session, envelope.roomid);
-  ctx.out.send(session, { event: ServerEvent.Left, roomid: envelope.roomid });
+  const sub = session.subscription(envelope.roomid);
+  if (!sub && envelope.text === undefined) return;
+  if (sub) {
+    await dropRoom(ctx, session, envelope.roomid);
+    // The store dropped the user's presence already; this lets the node's own bookkeeping go too.
+    await ctx.store.disconnect(envelope.roomid, session.identity!.uid, session.id, sub.lastSent);
+  }
+  if (envelope.text !== undefined) ctx.out.sendText(session, envelope.text);
+  else ctx.out.send(session, { event: ServerEvent.Left, roomid: envelope.roomid });
 }

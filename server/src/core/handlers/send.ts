@@ -6,6 +6,8 @@
 import { v4 as uuidv4 } from 'uuid';
 import { ErrorCode, ServerEvent, directRoomId, type SendFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
+import { sendRefusal } from '../group-hooks.ts';
+import { SendRefused } from '../group-store.ts';
 import type { Appended, MessageDraft } from '../room-log.ts';
 import { StoreFullError } from '../store.ts';
 import type { Session } from '../session.ts';
@@ -25,6 +27,7 @@ export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, fr
   try {
     return ack(ctx, session, ref, await ctx.log.append({ ...draft, roomid }));
   } catch (err) {
+    if (err instanceof SendRefused) return ctx.out.error(session, { ...sendRefusal(roomid, err), ref });
     if (err instanceof StoreFullError) return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: err.message, ref });
     throw err;
   }
