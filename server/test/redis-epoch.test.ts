@@ -95,6 +95,9 @@ describe.skipIf(unavailable !== undefined)('a room whose seq counter Redis lost'
     // The mobile client resumes the room in the new epoch and keeps every message once.
     await alice.waitFor(() => alice.texts('e-flush').includes('after the flush'), 'the first message of the new epoch');
     await alice.waitFor(() => alice.joined.filter((j) => j.roomid === 'e-flush' && j.epoch === joined.epoch && j.ref !== undefined).length > 0, 'alice resumed in the new epoch');
+    // Redis lost the membership too: a client told the room restarted joins it again (the mobile
+    // client does, and answers a 4404 the same way), then talks on.
+    await bob.join('e-flush', { since: 1, epoch: joined.epoch });
     await bob.say('e-flush', 'and on');
     await alice.waitFor(() => alice.texts('e-flush').includes('and on'), 'a later message');
     expect(alice.texts('e-flush')).toEqual(['one', 'two', 'three', 'after the flush', 'and on']);
