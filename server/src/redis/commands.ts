@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { APPEND_QUOTED, JOIN_READ_STATE, MARK_READ, NOTE_MENTIONS, READ_CURSORS, READ_STATE, RECALL, REWRITE_INBOX } from './message-scripts.ts';
 import { CLAIM_DEAD_NODES, HEARTBEAT } from './node-scripts.ts';
 import {
   APPEND,
@@ -38,6 +39,14 @@ export interface ChatCommands {
   chatRestoreConnection(conns: string, info: string, ...args: Arg[]): Promise<number>;
   chatHeartbeat(nodes: string, nodeId: string): Promise<number[]>;
   chatClaimDeadNodes(nodes: string, lock: string, nodeId: string, ttlMs: number, lockMs: number): Promise<string[]>;
+  chatRecall(seq: string, history: string, ids: string, members: string, online: string, ...args: Arg[]): Promise<Reply>;
+  chatAppendQuoted(seq: string, history: string, ids: string, members: string, online: string, ...args: Arg[]): Promise<Reply>;
+  chatNoteMentions(members: string, reads: string, mentions: string, ...args: Arg[]): Promise<number>;
+  chatMarkRead(seq: string, members: string, reads: string, mentions: string, uid: string, read: number, ttlMs: number): Promise<number[]>;
+  chatJoinReadState(seq: string, reads: string, mentions: string, ...args: Arg[]): Promise<number[]>;
+  chatReadState(reads: string, mentions: string, uid: string, peer: string): Promise<number[]>;
+  chatReadCursors(members: string, reads: string): Promise<Reply>;
+  chatRewriteInbox(inbox: string, ...pairs: string[]): Promise<number>;
 }
 
 export type ChatRedis = Redis & ChatCommands;
@@ -61,6 +70,14 @@ const SCRIPTS: [keyof ChatCommands, number, string][] = [
   ['chatRestoreConnection', 2, RESTORE_CONNECTION],
   ['chatHeartbeat', 1, HEARTBEAT],
   ['chatClaimDeadNodes', 2, CLAIM_DEAD_NODES],
+  ['chatRecall', 5, RECALL],
+  ['chatAppendQuoted', 5, APPEND_QUOTED],
+  ['chatNoteMentions', 3, NOTE_MENTIONS],
+  ['chatMarkRead', 4, MARK_READ],
+  ['chatJoinReadState', 3, JOIN_READ_STATE],
+  ['chatReadState', 2, READ_STATE],
+  ['chatReadCursors', 2, READ_CURSORS],
+  ['chatRewriteInbox', 1, REWRITE_INBOX],
 ];
 
 export function defineChatCommands(redis: Redis): ChatRedis {

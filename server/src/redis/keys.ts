@@ -8,7 +8,7 @@ import { topicKey, type Topic } from '../core/topics.ts';
  */
 
 export interface RoomKeys {
-  /** Hash: `seq` (the counter) and `epoch`. Outlives the room's other keys so seqs never go back. */
+  /** Hash: `seq` (the counter), `epoch` and `creator`. Outlives the room's other keys so seqs never go back. */
   seq: string;
   /** History stream, entry id `<seq>-0`, capped at HISTORY_PER_ROOM. */
   history: string;
@@ -20,6 +20,10 @@ export interface RoomKeys {
   online: string;
   /** `uid\nclientId` → seq of recent messages: a resent append is answered, not stored twice. */
   recentIds: string;
+  /** uid → the member's read cursor. */
+  reads: string;
+  /** uid → `first last`: seqs of the first and latest unread message that mentions the member. */
+  mentions: string;
 }
 
 export interface UserKeys {
@@ -52,6 +56,8 @@ export class KeySpace {
       cursors: `${tag}:cursors`,
       online: `${tag}:online`,
       recentIds: `${tag}:ids`,
+      reads: `${tag}:reads`,
+      mentions: `${tag}:mentions`,
     };
   }
 

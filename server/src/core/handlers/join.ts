@@ -75,6 +75,8 @@ export async function handleJoin<P>(ctx: CoreContext<P>, session: Session<P>, fr
     replayed,
     gap,
     epoch: joined.epoch,
+    read: joined.read,
+    ...(joined.mention !== undefined ? { mention: joined.mention } : {}),
     ref,
   });
   ctx.fanOut.release(session, roomid, held);

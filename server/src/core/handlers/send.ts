@@ -1,20 +1,26 @@
 /**
  * `message`: to a room the connection is in, or (`to`) a direct message. The room log gives the
  * seq, keeps and fans out in one step; an `id` makes the send idempotent and asks for an `ack`.
+ * Before that, a quote is resolved to its snapshot, mentions are checked, and the text goes past
+ * the moderation hook.
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import { ErrorCode, ServerEvent, directRoomId, type SendFrame } from '../../protocol.ts';
+import { ErrorCode, ServerEvent, directRoomId, isDirectRoomId, type QuoteSnapshot, type SendFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
+import { FrameError } from '../frames.ts';
+import { quoteOf } from '../quote.ts';
 import type { Appended, MessageDraft } from '../room-log.ts';
 import { StoreFullError } from '../store.ts';
 import type { Session } from '../session.ts';
 
+type Draft = Omit<MessageDraft, 'roomid'>;
+
 export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, frame: SendFrame): Promise<void> {
   const identity = session.identity!;
   const ref = frame.id;
-  const draft = { event: ServerEvent.Message, id: frame.id ?? uuidv4(), ts: Date.now(), uid: identity.uid, name: identity.name, message: frame.message } as const;
-  if (frame.to !== undefined) return sendDirect(ctx, session, frame.to, draft, ref);
+  const draft: Draft = { event: ServerEvent.Message, id: frame.id ?? uuidv4(), ts: Date.now(), uid: identity.uid, name: identity.name, message: frame.message };
+  if (frame.to !== undefined) return sendDirect(ctx, session, frame, draft, ref);
   const roomid = frame.roomid ?? session.onlyRoom;
   if (roomid === undefined) {
     return ctx.out.error(session, { code: ErrorCode.AmbiguousRoom, message: 'say which room: this connection is in zero or several rooms', ref });
@@ -22,22 +28,27 @@ export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, fr
   if (!session.subscription(roomid)) {
     return ctx.out.error(session, { code: ErrorCode.NotMember, message: `join ${roomid} before sending to it`, ref });
   }
+  const refused = await withContent(ctx, frame, draft, roomid);
+  if (refused) return ctx.out.error(session, refused);
   try {
-    return ack(ctx, session, ref, await ctx.log.append({ ...draft, roomid }));
+    return acknowledge(ctx, session, ref, await ctx.log.append({ ...draft, roomid }));
   } catch (err) {
     if (err instanceof StoreFullError) return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: err.message, ref });
     throw err;
   }
 }
 
-async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, to: string, draft: Omit<MessageDraft, 'roomid'>, ref: string | undefined): Promise<void> {
+async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: SendFrame, draft: Draft, ref: string | undefined): Promise<void> {
   const { uid } = session.identity!;
+  const to = frame.to!;
   const roomid = directRoomId(uid, to);
   // Starting a conversation with someone new creates a room and maybe a user: bounded per sender.
   const known = session.knowsConversation(roomid) || (await ctx.store.isMember(roomid, uid));
   if (!known && !ctx.quotas.directPeers.take(uid)) {
     return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: 'you have started as many new conversations as you may for now (DIRECT_PEERS_PER_HOUR)', ref });
   }
+  const refused = await withContent(ctx, frame, draft, roomid);
+  if (refused) return ctx.out.error(session, refused);
   let appended;
   try {
     appended = await ctx.log.appendDirect({ ...draft, roomid, to }, to);
@@ -46,10 +57,44 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, to: strin
     throw err;
   }
   session.knownConversation(roomid);
-  return ack(ctx, session, ref, appended);
+  return acknowledge(ctx, session, ref, appended);
 }
 
-function ack<P>(ctx: CoreContext<P>, session: Session<P>, id: string | undefined, { message, duplicate }: Appended): void {
+/**
+ * Adds what the frame asks for beyond its text (a quote's snapshot, mentions) to `draft`, then asks
+ * the moderation hook about the text. Returns why the message is refused, or undefined.
+ */
+async function withContent<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draft, roomid: string): Promise<FrameError | undefined> {
+  const ref = frame.id;
+  if (frame.quote !== undefined) {
+    const quote = await quoteFor(ctx, roomid, frame.quote, ref);
+    if (quote instanceof FrameError) return quote;
+    draft.quote = quote;
+  }
+  if (frame.mentions !== undefined || frame.mentionAll) {
+    if (isDirectRoomId(roomid)) return new FrameError(ErrorCode.MentionNotAllowed, 'mentions are for rooms, not direct chats', ref);
+    if (frame.mentionAll && !(await ctx.policy.mayMentionAll(ctx.store, draft.uid, roomid))) {
+      return new FrameError(ErrorCode.MentionNotAllowed, "only the room's owner may mention everyone", ref);
+    }
+    if (frame.mentions !== undefined && frame.mentions.length > 0) draft.mentions = frame.mentions;
+    if (frame.mentionAll) draft.mentionAll = true;
+  }
+  const verdict = await ctx.moderator.check(frame.message, { field: 'message', uid: draft.uid, roomid });
+  if (!verdict.allow) return new FrameError(ErrorCode.ContentRefused, `message refused: ${verdict.reason}`, ref);
+  return undefined;
+}
+
+/** The snapshot of the quoted message; it must be a kept message of the same room. */
+async function quoteFor<P>(ctx: CoreContext<P>, roomid: string, quote: NonNullable<SendFrame['quote']>, ref: string | undefined): Promise<QuoteSnapshot | FrameError> {
+  if (quote.roomid !== roomid) return new FrameError(ErrorCode.InvalidField, 'a message can only quote a message of the same room', ref);
+  const [quoted] = (await ctx.log.readAfter(roomid, quote.seq - 1, 1, quote.seq + 1)).messages;
+  if (quoted?.seq !== quote.seq) return new FrameError(ErrorCode.UnknownMessage, `message ${quote.seq} of ${roomid} is not kept`, ref);
+  if (quoted.kind === 'recall') return new FrameError(ErrorCode.InvalidField, 'a recall notice cannot be quoted', ref);
+  return quoteOf(quoted);
+}
+
+/** The `ack` for a request with an id: the seq its message (or recall notice) was stored with. */
+export function acknowledge<P>(ctx: CoreContext<P>, session: Session<P>, id: string | undefined, { message, duplicate }: Appended): void {
   if (id === undefined) return;
   ctx.out.send(session, { event: ServerEvent.Ack, id, roomid: message.roomid, seq: message.seq, ts: message.ts, ...(duplicate ? { duplicate: true } : {}) });
 }
