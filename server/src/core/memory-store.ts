@@ -469,7 +469,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     return { message, duplicate: false, queued };
   }
 
-  /** Synchronous up to the notice's append (which has no await either): one atomic step. */
+  /** Synchronous up to and including the notice's append (which has no await either): one atomic step. */
   async recall(request: RecallRequest): Promise<Appended | RecallRefused> {
     const { notice } = request;
     const room = this.roomStates.get(notice.roomid);
@@ -481,7 +481,8 @@ export class MemoryStore implements ChatStore, RoomLog {
     const target = index < 0 ? undefined : room.history.at(index);
     const refused = recallRefusal(target, request);
     if (refused) return { refused };
-    this.rewrite(room, notice.roomid, index, tombstoneOf(target!, notice));
+    const tombstone = tombstoneOf(target!, notice);
+    this.rewrite(room, notice.roomid, index, tombstone);
     // Later messages quoting it lose their excerpt.
     for (let i = index + 1; i < room.history.length; i += 1) {
       const kept = room.history.at(i)!;
@@ -489,8 +490,9 @@ export class MemoryStore implements ChatStore, RoomLog {
     }
     if (notice.to === undefined) return this.append(notice);
     const recipient = this.users.get(notice.to);
-    if (recipient) this.rewriteInbox(notice.to, recipient, notice.roomid, seq, tombstoneOf(target!, notice));
-    return this.appendDirect(notice, notice.to);
+    if (recipient) this.rewriteInbox(notice.to, recipient, notice.roomid, seq, tombstone);
+    const { message, duplicate } = await this.appendDirect(notice, notice.to);
+    return { message, duplicate };
   }
 
   /** The recalled message, and quotes of it, in an inbox that still holds them. */
