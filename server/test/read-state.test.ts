@@ -34,6 +34,9 @@ describe('read cursors', () => {
     // The phone never joined the room: the cursor follows the user, not the room's connections.
     expect(await bobPhone.nextEvent('read', { roomid: 'rs-sync' })).toMatchObject({ uid: bob.user.uid, seq: 3 });
     expect(await summary(bobPhone, 'rs-sync')).toMatchObject({ read: 3, unread: 2 });
+    // The device that moved it is answered, not told again (everything before this reply has arrived).
+    await bob.request({ event: 'rooms' });
+    expect(bob.events('read').map((f) => f.ref)).toEqual([reply.ref]);
     // Never back, never past the newest seq.
     expect(await bob.request({ event: 'read', roomid: 'rs-sync', seq: 2 })).toMatchObject({ seq: 3 });
     expect(await bob.request({ event: 'read', roomid: 'rs-sync', seq: 99 })).toMatchObject({ seq: 5 });

@@ -3,14 +3,15 @@ import type { Topic } from '../core/topics.ts';
 
 /**
  * The pub/sub payload: a one-line header, then the frame text as is (no second JSON encoding).
- * `kind|seq|num|total|origin|roomid\n<text>`; roomid comes last because it may contain `|`.
+ * `kind|seq|num|total|origin|roomid\n<text>`; roomid comes last because it may contain `|`. A user
+ * event has no room: that place carries its `except` session id.
  * `origin` names the publishing node and publish so the publisher can wait for its own echo;
  * num and total are no longer read (the frame carries them) but keep their places, since the
  * append script (room-scripts.ts) writes the same header for room messages.
  */
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
   const seq = 'seq' in envelope ? envelope.seq : '';
-  const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
+  const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : envelope.kind === EnvelopeKind.UserEvent ? (envelope.except ?? '') : '';
   const text = 'text' in envelope ? envelope.text : '';
   return `${envelope.kind}|${seq}|||${origin}|${roomid}\n${text}`;
 }
@@ -42,7 +43,7 @@ export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope |
     case EnvelopeKind.LeftRoom:
       return { envelope: { kind, topic, roomid }, origin };
     case EnvelopeKind.UserEvent:
-      return { envelope: { kind, topic, text }, origin };
+      return { envelope: roomid === '' ? { kind, topic, text } : { kind, topic, text, except: roomid }, origin };
     default:
       return undefined;
   }

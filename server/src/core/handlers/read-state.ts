@@ -83,18 +83,17 @@ async function applyRead<P>(ctx: CoreContext<P>, session: Session<P>, roomid: st
   const { uid } = session.identity!;
   const marked = await ctx.store.markRead(roomid, uid, seq);
   if (!marked) {
-    for (const ref of refs) ctx.out.error(session, { code: ErrorCode.NotMember, message: `not a member of ${roomid}`, ref });
-    if (refs.length === 0) ctx.out.error(session, { code: ErrorCode.NotMember, message: `not a member of ${roomid}` });
+    for (const ref of refs.length > 0 ? refs : [undefined]) ctx.out.error(session, { code: ErrorCode.NotMember, message: `not a member of ${roomid}`, ref });
     return;
   }
   const event: ReadEvent = { event: ServerEvent.Read, roomid, uid, seq: marked.read };
   if (marked.moved) {
     const text = JSON.stringify(event);
-    // The user's other devices; in a direct chat also the peer, who shows 已读 under their messages.
+    // The user's other devices (this one knows); in a direct chat also the peer, who shows 已读 under their messages.
     const pair = directRoomMembers(roomid);
     const peer = pair && (pair[0] === uid ? pair[1] : pair[0]);
     await Promise.all([
-      ctx.bus.publish({ kind: EnvelopeKind.UserEvent, topic: userTopic(uid), text }),
+      ctx.bus.publish({ kind: EnvelopeKind.UserEvent, topic: userTopic(uid), text, except: session.id }),
       peer !== undefined && peer !== uid ? ctx.bus.publish({ kind: EnvelopeKind.UserEvent, topic: userTopic(peer), text }) : undefined,
     ]);
   }
