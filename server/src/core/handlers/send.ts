@@ -9,6 +9,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { ErrorCode, ServerEvent, directRoomId, isDirectRoomId, type QuoteSnapshot, type SendFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { FrameError } from '../frames.ts';
+import type { ModerationVerdict } from '../moderation.ts';
 import { quoteOf } from '../quote.ts';
 import type { Appended, MessageDraft } from '../room-log.ts';
 import { StoreFullError } from '../store.ts';
@@ -28,7 +29,8 @@ export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, fr
   if (!session.subscription(roomid)) {
     return ctx.out.error(session, { code: ErrorCode.NotMember, message: `join ${roomid} before sending to it`, ref });
   }
-  const refused = await withContent(ctx, frame, draft, roomid);
+  const checking = withContent(ctx, frame, draft, roomid);
+  const refused = checking instanceof Promise ? await checking : checking;
   if (refused) return ctx.out.error(session, refused);
   try {
     return acknowledge(ctx, session, ref, await ctx.log.append({ ...draft, roomid }));
@@ -47,7 +49,8 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: Se
   if (!known && !ctx.quotas.directPeers.take(uid)) {
     return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: 'you have started as many new conversations as you may for now (DIRECT_PEERS_PER_HOUR)', ref });
   }
-  const refused = await withContent(ctx, frame, draft, roomid);
+  const checking = withContent(ctx, frame, draft, roomid);
+  const refused = checking instanceof Promise ? await checking : checking;
   if (refused) return ctx.out.error(session, refused);
   let appended;
   try {
@@ -60,11 +63,19 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: Se
   return acknowledge(ctx, session, ref, appended);
 }
 
+type Refusal = FrameError | undefined;
+
 /**
  * Adds what the frame asks for beyond its text (a quote's snapshot, mentions) to `draft`, then asks
- * the moderation hook about the text. Returns why the message is refused, or undefined.
+ * the moderation hook about the text. Returns why the message is refused, or undefined; without a
+ * promise when nothing had to wait (a plain text and a moderator that answers at once: the hot path).
  */
-async function withContent<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draft, roomid: string): Promise<FrameError | undefined> {
+function withContent<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draft, roomid: string): Refusal | Promise<Refusal> {
+  if (frame.quote === undefined && frame.mentions === undefined && !frame.mentionAll) return moderate(ctx, frame, draft, roomid);
+  return withQuoteAndMentions(ctx, frame, draft, roomid);
+}
+
+async function withQuoteAndMentions<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draft, roomid: string): Promise<Refusal> {
   const ref = frame.id;
   if (frame.quote !== undefined) {
     const quote = await quoteFor(ctx, roomid, frame.quote, ref);
@@ -79,9 +90,17 @@ async function withContent<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draf
     if (frame.mentions !== undefined && frame.mentions.length > 0) draft.mentions = frame.mentions;
     if (frame.mentionAll) draft.mentionAll = true;
   }
-  const verdict = await ctx.moderator.check(frame.message, { field: 'message', uid: draft.uid, roomid });
-  if (!verdict.allow) return new FrameError(ErrorCode.ContentRefused, `message refused: ${verdict.reason}`, ref);
-  return undefined;
+  return moderate(ctx, frame, draft, roomid);
+}
+
+function moderate<P>(ctx: CoreContext<P>, frame: SendFrame, draft: Draft, roomid: string): Refusal | Promise<Refusal> {
+  const verdict = ctx.moderator.check(frame.message, { field: 'message', uid: draft.uid, roomid });
+  if (verdict instanceof Promise) return verdict.then((result) => refusalOf(result, frame.id));
+  return refusalOf(verdict, frame.id);
+}
+
+function refusalOf(verdict: ModerationVerdict, ref: string | undefined): Refusal {
+  return verdict.allow ? undefined : new FrameError(ErrorCode.ContentRefused, `message refused: ${verdict.reason}`, ref);
 }
 
 /** The snapshot of the quoted message; it must be a kept message of the same room. */
