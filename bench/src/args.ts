@@ -17,6 +17,8 @@ export interface BenchArgs {
   warmupS: number;
   drainS: number;
   slow: number;
+  /** Each member sends a read-cursor update this often (ms); 0: none. */
+  readIntervalMs: number;
   serverPid?: number;
   /** --server-pid with a list: one pid per node, CPU summed. */
   serverPids?: number[];
@@ -49,6 +51,8 @@ Loopback targets only (localhost, 127.0.0.0/8, ::1).
   -w, --warmup SEC             warm-up seconds, not measured (default 2)
       --drain SEC              longest wait for the last deliveries (default 3)
       --slow K                 K members stop reading during the run (slow consumers)
+      --read-interval MS       every member sends a read-cursor update this often (our protocol;
+                               staggered over the interval), to measure what read state costs
       --server-pid PID[,PID…]  read the server's CPU from /proc/PID (default: each port's listener);
                                with several, their CPU is summed
       --source-addresses LIST  comma-separated local addresses (default 127.0.0.1, .2… when needed)
@@ -71,6 +75,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     warmupS: 2,
     drainS: 3,
     slow: 0,
+    readIntervalMs: 0,
     connectConcurrency: 64,
     json: false,
     progress: true,
@@ -129,6 +134,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--slow':
         a.slow = num(flag, value());
+        break;
+      case '--read-interval':
+        a.readIntervalMs = num(flag, value());
         break;
       case '--server-pid': {
         const pids = String(value()).split(',').filter(Boolean).map((p) => num(flag, p));

@@ -58,6 +58,7 @@ async function main(): Promise<number> {
       warmupMs: args.warmupS * 1000,
       durationMs: args.durationS * 1000,
       drainMs: args.drainS * 1000,
+      readIntervalMs: args.readIntervalMs,
       progress: args.progress ? (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : progressLine(p) + '\n') : undefined,
     });
     if (args.progress && tty) process.stderr.write('\n');

@@ -29,6 +29,8 @@ export interface Dialect {
   setup(member: DialectMember, timeoutMs: number): Promise<void>;
   onControl(member: DialectMember, text: string): void;
   publish(member: DialectMember, message: string, id: string): void;
+  /** Sends a read-cursor update for the member's room as far as the room goes (our protocol only). */
+  readCursor?(member: DialectMember): void;
 }
 
 function eventOf(text: string): string | undefined {
@@ -97,6 +99,10 @@ export function chatDialect(opts: { auth: boolean }): Dialect {
     },
     publish(m, message, id) {
       m.ws.sendText(`{"event":"message","roomid":${JSON.stringify(m.room)},"message":${JSON.stringify(message)},"id":"${id}"}`);
+    },
+    readCursor(m) {
+      // The server caps the cursor at the room's newest seq: "read everything so far".
+      m.ws.sendText(`{"event":"read","roomid":${JSON.stringify(m.room)},"seq":${Number.MAX_SAFE_INTEGER}}`);
     },
   };
 }

@@ -54,6 +54,8 @@ export interface StepOptions {
   durationMs: number;
   /** Longest wait after the last send for the last deliveries. */
   drainMs: number;
+  /** Every member (slow ones aside) sends a read-cursor update this often, staggered over the interval. */
+  readIntervalMs?: number;
   progress?: (p: Progress) => void;
 }
 
@@ -98,6 +100,9 @@ export interface StepResult {
   errors: number;
   errorCodes: Record<string, number>;
   acks: number;
+  /** Read-cursor updates sent (--read-interval), in all and per second of the measured window. */
+  reads: number;
+  readsPerSec: number;
   lost: number;
   duplicated: number;
   stale: number;
@@ -415,6 +420,8 @@ export class Session {
     this.measureTo = Math.round(sendEnd * 1000);
     let sent = 0;
     let sentInWindow = 0;
+    let cursorUpdates = 0;
+    let cursorUpdatesInWindow = 0;
     let cpu: CpuWindow | undefined;
     let cpuReport: CpuReport | undefined;
     let rssBefore: number | undefined;
@@ -455,6 +462,23 @@ export class Session {
           if (tUs >= this.measureFrom) sentInWindow++;
         }
       }, 1);
+      const readers = s.readIntervalMs && this.dialect.readCursor ? live.filter((m) => !m.slow) : [];
+      if (readers.length > 0) {
+        const interval = s.readIntervalMs!;
+        // Member k's updates are due at t0 + k·interval/n, then every interval.
+        const nextAt = Float64Array.from(readers, (_, k) => t0 + (k * interval) / readers.length);
+        const readTimer = setInterval(() => {
+          const now = performance.now();
+          if (now >= sendEnd) return clearInterval(readTimer);
+          for (let k = 0; k < readers.length; k++) {
+            if (nextAt[k] > now) continue;
+            nextAt[k] += interval;
+            this.dialect.readCursor!(readers[k]);
+            cursorUpdates++;
+            if (now >= warmEnd) cursorUpdatesInWindow++;
+          }
+        }, 5);
+      }
       // Window start: CPU and byte counters.
       setTimeout(() => {
         cpu = new CpuWindow(serverPids, o.auxPids);
@@ -572,6 +596,8 @@ export class Session {
       errors,
       errorCodes,
       acks,
+      reads: cursorUpdates,
+      readsPerSec: Math.round(cursorUpdatesInWindow / durS),
       lost,
       duplicated: this.duplicated,
       stale: this.stale,

@@ -49,6 +49,7 @@ export function formatTables(r: StepResult): string {
     `${r.connectErrors} connect errors, ${r.errors} errors${r.errors ? ' ' + JSON.stringify(r.errorCodes) : ''}, ${r.lost} lost, ${r.duplicated} duplicated, ` +
       `${r.closed} closed during the run${r.closed ? ' ' + JSON.stringify(r.closeCodes) : ''}, ${r.acks} acks.`,
   ];
+  if (r.reads > 0) lines.push(`${r.reads} read-cursor updates sent (${si(r.readsPerSec)}/s in the window).`);
   if (r.slow > 0) lines.push(`slow consumers: ${r.slow}, closed by the server: ${r.slowClosed} ${JSON.stringify(r.slowCloseCodes)}`);
   if (r.serverRssBefore !== undefined && r.serverRssAfter !== undefined) {
     lines.push(`server RSS ${si(r.serverRssBefore, 'B')} → ${si(r.serverRssAfter, 'B')} over the measured window.`);

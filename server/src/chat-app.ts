@@ -13,6 +13,7 @@ import type { ChatBackend } from './core/backend.ts';
 import { ChatCore } from './core/chat-core.ts';
 import { originAllowed, type HttpApiDeps } from './core/http-api.ts';
 import type { Logger } from './core/logger.ts';
+import type { ContentModerator } from './core/moderation.ts';
 import { MemoryStore } from './core/memory-store.ts';
 import { KeyedBuckets } from './core/rate-limiter.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -57,6 +58,8 @@ export interface ChatAppOptions<P> {
   staticDir: string;
   /** A backend made by the caller (tests wrap one to inject faults); by default from the configuration. */
   backend?: ChatBackend;
+  /** Checks user-supplied text before it is stored (WeChat's msgSecCheck, a word list); by default allows everything. */
+  moderator?: ContentModerator;
 }
 
 export async function createChatApp<P>(config: Config, logger: Logger, options: ChatAppOptions<P>): Promise<ChatApp<P>> {
@@ -83,6 +86,7 @@ export async function createChatApp<P>(config: Config, logger: Logger, options: 
     logger,
     prepare: options.prepare,
     observeFanOut: metrics.observeFanOut,
+    moderator: options.moderator,
   });
   const startedAt = Date.now();
   const http: HttpApiDeps = {

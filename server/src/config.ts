@@ -37,6 +37,12 @@ export interface Config {
   /** Shortest time between two writes to a socket under sustained traffic; 0 = every event-loop turn. */
   writeCoalesceMs: number;
   historyPerRoom: number;
+  /** How long after sending a user may recall (撤回) their own message; 0: never. */
+  recallWindowMs: number;
+  /** At most one `typing` per connection in this time is passed on to the peer. */
+  typingIntervalMs: number;
+  /** At most one read-cursor update per connection and room in this time is applied; the rest are merged into it. */
+  readCoalesceMs: number;
   /** Embedded store: history and inboxes together, in estimated heap bytes. */
   storeMaxBytes: number;
   roomLimit: number;
@@ -217,6 +223,9 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     perMessageDeflate: bool(env, 'PER_MESSAGE_DEFLATE', defaults.perMessageDeflate ?? false),
     writeCoalesceMs: int(env, 'WRITE_COALESCE_MS', defaults.writeCoalesceMs ?? 1, 0, 100),
     historyPerRoom: int(env, 'HISTORY_PER_ROOM', defaults.historyPerRoom ?? 500, 0),
+    recallWindowMs: int(env, 'RECALL_WINDOW_MS', defaults.recallWindowMs ?? 120_000, 0, 7 * 24 * 3600 * 1000),
+    typingIntervalMs: int(env, 'TYPING_INTERVAL_MS', defaults.typingIntervalMs ?? 3000, 0, 60_000),
+    readCoalesceMs: int(env, 'READ_COALESCE_MS', defaults.readCoalesceMs ?? 1000, 0, 60_000),
     storeMaxBytes: int(env, 'STORE_MAX_BYTES', defaults.storeMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
     roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),
     roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs ?? 30 * 24 * 3600 * 1000, 1000),

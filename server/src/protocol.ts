@@ -35,6 +35,16 @@ export enum ClientEvent {
   Transfer = 'transfer',
   Link = 'link',
   Revoke = 'revoke',
+  /** Recall (撤回) one's own message, or as a room owner anyone's. */
+  Recall = 'recall',
+  /** "I am typing" in a direct chat; ephemeral. */
+  Typing = 'typing',
+  /** Move one's read cursor in a room or direct chat. */
+  Read = 'read',
+  /** How many members have read each of one's own messages. */
+  Receipts = 'receipts',
+  /** Who has read one of one's own messages. */
+  Readers = 'readers',
 }
 
 /**
@@ -55,6 +65,12 @@ export enum ServerEvent {
   Members = 'members',
   Rooms = 'rooms',
   History = 'history',
+  /** The peer of a direct chat is typing. */
+  Typing = 'typing',
+  /** A read cursor moved: one's own (from another device) or a direct chat's peer's. */
+  Read = 'read',
+  Receipts = 'receipts',
+  Readers = 'readers',
   Error = 'error',
   /** A room's profile as the asker sees it: the reply to every group request but `link`, and after `joined`. */
   Group = 'group',
@@ -104,6 +120,18 @@ export enum ErrorCode {
   BadLink = 4419,
   /** The user the request names is not a member of the room, or (invite) unknown to the server. */
   NoSuchUser = 4420,
+  /** The message named (`seq`, in a recall, quote or readers request) is not kept in that room: it never existed, or history no longer holds it. */
+  UnknownMessage = 4410,
+  /** A recall of one's own message later than RECALL_WINDOW_MS after it was sent. */
+  RecallTooLate = 4411,
+  /** A recall (or readers request) of someone else's message, which this user may not do in this room. */
+  NotYourMessage = 4412,
+  /** A recall of a message that was recalled already (its recall went out to every member). */
+  AlreadyRecalled = 4414,
+  /** `mentionAll` by someone other than the room's owner (its creator, until rooms have roles), or mentions in a direct chat. */
+  MentionNotAllowed = 4415,
+  /** The content moderation hook refused the text; the message was not stored. `message` says why. */
+  ContentRefused = 4451,
   /** The store is unreachable: the message was NOT accepted and no ack was sent; resend it. */
   Unavailable = 4503,
 }
@@ -168,14 +196,75 @@ export const GROUP_LINK_DEFAULT_SECONDS = 7 * 24 * 3600;
 /** Invite links a room keeps at once (expired ones do not count). */
 export const GROUP_LINKS_MAX = 20;
 
+/** The two uids of a direct chat's id (uids never contain `|`), or undefined for a room. */
+export function directRoomMembers(roomid: string): [string, string] | undefined {
+  if (!isDirectRoomId(roomid)) return undefined;
+  const bar = roomid.indexOf('|');
+  return bar < 0 ? undefined : [roomid.slice(DIRECT_ROOM_PREFIX.length, bar), roomid.slice(bar + 1)];
+}
+
 /** `last` in a `rooms` summary carries at most this many characters (code points) of its text. */
 export const PREVIEW_MAX_CHARS = 100;
 
-/** A message cut to a conversation-list preview (PREVIEW_MAX_CHARS code points, then "…"). */
-export function previewOf<M extends { message: string }>(message: M): M {
+/** What a picture shows where only text fits: a conversation-list preview, a quote. */
+export const IMAGE_PREVIEW = '[图片]';
+
+/** A message cut to a conversation-list preview (PREVIEW_MAX_CHARS code points, then "…"; a picture is IMAGE_PREVIEW). */
+export function previewOf<M extends { message: string; kind?: MessageKind }>(message: M): M {
+  if (message.kind === 'image') return { ...message, message: IMAGE_PREVIEW };
   if (message.message.length <= PREVIEW_MAX_CHARS) return message;
   const points = Array.from(message.message);
   return points.length <= PREVIEW_MAX_CHARS ? message : { ...message, message: `${points.slice(0, PREVIEW_MAX_CHARS).join('')}…` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message content
+
+/**
+ * What a message is: `text` (the default: `kind` is absent), `image` (reserved for pictures: the
+ * server refuses it until that work lands), or `recall`, the server's notice that a message was
+ * recalled, which takes its own seq in the room.
+ */
+export type MessageKind = 'text' | 'image' | 'recall';
+
+/** A picture: where it is stored and its size in pixels. Reserved; see MessageKind. */
+export interface ImageContent {
+  /** Its URL (or storage key) on the media host. */
+  url: string;
+  width: number;
+  height: number;
+}
+
+/** A quote's excerpt is the quoted text cut to this many characters (code points), then "…". */
+export const QUOTE_EXCERPT_MAX_CHARS = 50;
+
+/** What a quoting message shows of the message it quotes: a snapshot made when it was sent. */
+export interface QuoteSnapshot {
+  /** The quoted message's seq in the same room. */
+  seq: number;
+  uid: string;
+  name: string;
+  /** Set for a picture (its excerpt is IMAGE_PREVIEW). */
+  kind?: 'image';
+  /** The quoted text, cut to QUOTE_EXCERPT_MAX_CHARS; absent once the quoted message is recalled. */
+  excerpt?: string;
+  /** The quoted message was recalled: show it as recalled, never its text. */
+  recalled?: true;
+}
+
+/** Who recalled a message, and when (server time). */
+export interface RecallMark {
+  uid: string;
+  name: string;
+  ts: number;
+}
+
+/** At most this many uids in a message's `mentions`. */
+export const MENTIONS_MAX = 50;
+
+/** The text of a recall notice, for clients that show `message` as is: "X撤回了一条消息". */
+export function recallNoticeText(name: string): string {
+  return `${name}撤回了一条消息`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +310,63 @@ export interface SendFrame extends FrameBase {
   /** A direct message to this user instead of a room. */
   to?: string;
   /** (from FrameBase) `id`, the client's own message id (a uuid), makes the send idempotent and asks for an `ack`. */
+  /** `text` (default). `image` is reserved and refused for now (InvalidField). */
+  kind?: 'text' | 'image';
+  /** Quote a message of the same room (or direct chat): its `roomid` and `seq`. */
+  quote?: { roomid: string; seq: number };
+  /** Uids of members mentioned (@), at most MENTIONS_MAX; rooms only. */
+  mentions?: string[];
+  /** @所有人: the room's owner only (its creator, until rooms have roles); rooms only. */
+  mentionAll?: boolean;
 }
+
+/**
+ * Recall (撤回) the message with `seq` in `roomid` (a room or a direct chat's `dm:` id). The sender
+ * may recall their own message within RECALL_WINDOW_MS; a room owner any message (once rooms have
+ * roles). With an `id` the recall is idempotent like a send and answered with an `ack` of the
+ * recall notice's seq.
+ */
+export interface RecallFrame extends FrameBase {
+  event: ClientEvent.Recall | 'recall';
+  roomid: string;
+  seq: number;
+}
+
+/** "I am typing" to the peer of a direct chat; at most one per TYPING_INTERVAL_MS is passed on, the rest dropped. */
+export interface TypingFrame extends FrameBase {
+  event: ClientEvent.Typing | 'typing';
+  /** The peer's uid. */
+  to: string;
+}
+
+/**
+ * "I have read `roomid` up to `seq`." The cursor only moves forward (the server keeps the highest)
+ * and never past the room's newest seq. Send it at most every few seconds while reading and when
+ * leaving the conversation; the server applies at most one per READ_COALESCE_MS per connection and
+ * room, merging the rest. With an `id`, answered with `read` once applied.
+ */
+export interface ReadFrame extends FrameBase {
+  event: ClientEvent.Read | 'read';
+  roomid: string;
+  seq: number;
+}
+
+/** Read counts of one's own messages: `seqs` (1–RECEIPTS_MAX, spanning fewer than RECEIPTS_MAX seqs). */
+export interface ReceiptsRequest extends FrameBase {
+  event: ClientEvent.Receipts | 'receipts';
+  roomid: string;
+  seqs: number[];
+}
+
+/** Who has read one's own message `seq`. */
+export interface ReadersRequest extends FrameBase {
+  event: ClientEvent.Readers | 'readers';
+  roomid: string;
+  seq: number;
+}
+
+/** A `receipts` request names at most this many seqs, all within a span of this many. */
+export const RECEIPTS_MAX = 100;
 
 export interface HeartbeatFrame extends FrameBase {
   event: ClientEvent.Heartbeat | 'heartbeat';
@@ -337,7 +482,12 @@ export type ClientFrame =
   | HeartbeatFrame
   | MembersRequest
   | RoomsRequest
-  | HistoryRequest;
+  | HistoryRequest
+  | RecallFrame
+  | TypingFrame
+  | ReadFrame
+  | ReceiptsRequest
+  | ReadersRequest;
 
 // ---------------------------------------------------------------------------------------------
 // Server to client frames
@@ -396,6 +546,10 @@ export interface JoinedEvent {
   epoch?: string;
   /** The room as the joiner sees it (title, notice to show on entry, role, mute), without the admin lists. */
   group?: GroupProfile;
+  /** The user's read cursor in the room (synced across their devices): unread starts after it. */
+  read?: number;
+  /** The seq of the first unread message that mentions the user (or @所有人), if any. */
+  mention?: number;
   ref?: string;
 }
 
@@ -423,6 +577,20 @@ export interface ChatMessage {
   message: string;
   /** Direct messages only: the recipient's uid. */
   to?: string;
+  /** Absent for text. `recall` frames are notices: `recall` names the recalled seq, `message` is recallNoticeText. */
+  kind?: MessageKind;
+  /** `image` messages (reserved). */
+  image?: ImageContent;
+  /** What this message quotes. */
+  quote?: QuoteSnapshot;
+  /** Uids this message mentions. */
+  mentions?: string[];
+  /** This message mentions everyone (@所有人). */
+  mentionAll?: true;
+  /** `recall` notices: the seq of the message recalled. */
+  recall?: number;
+  /** This message was recalled: `message` is empty and its content is gone; show "X撤回了一条消息". */
+  recalled?: RecallMark;
   num?: number;
   total?: number;
   /** True on messages replayed from history or the offline backlog. */
@@ -516,6 +684,14 @@ export interface RoomSummary {
   title?: string;
   /** Present (true) for private rooms. */
   private?: boolean;
+  /** The user's read cursor here (synced across devices). */
+  read: number;
+  /** lastSeq − read: every seq after the cursor (others' messages, and also recall notices and one's own messages sent since the cursor last moved). */
+  unread: number;
+  /** The seq of the first unread message that mentions the user (or @所有人); absent when none. */
+  mention?: number;
+  /** Direct chats: the peer's read cursor (show 已读 under one's own messages up to it). */
+  peerRead?: number;
 }
 
 export interface RoomsEvent {
@@ -533,6 +709,49 @@ export interface HistoryEvent {
   gap: boolean;
   /** The room's newest seq: paging forward is done when the last message has it. */
   lastSeq: number;
+  ref?: string;
+}
+
+/** The peer of a direct chat is typing (ephemeral: never stored or queued). */
+export interface TypingEvent {
+  event: ServerEvent.Typing;
+  /** The direct chat's `dm:` id. */
+  roomid: string;
+  uid: string;
+  name: string;
+}
+
+/**
+ * A read cursor: `uid` has read `roomid` up to `seq`. Comes to one's other connections when one's own
+ * cursor moves, to the peer of a direct chat when one's cursor moves there, and (with `ref`) as the
+ * reply to a `read` with an `id`. Idempotent: keep the highest per (room, uid).
+ */
+export interface ReadEvent {
+  event: ServerEvent.Read;
+  roomid: string;
+  uid: string;
+  seq: number;
+  ref?: string;
+}
+
+export interface ReceiptsEvent {
+  event: ServerEvent.Receipts;
+  roomid: string;
+  /** For each asked seq that is one's own kept message: how many other members have read it (cursor at or past it). */
+  receipts: Array<{ seq: number; count: number }>;
+  /** Other members in all (the most `count` can be). */
+  members: number;
+  ref?: string;
+}
+
+export interface ReadersEvent {
+  event: ServerEvent.Readers;
+  roomid: string;
+  seq: number;
+  /** Other members whose cursor is at or past `seq`. */
+  readers: Array<{ uid: string; name: string }>;
+  /** Other members in all. */
+  members: number;
   ref?: string;
 }
 
@@ -612,6 +831,10 @@ export type ServerFrame =
   | MembersEvent
   | RoomsEvent
   | HistoryEvent
+  | TypingEvent
+  | ReadEvent
+  | ReceiptsEvent
+  | ReadersEvent
   | ErrorEvent;
 
 /** Maps each server event name to its frame type, for typed client event emitters. */

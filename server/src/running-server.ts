@@ -7,6 +7,7 @@
 import { createChatApp, type ChatApp } from './chat-app.ts';
 import type { Config } from './config.ts';
 import type { ChatBackend } from './core/backend.ts';
+import type { ContentModerator } from './core/moderation.ts';
 import type { ChatCore } from './core/chat-core.ts';
 import type { Logger } from './core/logger.ts';
 import type { Platform } from './platform.ts';
@@ -45,10 +46,12 @@ export interface RunningServer {
 export interface StartOptions {
   /** A backend made by the caller (tests wrap one to inject faults). */
   backend?: ChatBackend;
+  /** Checks user-supplied text before it is stored (default: allows everything). */
+  moderator?: ContentModerator;
 }
 
 export async function startServer<P>(config: Config, logger: Logger, adapter: ServerAdapter<P>, options: StartOptions = {}): Promise<RunningServer> {
-  const app = await createChatApp(config, logger, { platform: adapter.platform, prepare: adapter.prepare, staticDir: adapter.staticDir, backend: options.backend });
+  const app = await createChatApp(config, logger, { platform: adapter.platform, prepare: adapter.prepare, staticDir: adapter.staticDir, backend: options.backend, moderator: options.moderator });
   const listener = await adapter.listen(app);
   app.core.start();
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

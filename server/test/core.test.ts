@@ -12,8 +12,9 @@ import { loadConfig } from '../src/config.ts';
 import { Authenticator } from '../src/core/auth.ts';
 import { ChatCore } from '../src/core/chat-core.ts';
 import { createLogger } from '../src/core/logger.ts';
+import type { ContentModerator, ModerationContext } from '../src/core/moderation.ts';
 import type { Session, Transport } from '../src/core/session.ts';
-import { directRoomId, type ServerFrame } from '../src/protocol.ts';
+import { ErrorCode, directRoomId, type ServerFrame } from '../src/protocol.ts';
 
 const SECRET = 'core-test-secret-0123456789abcdef0123456789';
 
@@ -69,7 +70,7 @@ afterEach(async () => {
   cores = [];
 });
 
-function startCore(env: Record<string, string> = {}) {
+function startCore(env: Record<string, string> = {}, moderator?: ContentModerator) {
   const config = loadConfig({ JWT_SECRET: SECRET, RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000', USER_RATE_PER_SEC: '10000', USER_RATE_BURST: '10000', ...env });
   const backend = createMemoryBackend(config);
   const core = new ChatCore<string>({
@@ -80,6 +81,7 @@ function startCore(env: Record<string, string> = {}) {
     auth: new Authenticator({ algorithm: 'HS256', verifyKey: SECRET, tokenTtlSeconds: 3600, refreshTtlSeconds: 3600 }),
     logger: createLogger('silent'),
     prepare: (text) => text,
+    moderator,
   });
   core.start();
   cores.push(core);
@@ -200,5 +202,118 @@ describe('core: cursors and exactly-once delivery', () => {
     const acks = alice.transport.frames.filter((f) => f.event === 'ack');
     expect(acks).toEqual([expect.objectContaining({ seq: 1 }), expect.objectContaining({ seq: 1, duplicate: true })]);
     expect(bob.transport.seqs('dup')).toEqual([1]);
+  });
+});
+
+describe('core: messaging rules that depend on time and hooks', () => {
+  const frames = (client: Client, event: string) => client.transport.frames.filter((f) => f.event === event);
+
+  it('one\'s own message can be recalled within RECALL_WINDOW_MS of its ts, not after', async () => {
+    vi.useFakeTimers();
+    const { connect } = startCore({ RECALL_WINDOW_MS: '120000', HEARTBEAT_INTERVAL_MS: '3600000' });
+    const alice = await connect('alice');
+    // The room's owner recalls anything at any age: alice is a plain member of bob's room.
+    const bob = await connect('bob');
+    await bob.send({ event: 'join', roomid: 'window', id: 'j' });
+    await alice.send({ event: 'join', roomid: 'window', id: 'j' });
+    await alice.send({ event: 'message', roomid: 'window', message: 'quick', id: 'm1' });
+    await alice.send({ event: 'message', roomid: 'window', message: 'slow', id: 'm2' });
+    vi.advanceTimersByTime(120_000);
+    await alice.send({ event: 'recall', roomid: 'window', seq: 1, id: 'r1' });
+    vi.advanceTimersByTime(1);
+    await alice.send({ event: 'recall', roomid: 'window', seq: 2, id: 'r2' });
+    expect(frames(alice, 'ack').find((f) => f.id === 'r1')).toMatchObject({ seq: 3 });
+    expect(frames(alice, 'error')).toEqual([expect.objectContaining({ code: ErrorCode.RecallTooLate, ref: 'r2' })]);
+  });
+
+  it('the moderation hook sees every message text first: a refusal stores nothing, a failing hook is Unavailable', async () => {
+    const seen: [string, ModerationContext][] = [];
+    const moderator: ContentModerator = {
+      check: async (text, context) => {
+        seen.push([text, context]);
+        if (text.includes('违禁')) return { allow: false, reason: 'sensitive words' };
+        if (text.includes('timeout')) throw new Error('moderation service unreachable');
+        return { allow: true };
+      },
+    };
+    const { connect, backend } = startCore({}, moderator);
+    const alice = await connect('alice');
+    const bob = await connect('bob');
+    for (const c of [alice, bob]) await c.send({ event: 'join', roomid: 'checked', id: 'j' });
+    await alice.send({ event: 'message', roomid: 'checked', message: '含违禁词', id: 'bad' });
+    await alice.send({ event: 'message', roomid: 'checked', message: 'timeout', id: 'down' });
+    await alice.send({ event: 'message', to: 'bob', message: '私聊违禁', id: 'bad-dm' });
+    await alice.send({ event: 'message', roomid: 'checked', message: 'fine', id: 'ok' });
+    expect(frames(alice, 'error').map((f) => [f.ref, f.code])).toEqual([
+      ['bad', ErrorCode.ContentRefused],
+      ['down', ErrorCode.Unavailable],
+      ['bad-dm', ErrorCode.ContentRefused],
+    ]);
+    expect(frames(alice, 'error')[0].message).toContain('sensitive words');
+    expect(bob.transport.frames.filter((f) => f.event === 'message').map((f) => f.message)).toEqual(['fine']);
+    expect((await backend.log.readAfter('checked', 0, 10)).messages.map((m) => m.message)).toEqual(['fine']);
+    expect(seen.map(([text, context]) => [text, context.field, context.uid, context.roomid])).toEqual([
+      ['含违禁词', 'message', 'alice', 'checked'],
+      ['timeout', 'message', 'alice', 'checked'],
+      ['私聊违禁', 'message', 'alice', directRoomId('alice', 'bob')],
+      ['fine', 'message', 'alice', 'checked'],
+    ]);
+  });
+
+  it('read updates within READ_COALESCE_MS reach the store and the other devices once, when the window ends', async () => {
+    vi.useFakeTimers();
+    const { connect, backend } = startCore({ READ_COALESCE_MS: '1000' });
+    const phone = await connect('alice');
+    const laptop = await connect('alice');
+    await phone.send({ event: 'join', roomid: 'merge', id: 'j' });
+    for (let i = 1; i <= 5; i += 1) await phone.send({ event: 'message', roomid: 'merge', message: `m${i}`, id: `m${i}` });
+    const marks: number[] = [];
+    const markRead = backend.store.markRead.bind(backend.store);
+    backend.store.markRead = (roomid, uid, seq) => {
+      marks.push(seq);
+      return markRead(roomid, uid, seq);
+    };
+    await phone.send({ event: 'read', roomid: 'merge', seq: 1, id: 'r1' });
+    await phone.send({ event: 'read', roomid: 'merge', seq: 4, id: 'r2' });
+    await phone.send({ event: 'read', roomid: 'merge', seq: 3, id: 'r3' });
+    expect(marks).toEqual([1]);
+    // The phone is answered; the other devices are told.
+    expect(frames(phone, 'read').map((f) => f.ref)).toEqual(['r1']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(marks).toEqual([1, 4]);
+    expect(frames(phone, 'read').filter((f) => f.ref !== undefined).map((f) => [f.ref, f.seq])).toEqual([['r1', 1], ['r2', 4], ['r3', 4]]);
+    expect(frames(laptop, 'read').map((f) => f.seq)).toEqual([1, 4]);
+    // A quiet spell later the next update is applied at once again; one waiting when the connection closes is saved.
+    await vi.advanceTimersByTimeAsync(1000);
+    await phone.send({ event: 'read', roomid: 'merge', seq: 5 });
+    expect(marks).toEqual([1, 4, 5]);
+  });
+
+  it('a read update still waiting when its connection closes is saved', async () => {
+    vi.useFakeTimers();
+    const { connect, backend } = startCore({ READ_COALESCE_MS: '60000' });
+    const alice = await connect('alice');
+    await alice.send({ event: 'join', roomid: 'closing-read', id: 'j' });
+    for (let i = 1; i <= 3; i += 1) await alice.send({ event: 'message', roomid: 'closing-read', message: `m${i}`, id: `m${i}` });
+    await alice.send({ event: 'read', roomid: 'closing-read', seq: 1 });
+    await alice.send({ event: 'read', roomid: 'closing-read', seq: 3 });
+    expect(await backend.store.rooms('alice')).toEqual([expect.objectContaining({ roomid: 'closing-read', read: 1 })]);
+    await alice.end(true);
+    expect(await backend.store.rooms('alice')).toEqual([expect.objectContaining({ roomid: 'closing-read', read: 3 })]);
+  });
+
+  it('typing goes to the peer at most once per TYPING_INTERVAL_MS per connection', async () => {
+    vi.useFakeTimers();
+    const { connect } = startCore({ TYPING_INTERVAL_MS: '3000' });
+    const alice = await connect('alice');
+    const bob = await connect('bob');
+    await alice.send({ event: 'message', to: 'bob', message: 'hi', id: 'd' });
+    await alice.send({ event: 'typing', to: 'bob' });
+    vi.advanceTimersByTime(2999);
+    await alice.send({ event: 'typing', to: 'bob' });
+    vi.advanceTimersByTime(1);
+    await alice.send({ event: 'typing', to: 'bob' });
+    expect(frames(bob, 'typing')).toHaveLength(2);
+    expect(frames(alice, 'typing')).toHaveLength(0);
   });
 });

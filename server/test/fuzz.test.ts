@@ -12,7 +12,7 @@ const ERROR_CODES = new Set<number>(Object.values(ErrorCode).filter((v) => typeo
 // Invalid UTF-8: ws closes with 1007; Deno.upgradeWebSocket drops the connection, which the client sees as 1006 (docs/deno.md).
 const INVALID_UTF8_CLOSE = process.env.DENO_WEBSOCKET === 'native' ? 1006 : 1007;
 const CLOSE_CODES = new Set<number>([...(Object.values(CloseCode).filter((v) => typeof v === 'number') as number[]), INVALID_UTF8_CLOSE]);
-const KNOWN_REPLIES = new Set(['error', 'noauth', 'authed', 'joined', 'left', 'login', 'logout', 'message', 'ack', 'members', 'rooms', 'history', 'heartbeat', 'welcome']);
+const KNOWN_REPLIES = new Set(['error', 'noauth', 'authed', 'joined', 'left', 'login', 'logout', 'message', 'ack', 'members', 'rooms', 'history', 'heartbeat', 'welcome', 'read', 'receipts', 'readers', 'typing']);
 
 type Wire = { kind: 'text'; data: string } | { kind: 'binary'; data: Uint8Array } | { kind: 'fragments'; parts: string[] } | { kind: 'bad-utf8' };
 
@@ -29,6 +29,12 @@ const frameObject = fc.record(
     uid: fieldValue,
     name: fieldValue,
     limit: fieldValue,
+    seq: fc.oneof(fc.integer({ min: -2, max: 40 }), fieldValue),
+    seqs: fc.oneof(fc.array(fc.integer({ min: -1, max: 300 }), { maxLength: 120 }), fieldValue),
+    quote: fc.oneof(fc.record({ roomid: fc.constantFrom('fuzz', 'watch', 'dm:x|y'), seq: fc.integer({ min: 0, max: 20 }) }), fieldValue),
+    mentions: fc.oneof(fc.array(fc.string({ maxLength: 70 }), { maxLength: 60 }), fieldValue),
+    mentionAll: fc.oneof(fc.boolean(), fieldValue),
+    kind: fc.oneof(fc.constantFrom('text', 'image', 'recall'), fieldValue),
   },
   { requiredKeys: [] },
 );

@@ -124,6 +124,35 @@ describe('memory store bounds', () => {
     expect(await s.isMember('busy', 'v')).toBe(true);
     await s.close();
   });
+
+  it('a snapshot keeps read cursors, unread mentions, the room owner and recalled messages as tombstones', async () => {
+    const s = store();
+    await join(s, 'kept', 'alice', 'c1');
+    await join(s, 'kept', 'bob', 'c2');
+    const first = await s.append(draft('kept', 'to recall', 'alice'));
+    await s.append({ ...draft('kept', '@bob', 'alice'), mentions: ['bob'] });
+    await s.append(draft('kept', 'more', 'alice'));
+    await s.markRead('kept', 'alice', 3);
+    await s.recall({ notice: { ...draft('kept', 'alice撤回了一条消息', 'alice'), kind: 'recall', recall: first.message.seq }, scope: 'own', windowMs: 60_000 });
+    const restored = store();
+    restored.restore(JSON.parse(JSON.stringify(s.snapshot())));
+    expect((await restored.group('kept', ['alice']))?.owner).toBe('alice');
+    expect((await restored.rooms('bob'))[0]).toMatchObject({ read: 0, unread: 4, mention: 2 });
+    expect((await restored.rooms('alice'))[0]).toMatchObject({ read: 3, unread: 1 });
+    expect((await restored.readAfter('kept', 0, 1)).messages[0]).toMatchObject({ message: '', recalled: { uid: 'alice' } });
+    expect(JSON.stringify(restored.snapshot())).not.toContain('to recall');
+    await Promise.all([s.close(), restored.close()]);
+  });
+
+  it('a recall keeps the byte budget true: the tombstone counts for what it holds', async () => {
+    const s = store();
+    const sent = await s.append(draft('bytes', 'x'.repeat(10_000)));
+    const before = (await s.stats()).bytes!;
+    await s.recall({ notice: { ...draft('bytes', 'u1撤回了一条消息'), kind: 'recall', recall: sent.message.seq }, scope: 'own', windowMs: 60_000 });
+    const [tombstone, notice] = (await s.readAfter('bytes', 0, 10)).messages;
+    expect((await s.stats()).bytes).toBe(before - messageBytes(sent.message) + messageBytes(tombstone) + messageBytes(notice));
+    await s.close();
+  });
 });
 
 describe('groups in the embedded store', () => {

@@ -4,6 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directRoomId } from '../src/protocol.ts';
 import { connectAs, sleep, type TestClient } from './harness.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
@@ -193,5 +194,54 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
       expect(client.messages('x-catchup').map((m) => m.message)).toEqual(['one', 'two', 'three', 'four']);
     }
     await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('a recall on one node reaches members on another live, and an offline member who comes back on a third', async () => {
+    const alice = await connectAs(a, 'alice');
+    const bob = await connectAs(b, 'bob');
+    const carol = await connectAs(c, 'carol');
+    for (const client of [alice, bob, carol]) await client.join('x-recall');
+    await carol.close();
+    await alice.nextEvent('logout', { uid: carol.user.uid });
+    const sent = await alice.say('x-recall', '不该发的');
+    await bob.nextEvent('message', { seq: sent.seq });
+    const ack = await alice.request({ event: 'recall', roomid: 'x-recall', seq: sent.seq });
+    expect(await bob.nextEvent('message', { seq: ack.seq })).toMatchObject({ kind: 'recall', recall: sent.seq });
+    const back = await connectAs(c, 'carol', carol.user.uid);
+    expect(await back.join('x-recall')).toMatchObject({ replayed: 2 });
+    expect(back.messages('x-recall').map((m) => [m.seq, m.message, m.kind])).toEqual([
+      [sent.seq, '', undefined],
+      [ack.seq, 'alice撤回了一条消息', 'recall'],
+    ]);
+    // The recalled direct message of an offline recipient, recalled on node a, met on node b.
+    const dave = await connectAs(b, 'dave');
+    await dave.close();
+    const dm = await alice.request({ event: 'message', to: dave.user.uid, message: '私信不该发', id: 'x-dm' });
+    await alice.request({ event: 'recall', roomid: directRoomId(alice.user.uid, dave.user.uid), seq: dm.seq });
+    const daveBack = await connectAs(b, 'dave', dave.user.uid);
+    await daveBack.waitFor(() => daveBack.messages().length === 2);
+    expect(daveBack.messages().map((m) => [m.message, m.kind, m.replay])).toEqual([['', undefined, true], ['alice撤回了一条消息', 'recall', true]]);
+    expect(JSON.stringify([...back.frames, ...daveBack.frames])).not.toMatch(/不该发/);
+    await Promise.all([alice.close(), bob.close(), back.close(), daveBack.close()]);
+  });
+
+  it('a read cursor set on one node reaches the user\'s devices and the direct chat\'s peer on others, and rooms everywhere', async () => {
+    const alice = await connectAs(a, 'alice');
+    const alicePhone = await connectAs(b, 'alice', alice.user.uid);
+    const bob = await connectAs(c, 'bob');
+    await alice.join('x-read');
+    await bob.join('x-read');
+    for (let i = 1; i <= 3; i += 1) await bob.say('x-read', `m${i}`);
+    await alice.request({ event: 'read', roomid: 'x-read', seq: 2 });
+    expect(await alicePhone.nextEvent('read', { roomid: 'x-read' })).toMatchObject({ uid: alice.user.uid, seq: 2 });
+    const aliceOnC = await connectAs(c, 'alice', alice.user.uid);
+    const rooms = await aliceOnC.request({ event: 'rooms' });
+    expect(rooms.rooms).toContainEqual(expect.objectContaining({ roomid: 'x-read', read: 2, unread: 1 }));
+    await aliceOnC.close();
+    const roomid = directRoomId(alice.user.uid, bob.user.uid);
+    const dm = await bob.request({ event: 'message', to: alice.user.uid, message: 'read me', id: 'x-read-dm' });
+    await alicePhone.request({ event: 'read', roomid, seq: dm.seq });
+    expect(await bob.nextEvent('read', { roomid })).toMatchObject({ uid: alice.user.uid, seq: dm.seq });
+    await Promise.all([alice.close(), alicePhone.close(), bob.close()]);
   });
 });

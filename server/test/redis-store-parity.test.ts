@@ -6,10 +6,13 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBackend } from '../src/backends.ts';
+import type { MemoryStore } from '../src/core/memory-store.ts';
 import type { ChatBackend } from '../src/core/backend.ts';
 import type { Envelope } from '../src/core/envelope.ts';
 import { SendRefused, type GroupChange, type Standing } from '../src/core/group-store.ts';
 import { createLogger } from '../src/core/logger.ts';
+import { quoteOf } from '../src/core/quote.ts';
+import { recallNotice, type RecallRequest } from '../src/core/recall.ts';
 import type { MessageDraft } from '../src/core/room-log.ts';
 import { roomTopic, userTopic, type Topic } from '../src/core/topics.ts';
 import { loadConfig } from '../src/config.ts';
@@ -54,7 +57,7 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     inMemory = createMemoryBackend(loadConfig(limits));
     redisEnvelopes = recorder(onRedis);
     memoryEnvelopes = recorder(inMemory);
-    const topics: Topic[] = [roomTopic('p-room'), roomTopic('p-hist'), roomTopic('p-resend'), userTopic('s'), userTopic('r')];
+    const topics: Topic[] = [roomTopic('p-room'), roomTopic('p-hist'), roomTopic('p-resend'), roomTopic('p-recall'), userTopic('s'), userTopic('r')];
     for (const topic of topics) await Promise.all([onRedis.bus.subscribe(topic), inMemory.bus.subscribe(topic)]);
   });
   afterAll(async () => {
@@ -258,5 +261,106 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     const created = await both(join('p-absent', 'a', 'A', 'conn-x'));
     expect(created).toMatchObject({ created: true });
     expect(await both(join('p-absent', 'b', 'B', 'conn-y'))).toMatchObject({ created: false });
+  });
+
+  const inMemoryBackend = (): ChatBackend => inMemory;
+  const recall = (notice: MessageDraft, windowMs = 60_000, scope: RecallRequest['scope'] = 'own') => (b: ChatBackend) => b.log.recall({ notice, scope, windowMs });
+
+  it('recall: the tombstone, quotes of it, the notice, refusals and resends; a quote made before a recall lands as recalled', async () => {
+    await both(join('p-recall', 'a', 'A', 'conn-ra'));
+    await both(join('p-recall', 'b', 'B', 'conn-rb'));
+    const first = draft('p-recall', 'a', 'secret text', 'rc-1');
+    const secret = await both((s) => s.log.append(first).then((r) => r.message));
+    const quoting = { ...draft('p-recall', 'b', 'quoting it', 'rc-2'), quote: quoteOf(secret) };
+    await both((s) => s.log.append(quoting));
+    const mentioning = { ...draft('p-recall', 'a', 'hey @b', 'rc-3'), mentions: ['b'] };
+    const other = await both((s) => s.log.append(mentioning).then((r) => r.message));
+    const notice = recallNotice({ uid: 'a', name: 'A' }, 'recall-1', 'p-recall', secret.seq, (ts += 1));
+    expect(await both(recall(notice))).toMatchObject({ duplicate: false, message: { kind: 'recall', recall: secret.seq } });
+    expect(await both(recall(notice))).toMatchObject({ duplicate: true });
+    const again = recallNotice({ uid: 'a', name: 'A' }, 'recall-2', 'p-recall', secret.seq, (ts += 1));
+    expect(await both(recall(again))).toEqual({ refused: 'recalled' });
+    expect(await both(recall(recallNotice({ uid: 'b', name: 'B' }, 'recall-3', 'p-recall', other.seq, (ts += 1))))).toEqual({ refused: 'not-yours' });
+    expect(await both(recall(recallNotice({ uid: 'a', name: 'A' }, 'recall-4', 'p-recall', 99, (ts += 1))))).toEqual({ refused: 'unknown' });
+    expect(await both(recall(recallNotice({ uid: 'a', name: 'A' }, 'recall-5', 'p-recall', other.seq, (ts += 1)), 0))).toEqual({ refused: 'too-late' });
+    // Quoted while it could still be read, appended after the recall.
+    const stale = { ...draft('p-recall', 'b', 'late quote', 'rc-6'), quote: quoteOf(secret) };
+    expect((await both((s) => s.log.append(stale))).message.quote).toEqual({ seq: secret.seq, uid: 'a', name: 'A', recalled: true });
+    const history = await both((s) => s.log.readAfter('p-recall', 0, 10));
+    expect(JSON.stringify(history)).not.toContain('secret text');
+    await both((s) => s.log.readBefore('p-recall', undefined, 2));
+    await both((s) => s.store.rooms('b'));
+  });
+
+  it('recall in a direct chat rewrites the offline recipient\'s inbox and queues the notice', async () => {
+    const roomid = directRoomId('s', 'r');
+    await both((s) => s.store.disconnectUser('r', 'conn-r3'));
+    const words = { ...draft(roomid, 's', 'private words'), to: 'r' };
+    const sent = await both((s) => s.log.appendDirect(words, 'r').then((r) => r.message));
+    const quoting = { ...draft(roomid, 's', 'and a quote'), to: 'r', quote: quoteOf(sent) };
+    await both((s) => s.log.appendDirect(quoting, 'r'));
+    const notice = recallNotice({ uid: 's', name: 'S' }, 'dm-recall', roomid, sent.seq, (ts += 1), 'r');
+    await both(recall(notice));
+    const back = await both((s) => s.store.connectUser('r', 'R', 'conn-r4'));
+    expect(back.inbox.map((m) => [m.seq, m.message, m.kind, m.quote?.recalled])).toEqual([
+      [sent.seq, '', undefined, undefined],
+      [sent.seq + 1, 'and a quote', undefined, true],
+      [sent.seq + 2, 'S撤回了一条消息', 'recall', undefined],
+    ]);
+    expect(JSON.stringify(back)).not.toContain('private words');
+  });
+
+  it('read cursors and mentions', async () => {
+    await both(join('p-reads', 'a', 'A', 'conn-pa'));
+    const before = draft('p-reads', 'a', 'before b');
+    await both((s) => s.log.append(before));
+    await both(join('p-reads', 'b', 'B', 'conn-pb'));
+    await both(join('p-reads', 'c', 'C', 'conn-pc'));
+    for (const mention of [{ mentions: ['b', 'a', 'ghost'] }, { mentionAll: true as const }, {}, { mentions: ['c'] }]) {
+      const message = { ...draft('p-reads', 'a', 'look'), ...mention };
+      await both((s) => s.log.append(message));
+    }
+    await both((s) => s.store.rooms('b'));
+    await both((s) => s.store.rooms('c'));
+    await both((s) => s.store.markRead('p-reads', 'b', 2));
+    await both((s) => s.store.rooms('b'));
+    await both((s) => s.store.markRead('p-reads', 'b', 1));
+    await both((s) => s.store.markRead('p-reads', 'b', 99));
+    await both((s) => s.store.markRead('p-reads', 'c', 3));
+    await both((s) => s.store.markRead('p-reads', 'nobody', 3));
+    await both((s) => s.store.rooms('b'));
+    await both((s) => s.store.rooms('c'));
+    await both((s) => s.store.readCursors('p-reads').then((list) => list.sort((x, y) => (x.uid < y.uid ? -1 : 1))));
+    await both(join('p-reads', 'c', 'C', 'conn-pc2'));
+    await both((s) => s.store.leave('p-reads', 'c'));
+    const rejoined = await both(join('p-reads', 'c', 'C', 'conn-pc3'));
+    expect(rejoined).toMatchObject({ read: 5, newMember: true });
+  });
+
+  it('a recalled text is gone from Redis\'s memory and the embedded snapshot, not only from what is read back', async () => {
+    const admin = redis.client();
+    // Uncompressed, so that the text would show in a key's serialised value.
+    await admin.config('SET', 'rdbcompression', 'no');
+    const stored = async (text: string): Promise<boolean> => {
+      const dumps = await Promise.all((await admin.keys('parity:*')).map((key) => admin.dumpBuffer(key)));
+      const inRedis = Buffer.concat(dumps.filter((dump): dump is Buffer => dump !== null)).includes(Buffer.from(text));
+      const inMemory = JSON.stringify((inMemoryBackend().store as MemoryStore).snapshot()).includes(text);
+      expect(inMemory).toBe(inRedis);
+      return inRedis;
+    };
+    await both(join('p-gone', 'a', 'A', 'conn-g'));
+    const needle = draft('p-gone', 'a', 'needle 针 in the stream');
+    const sent = await both((s) => s.log.append(needle).then((r) => r.message));
+    for (let i = 0; i < 3; i += 1) {
+      const after = draft('p-gone', 'a', `after ${i}`);
+      await both((s) => s.log.append(after));
+    }
+    expect(await stored('needle 针')).toBe(true);
+    await both(recall(recallNotice({ uid: 'a', name: 'A' }, 'gone', 'p-gone', sent.seq, (ts += 1))));
+    expect(await stored('needle 针')).toBe(false);
+    // The earlier tests' recalled texts, in a room's history and in an inbox.
+    expect(await stored('secret text')).toBe(false);
+    expect(await stored('private words')).toBe(false);
+    admin.disconnect();
   });
 });

@@ -31,13 +31,18 @@ import { attachUser, handleAuth } from './handlers/auth.ts';
 import { handleAdmin, handleCreate, handleGroup, handleLink, handleMember, handleMute, handleRevoke, handleUpdate } from './handlers/group.ts';
 import { handleJoin } from './handlers/join.ts';
 import { dropRoom, handleLeave, leftElsewhere } from './handlers/leave.ts';
+import { ReadCoalescer, handleRead, handleReaders, handleReceipts } from './handlers/read-state.ts';
 import { handleHistory, handleMembers, handleRooms } from './handlers/reads.ts';
+import { handleRecall } from './handlers/recall.ts';
 import { handleSend } from './handlers/send.ts';
+import { handleTyping } from './handlers/typing.ts';
 import { LocalRegistry } from './local-registry.ts';
 import type { Logger } from './logger.ts';
+import { allowEverything, type ContentModerator } from './moderation.ts';
 import { Outbound } from './outbound.ts';
 import { KeyedBuckets, TokenBucket } from './rate-limiter.ts';
 import type { RoomLog, StoredMessage } from './room-log.ts';
+import { rolePolicy, type RoomPolicy } from './room-policy.ts';
 import { Session, type EndReason, type Transport } from './session.ts';
 import type { ChatStore } from './store.ts';
 import { roomTopic } from './topics.ts';
@@ -56,6 +61,10 @@ export interface CoreDeps<P> {
   prepare: (text: string) => P;
   /** Called after each local fan-out with its duration and the sockets it reached (for /metrics). */
   observeFanOut?: (seconds: number, recipients: number) => void;
+  /** Checks user-supplied text before it is stored (default: allows everything). */
+  moderator?: ContentModerator;
+  /** Who may recall whose messages and mention everyone (default: rolePolicy, by the room's roles). */
+  policy?: RoomPolicy;
 }
 
 export interface CoreStats {
@@ -113,6 +122,9 @@ export class ChatCore<P = unknown> {
         roomsCreated: new KeyedBuckets(deps.settings.roomsCreatedPerHour / HOUR_SECONDS, deps.settings.roomsCreatedPerHour),
         directPeers: new KeyedBuckets(deps.settings.directPeersPerHour / HOUR_SECONDS, deps.settings.directPeersPerHour),
       },
+      moderator: deps.moderator ?? allowEverything,
+      policy: deps.policy ?? rolePolicy,
+      reads: new ReadCoalescer<P>(deps.settings.readCoalesceMs),
       fanOut: new FanOut(this.registry, this.out, {
         requeueDirect: (uid, envelope, closing) => void this.requeueDirect(uid, envelope, closing),
         leftElsewhere: (session, envelope) => void leftElsewhere(ctx, session, envelope),
@@ -311,6 +323,16 @@ export class ChatCore<P = unknown> {
         return handleLink(ctx, session, frame);
       case ClientEvent.Revoke:
         return handleRevoke(ctx, session, frame);
+      case ClientEvent.Recall:
+        return handleRecall(ctx, session, frame);
+      case ClientEvent.Typing:
+        return handleTyping(ctx, session, frame);
+      case ClientEvent.Read:
+        return handleRead(ctx, session, frame);
+      case ClientEvent.Receipts:
+        return handleReceipts(ctx, session, frame);
+      case ClientEvent.Readers:
+        return handleReaders(ctx, session, frame);
     }
   }
 
@@ -321,6 +343,8 @@ export class ChatCore<P = unknown> {
     const identity = session.identity;
     if (!identity) return;
     const { store, bus } = this.deps;
+    // A read cursor still waiting for its coalescing window is saved now.
+    await this.ctx.reads.flush(this.ctx, session);
     if (session.onlineInStore) {
       // The store first: from then on a direct message for this user is queued, and one sent just
       // before still reaches this node's subscription (closing connection → requeueDirect).

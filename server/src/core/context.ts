@@ -4,11 +4,14 @@ import type { AdmissionLimits } from './admission.ts';
 import type { Authenticator } from './auth.ts';
 import type { Bus } from './bus.ts';
 import type { FanOut } from './fan-out.ts';
+import type { ReadCoalescer } from './handlers/read-state.ts';
 import type { LocalRegistry } from './local-registry.ts';
 import type { Logger } from './logger.ts';
+import type { ContentModerator } from './moderation.ts';
 import type { Outbound } from './outbound.ts';
 import type { KeyedBuckets } from './rate-limiter.ts';
 import type { RoomLog } from './room-log.ts';
+import type { RoomPolicy } from './room-policy.ts';
 import type { ChatStore } from './store.ts';
 
 export interface CoreSettings extends AdmissionLimits {
@@ -31,6 +34,9 @@ export interface CoreSettings extends AdmissionLimits {
   /** ROOM_MAX_MEMBERS and ROOM_MAX_ADMINS. */
   roomMaxMembers: number;
   roomMaxAdmins: number;
+  recallWindowMs: number;
+  typingIntervalMs: number;
+  readCoalesceMs: number;
 }
 
 /** What one user may do in a while, over all their connections on this node. */
@@ -64,4 +70,10 @@ export interface CoreContext<P = unknown> {
   readonly fanOut: FanOut<P>;
   readonly counters: CoreCounters;
   readonly quotas: UserQuotas;
+  /** Offered every user-supplied text before it is stored. */
+  readonly moderator: ContentModerator;
+  /** Who may recall whose messages, and mention everyone. */
+  readonly policy: RoomPolicy;
+  /** Read-cursor updates, at most one per READ_COALESCE_MS per connection and room. */
+  readonly reads: ReadCoalescer<P>;
 }

@@ -68,6 +68,8 @@ export interface UserEventEnvelope {
   readonly kind: EnvelopeKind.UserEvent;
   readonly topic: UserTopic;
   readonly text: string;
+  /** The id of the session that caused it (ids are unique across nodes): it is not sent there. */
+  readonly except?: string;
 }
 
 export interface RoomRestartedEnvelope {

@@ -61,7 +61,8 @@ export class FanOut<P> {
     if (envelope.kind === EnvelopeKind.DirectMessage && !hasOpen(sessions)) return this.hooks.requeueDirect(uid, envelope, sessions);
     if (!sessions) return;
     const payload = this.out.prepare(envelope.text);
-    for (const session of sessions) this.out.sendPayload(session, payload);
+    const except = envelope.kind === EnvelopeKind.UserEvent ? envelope.except : undefined;
+    for (const session of sessions) if (session.id !== except) this.out.sendPayload(session, payload);
   }
 
   /** Whether this session gets a room's envelope now (it may be held for a replay, or sent already). */

@@ -14,6 +14,8 @@ import {
   GROUP_DURATION_MAX_SECONDS,
   GROUP_NOTICE_MAX_CHARS,
   GROUP_TITLE_MAX_CHARS,
+  MENTIONS_MAX,
+  RECEIPTS_MAX,
   ROOM_ID_PATTERN,
   type AdminRequest,
   type AuthFrame,
@@ -30,8 +32,13 @@ import {
   type JoinFrame,
   type LeaveFrame,
   type MembersRequest,
+  type ReadersRequest,
+  type ReadFrame,
+  type ReceiptsRequest,
+  type RecallFrame,
   type RoomsRequest,
   type SendFrame,
+  type TypingFrame,
 } from '../protocol.ts';
 import { UID_PATTERN, cleanName } from './auth.ts';
 
@@ -102,6 +109,19 @@ const seconds = (field: string, min: number) =>
     .max(GROUP_DURATION_MAX_SECONDS, `${field} must be ${min}-${GROUP_DURATION_MAX_SECONDS} seconds`);
 const flag = (field: string) => z.boolean(`${field} must be true or false`);
 const aboutUser = <E extends ClientEvent>(event: E) => z.object({ event: z.literal(event), roomid, user, ...common });
+const uid = (field: string) => z.string(`${field} must be a user id`).regex(UID_PATTERN, `${field} must be a user id`);
+
+/** Optional parts of a `message` frame: content kind, quote, mentions (see SendFrame). */
+const messageExtras = {
+  kind: z.enum(['text', 'image'], 'kind must be text or image').optional(),
+  quote: z.object({ roomid, seq: seq('quote.seq') }, 'quote must be {roomid, seq}').optional(),
+  mentions: z
+    .array(uid('each mention'), 'mentions must be a list of user ids')
+    .max(MENTIONS_MAX, `at most ${MENTIONS_MAX} mentions`)
+    .transform((uids) => [...new Set(uids)])
+    .optional(),
+  mentionAll: z.boolean('mentionAll must be true or false').optional(),
+};
 
 const SCHEMAS = {
   [ClientEvent.Auth]: z.object({ event: z.literal(ClientEvent.Auth), message: z.string('message must be the token'), ...common }),
@@ -127,7 +147,8 @@ const SCHEMAS = {
     event: z.literal(ClientEvent.Message),
     message: z.string('message must be a string').refine((text) => text.trim().length > 0, 'message must not be empty'),
     roomid: roomid.optional(),
-    to: z.string('to must be a user id').regex(UID_PATTERN, 'to must be a user id').optional(),
+    to: uid('to').optional(),
+    ...messageExtras,
     ...common,
   }),
   [ClientEvent.Heartbeat]: z.object({ event: z.literal(ClientEvent.Heartbeat), message: z.string('message must be ping or pong'), ...common }),
@@ -163,6 +184,20 @@ const SCHEMAS = {
   [ClientEvent.Admin]: z.object({ event: z.literal(ClientEvent.Admin), roomid, user, admin: flag('admin'), ...common }),
   [ClientEvent.Link]: z.object({ event: z.literal(ClientEvent.Link), roomid, seconds: seconds('seconds', 1).optional(), ...common }),
   [ClientEvent.Revoke]: z.object({ event: z.literal(ClientEvent.Revoke), roomid, link: linkKey, ...common }),
+  [ClientEvent.Recall]: z.object({ event: z.literal(ClientEvent.Recall), roomid, seq: seq('seq'), ...common }),
+  [ClientEvent.Typing]: z.object({ event: z.literal(ClientEvent.Typing), to: uid('to'), ...common }),
+  [ClientEvent.Read]: z.object({ event: z.literal(ClientEvent.Read), roomid, seq: seq('seq'), ...common }),
+  [ClientEvent.Receipts]: z.object({
+    event: z.literal(ClientEvent.Receipts),
+    roomid,
+    seqs: z
+      .array(seq('each seq'), 'seqs must be a list of seqs')
+      .min(1, 'seqs must not be empty')
+      .max(RECEIPTS_MAX, `at most ${RECEIPTS_MAX} seqs`)
+      .refine((seqs) => Math.max(...seqs) - Math.min(...seqs) < RECEIPTS_MAX, `seqs must lie within a span of ${RECEIPTS_MAX}`),
+    ...common,
+  }),
+  [ClientEvent.Readers]: z.object({ event: z.literal(ClientEvent.Readers), roomid, seq: seq('seq'), ...common }),
 } satisfies Record<ClientEvent, z.ZodType>;
 
 // Each schema's output is the protocol module's frame: a change to one without the other fails to compile.
@@ -189,7 +224,15 @@ const schemasMatchProtocol: [
   Checked<(typeof SCHEMAS)[ClientEvent.Admin], AdminRequest>,
   Checked<(typeof SCHEMAS)[ClientEvent.Link], LinkRequest>,
   Checked<(typeof SCHEMAS)[ClientEvent.Revoke], RevokeRequest>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Checked<(typeof SCHEMAS)[ClientEvent.Recall], RecallFrame>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Typing], TypingFrame>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Read], ReadFrame>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Receipts], ReceiptsRequest>,
+  Checked<(typeof SCHEMAS)[ClientEvent.Readers], ReadersRequest>,
+] = [
+  true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
+  true, true, true, true, true,
+];
 void schemasMatchProtocol;
 
 const EVENTS = new Set<string>(Object.values(ClientEvent));
@@ -232,6 +275,10 @@ export function createFrameParser(limits: FrameLimits): FrameParser {
     const frame = parsed.data as ClientFrame;
     if (frame.event === ClientEvent.Message && charCount(frame.message, limits.maxMessageChars) > limits.maxMessageChars) {
       return new FrameError(ErrorCode.TooLarge, `message is longer than ${limits.maxMessageChars} characters`, ref);
+    }
+    // Reserved for the pictures work: upload, media hosts and checks come with it.
+    if (frame.event === ClientEvent.Message && frame.kind === 'image') {
+      return new FrameError(ErrorCode.InvalidField, 'image messages are not enabled on this server yet', ref);
     }
     return frame;
   };

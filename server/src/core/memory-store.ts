@@ -13,18 +13,22 @@
  *   it has members, so its membership and roles cannot be pushed out by someone else's traffic.
  *   When the limit is reached, new rooms (and direct messages to users never seen) are refused.
  * - Idempotency: a resent message is recognised while the original is in its room's history.
+ *
+ * A recall (recall.ts) rewrites the ring buffer's entry in place, and the recipient's inbox entry
+ * of a direct message: the text is gone from memory (and from the next snapshot), not hidden.
  */
 
 import { LRUCache } from 'lru-cache';
 import { v4 as uuidv4 } from 'uuid';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
-import { isDirectRoomId, previewOf } from '../protocol.ts';
+import { directRoomMembers, isDirectRoomId, previewOf } from '../protocol.ts';
 import { EnvelopeKind } from './envelope.ts';
 import { SendRefused, type ChangeOutcome, type GroupChange, type GroupCreation, type GroupState, type Standing } from './group-store.ts';
 import type { LocalBus } from './local-bus.ts';
 import { RoomGroup, type GroupSnapshot } from './memory-group.ts';
+import { recallRefusal, tombstoneOf, withQuoteRecalled, type RecallRequest } from './recall.ts';
 import { RingBuffer } from './ring-buffer.ts';
-import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from './room-log.ts';
+import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RecallRefused, RoomLog, StoredMessage } from './room-log.ts';
 import {
   StoreFullError,
   type ChatStore,
@@ -33,6 +37,8 @@ import {
   type JoinRefusal,
   type JoinResult,
   type LeaveResult,
+  type MarkedRead,
+  type MemberRead,
   type RoomCounts,
   type StoreStats,
   type UserConnectResult,
@@ -54,6 +60,15 @@ interface Member {
   name: string;
   /** Last seq delivered before the user went offline in this room. */
   cursor?: number;
+  /** Read up to this seq (synced across the user's devices). */
+  read?: number;
+  /** The first and the latest unread message that mentions the member. */
+  mention?: Mention;
+}
+
+interface Mention {
+  first: number;
+  last: number;
 }
 
 interface Room {
@@ -101,6 +116,8 @@ export interface MemorySnapshot {
     history: StoredMessage[];
     members: Array<[uid: string, name: string, cursor: number | null]>;
     group: GroupSnapshot;
+    /** Members' read cursors and unread mentions (absent in snapshots from before read state). */
+    reads?: Array<[uid: string, read: number, mentionFirst: number | null, mentionLast: number | null]>;
   }>;
   users: Array<{ uid: string; name: string; rooms: string[]; inbox: StoredMessage[]; inboxGap: boolean }>;
 }
@@ -108,9 +125,20 @@ export interface MemorySnapshot {
 /** Estimated heap bytes of a kept message: its strings as UTF-16 and the object around them. */
 export function messageBytes(message: StoredMessage): number {
   const chars = message.message.length + message.name.length + message.id.length + message.uid.length + message.roomid.length + (message.to?.length ?? 0);
-  return 2 * chars + MESSAGE_OVERHEAD_BYTES;
+  return 2 * chars + MESSAGE_OVERHEAD_BYTES + (message.quote || message.mentions || message.recalled || message.image ? extraBytes(message) : 0);
 }
 const MESSAGE_OVERHEAD_BYTES = 160;
+/** The object and fields around a quote, a recall mark, a picture, each mention. */
+const PART_OVERHEAD_BYTES = 80;
+
+function extraBytes({ quote, mentions, recalled, image }: StoredMessage): number {
+  let bytes = 0;
+  if (quote) bytes += PART_OVERHEAD_BYTES + 2 * (quote.uid.length + quote.name.length + (quote.excerpt?.length ?? 0));
+  if (recalled) bytes += PART_OVERHEAD_BYTES + 2 * (recalled.uid.length + recalled.name.length);
+  if (image) bytes += PART_OVERHEAD_BYTES + 2 * image.url.length;
+  if (mentions) for (const uid of mentions) bytes += 16 + 2 * uid.length;
+  return bytes;
+}
 /** The most of STORE_MAX_BYTES one room's history may hold. */
 const ROOM_SHARE_OF_STORE = 1 / 4;
 const historyKey = (roomid: string): string => `h\n${roomid}`;
@@ -249,8 +277,11 @@ export class MemoryStore implements ChatStore, RoomLog {
       room.online.set(uid, conns);
     }
     conns.add(connId);
-    const result: JoinResult = { ...this.countsOf(room), cameOnline, newMember, created: !existed, lastSeq: room.seq, epoch: room.epoch };
+    // Nothing sent before a member joined is unread for them.
+    if (newMember) member.read = room.seq;
+    const result: JoinResult = { ...this.countsOf(room), cameOnline, newMember, created: !existed, lastSeq: room.seq, epoch: room.epoch, read: member.read ?? 0 };
     if (viaLink) result.viaLink = true;
+    if (member.mention) result.mention = member.mention.first;
     if (cameOnline && member.cursor !== undefined) {
       result.offlineCursor = member.cursor;
       member.cursor = undefined;
@@ -317,9 +348,12 @@ export class MemoryStore implements ChatStore, RoomLog {
         user.rooms.delete(roomid);
         continue;
       }
-      const summary: RoomSummary = { roomid, ...this.countsOf(room), lastSeq: room.seq };
+      const self = room.members.get(uid);
+      const read = self?.read ?? 0;
+      const summary: RoomSummary = { roomid, ...this.countsOf(room), lastSeq: room.seq, read, unread: Math.max(0, room.seq - read) };
       if (room.group.title !== undefined) summary.title = room.group.title;
       if (room.group.private) summary.private = true;
+      if (self?.mention) summary.mention = self.mention.first;
       const last = room.history.last();
       if (last) summary.last = previewOf(last);
       if (isDirectRoomId(roomid)) {
@@ -329,10 +363,33 @@ export class MemoryStore implements ChatStore, RoomLog {
           if (memberUid !== uid) summary.peer = { uid: memberUid, name: member.name };
         }
         summary.num = online;
+        const peerUid = directRoomMembers(roomid)?.find((member) => member !== uid) ?? uid;
+        summary.peerRead = room.members.get(peerUid)?.read ?? 0;
       }
       list.push(summary);
     }
     return list;
+  }
+
+  async markRead(roomid: string, uid: string, seq: number): Promise<MarkedRead | undefined> {
+    const room = this.roomStates.get(roomid);
+    const member = room?.members.get(uid);
+    if (!room || !member) return undefined;
+    const read = member.read ?? 0;
+    const to = Math.min(seq, room.seq);
+    if (to <= read) return { read, moved: false };
+    member.read = to;
+    const mention = member.mention;
+    // Mentions up to the cursor are read; when later ones remain, the latest stands for them.
+    if (mention && mention.last <= to) member.mention = undefined;
+    else if (mention && mention.first <= to) member.mention = { first: mention.last, last: mention.last };
+    return { read: to, moved: true };
+  }
+
+  async readCursors(roomid: string): Promise<MemberRead[]> {
+    const room = this.roomStates.get(roomid);
+    if (!room) return [];
+    return [...room.members].map(([uid, member]) => ({ uid, name: member.name, read: member.read ?? 0 }));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -341,9 +398,45 @@ export class MemoryStore implements ChatStore, RoomLog {
   /** The message this (uid, id) was accepted as, while its room still keeps it. */
   private accepted(room: Room, draft: MessageDraft): StoredMessage | undefined {
     const seq = room.ids.get(idKey(draft.uid, draft.id));
-    if (seq === undefined) return undefined;
-    for (const kept of room.history.toArray()) if (kept.seq === seq) return kept;
-    return undefined;
+    return seq === undefined ? undefined : this.kept(room, seq);
+  }
+
+  /** Where `seq` is in the room's history (kept seqs are consecutive), or -1. */
+  private indexOf(room: Room, seq: number): number {
+    const oldest = room.history.at(0);
+    const index = oldest === undefined ? -1 : seq - oldest.seq;
+    return room.history.at(index)?.seq === seq ? index : -1;
+  }
+
+  private kept(room: Room, seq: number): StoredMessage | undefined {
+    const index = this.indexOf(room, seq);
+    return index < 0 ? undefined : room.history.at(index);
+  }
+
+  /** Replaces a kept message in place (a recall's rewrite), keeping the byte count true. */
+  private rewrite(room: Room, roomid: string, index: number, message: StoredMessage): void {
+    room.historyBytes += messageBytes(message) - messageBytes(room.history.at(index)!);
+    room.history.set(index, message);
+    this.held.set(historyKey(roomid), { bytes: room.historyBytes });
+  }
+
+  /** A draft quoting a message that was recalled since the quote was made shows the quote as recalled. */
+  private quoteAsKept(room: Room, draft: MessageDraft): MessageDraft {
+    const quote = draft.quote;
+    if (!quote || quote.recalled || !this.kept(room, quote.seq)?.recalled) return draft;
+    return withQuoteRecalled(draft, quote.seq);
+  }
+
+  /** Notes the message's mentions for members who have not read that far. */
+  private noteMentions(room: Room, message: StoredMessage): void {
+    if (!message.mentions && !message.mentionAll) return;
+    const uids = message.mentionAll ? [...room.members.keys()] : message.mentions!;
+    for (const uid of uids) {
+      const member = room.members.get(uid);
+      if (uid === message.uid || !member || (member.read ?? 0) >= message.seq) continue;
+      const { first, last } = member.mention ?? { first: message.seq, last: message.seq };
+      member.mention = { first: Math.min(first, message.seq), last: Math.max(last, message.seq) };
+    }
   }
 
   private keep(room: Room, roomid: string, draft: MessageDraft): StoredMessage {
@@ -372,13 +465,15 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
     const original = this.accepted(room, draft);
     if (original) return { message: original, duplicate: true };
-    // A member's message, not a system notice: refused to someone removed meanwhile, or muted.
-    if (draft.system === undefined) {
+    // A member's message, not a system notice: refused to someone removed meanwhile, or muted. A
+    // recall notice is not checked here: the core checked membership, and a muted member may recall.
+    if (draft.system === undefined && draft.recall === undefined) {
       if (room.members.size > 0 && !room.members.has(draft.uid)) throw new SendRefused('not-member');
       const silenced = room.group.silenced(draft.uid, this.now());
       if (silenced) throw silenced;
     }
-    const message = this.keep(room, draft.roomid, draft);
+    const message = this.keep(room, draft.roomid, this.quoteAsKept(room, draft));
+    this.noteMentions(room, message);
     this.bus.deliver({ kind: EnvelopeKind.RoomMessage, topic: roomTopic(draft.roomid), seq: message.seq, text: messageWire(message, this.countsOf(room)) });
     return { message, duplicate: false };
   }
@@ -395,13 +490,53 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (!room.members.has(to)) room.members.set(to, { name: recipient.name });
     sender.rooms.add(draft.roomid);
     recipient.rooms.add(draft.roomid);
-    const message = this.keep(room, draft.roomid, draft);
+    const message = this.keep(room, draft.roomid, this.quoteAsKept(room, draft));
     const text = JSON.stringify(message);
     const queued = recipient.connections.size === 0;
     if (queued) this.pushInbox(to, recipient, message);
     else if (to !== draft.uid) this.bus.deliver({ kind: EnvelopeKind.DirectMessage, topic: userTopic(to), roomid: draft.roomid, seq: message.seq, text });
     this.bus.deliver({ kind: EnvelopeKind.DirectMessage, topic: userTopic(draft.uid), roomid: draft.roomid, seq: message.seq, text });
     return { message, duplicate: false, queued };
+  }
+
+  /** Synchronous up to and including the notice's append (which has no await either): one atomic step. */
+  async recall(request: RecallRequest): Promise<Appended | RecallRefused> {
+    const { notice } = request;
+    const room = this.roomStates.get(notice.roomid);
+    if (!room) return { refused: 'unknown' };
+    const original = this.accepted(room, notice);
+    if (original) return { message: original, duplicate: true };
+    const seq = notice.recall!;
+    const index = this.indexOf(room, seq);
+    const target = index < 0 ? undefined : room.history.at(index);
+    const refused = recallRefusal(target, request);
+    if (refused) return { refused };
+    const tombstone = tombstoneOf(target!, notice);
+    this.rewrite(room, notice.roomid, index, tombstone);
+    // Later messages quoting it lose their excerpt.
+    for (let i = index + 1; i < room.history.length; i += 1) {
+      const kept = room.history.at(i)!;
+      if (kept.quote?.seq === seq) this.rewrite(room, notice.roomid, i, withQuoteRecalled(kept, seq));
+    }
+    if (notice.to === undefined) return this.append(notice);
+    const recipient = this.users.get(notice.to);
+    if (recipient) this.rewriteInbox(notice.to, recipient, notice.roomid, seq, tombstone);
+    const { message, duplicate } = await this.appendDirect(notice, notice.to);
+    return { message, duplicate };
+  }
+
+  /** The recalled message, and quotes of it, in an inbox that still holds them. */
+  private rewriteInbox(uid: string, user: User, roomid: string, seq: number, tombstone: StoredMessage): void {
+    let changed = false;
+    user.inbox = user.inbox.map((message) => {
+      if (message.roomid !== roomid) return message;
+      const rewritten = message.seq === seq ? tombstone : withQuoteRecalled(message, seq);
+      if (rewritten === message) return message;
+      user.inboxBytes += messageBytes(rewritten) - messageBytes(message);
+      changed = true;
+      return rewritten;
+    });
+    if (changed) this.held.set(inboxKey(uid), { bytes: user.inboxBytes });
   }
 
   async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
@@ -532,8 +667,12 @@ export class MemoryStore implements ChatStore, RoomLog {
       const room = this.roomStates.get(id);
       if (!room) continue;
       const members: MemorySnapshot['rooms'][number]['members'] = [];
-      for (const [uid, member] of room.members) members.push([uid, member.name, member.cursor ?? null]);
-      rooms.push({ id, seq: room.seq, epoch: room.epoch, history: room.history.toArray(), members, group: room.group.toSnapshot() });
+      const reads: NonNullable<MemorySnapshot['rooms'][number]['reads']> = [];
+      for (const [uid, member] of room.members) {
+        members.push([uid, member.name, member.cursor ?? null]);
+        if (member.read !== undefined || member.mention) reads.push([uid, member.read ?? 0, member.mention?.first ?? null, member.mention?.last ?? null]);
+      }
+      rooms.push({ id, seq: room.seq, epoch: room.epoch, history: room.history.toArray(), members, group: room.group.toSnapshot(), reads });
     }
     const users: MemorySnapshot['users'] = [];
     for (const [uid, user] of this.users) users.push({ uid, name: user.name, rooms: [...user.rooms], inbox: user.inbox, inboxGap: user.inboxGap });
@@ -546,6 +685,12 @@ export class MemoryStore implements ChatStore, RoomLog {
       const room = this.newRoom(saved.seq, saved.epoch);
       for (const [uid, name, cursor] of saved.members) room.members.set(uid, cursor === null ? { name } : { name, cursor });
       room.group = RoomGroup.fromSnapshot(saved.group);
+      for (const [uid, read, first, last] of saved.reads ?? []) {
+        const member = room.members.get(uid);
+        if (!member) continue;
+        member.read = read;
+        if (first !== null && last !== null) member.mention = { first, last };
+      }
       this.roomStates.set(saved.id, room);
       room.seq = 0;
       for (const message of saved.history) {

@@ -32,6 +32,17 @@ export class RingBuffer<T> {
     return item;
   }
 
+  /** The item `index` places from the oldest. */
+  at(index: number): T | undefined {
+    return index < 0 || index >= this.size ? undefined : this.items[(this.start + index) % this.capacity];
+  }
+
+  /** Replaces the item `index` places from the oldest (an edit in place). */
+  set(index: number, item: T): void {
+    if (index < 0 || index >= this.size) throw new RangeError(`no item ${index} in a buffer of ${this.size}`);
+    this.items[(this.start + index) % this.capacity] = item;
+  }
+
   last(): T | undefined {
     return this.size === 0 ? undefined : this.items[(this.start + this.size - 1) % this.capacity];
   }

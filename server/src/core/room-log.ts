@@ -9,6 +9,9 @@
  */
 
 import type { ChatMessage } from '../protocol.ts';
+import type { RecallRefusal, RecallRequest } from './recall.ts';
+
+export type { RecallRefusal, RecallRequest };
 
 /** A message as stored: the wire frame without per-delivery fields. */
 export type StoredMessage = Omit<ChatMessage, 'num' | 'total' | 'replay'>;
@@ -26,6 +29,11 @@ export interface AppendedDirect extends Appended {
   queued: boolean;
 }
 
+/** A recall was refused (see recall.ts); nothing changed. */
+export interface RecallRefused {
+  refused: RecallRefusal;
+}
+
 export interface HistorySlice {
   /** Oldest first. */
   messages: StoredMessage[];
@@ -39,7 +47,9 @@ export interface RoomLog {
   /**
    * Gives the draft the room's next seq, keeps it in the room's history and publishes it to the
    * room's topic, atomically. Resolves once this node's own subscribers have been handed it, so
-   * the sender sees its message before its ack.
+   * the sender sees its message before its ack. A draft that quotes a message recalled meanwhile is
+   * kept with that quote shown as recalled. Its mentions are noted for the mentioned members who
+   * have not read that far (their `mention` in `rooms` and `joined`).
    */
   append(draft: MessageDraft): Promise<Appended>;
 
@@ -58,4 +68,18 @@ export interface RoomLog {
 
   /** Messages with seq < beforeSeq (or the newest), at most `limit`, oldest first. */
   readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice>;
+
+  /**
+   * Recalls message `request.notice.recall` of the notice's room, in one atomic step with appending
+   * the notice (recall.ts): the message becomes a tombstone, quotes of it lose their excerpt, and
+   * the notice gets the next seq and fans out like a message (`append`, or `appendDirect` to
+   * `notice.to`, whose inbox is rewritten too). A resend of the same notice (uid, id) is answered
+   * with the stored notice, `duplicate`. Refused (nothing changed) when the message is not kept, is
+   * not the user's to recall, is too old, or was recalled already.
+   */
+  recall(request: RecallRequest): Promise<Appended | RecallRefused>;
+}
+
+export function isRecallRefused(result: Appended | RecallRefused): result is RecallRefused {
+  return 'refused' in result;
 }

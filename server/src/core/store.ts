@@ -38,6 +38,10 @@ export interface JoinResult extends RoomCounts {
   epoch: string;
   /** A new member came in by an invite link. */
   viaLink?: boolean;
+  /** The user's read cursor (a new member starts at the room's lastSeq: nothing before is unread). */
+  read: number;
+  /** The seq of the first unread message that mentions the user, if any. */
+  mention?: number;
 }
 
 /** A store at a configured capacity (ROOM_LIMIT, USER_LIMIT) refuses to create more; nothing was changed. */
@@ -71,6 +75,21 @@ export interface UserConnectResult {
   inboxGap: boolean;
 }
 
+export interface MarkedRead {
+  /** The user's read cursor now (the highest ever asked for, never past the room's lastSeq). */
+  read: number;
+  /** It moved: tell the user's other devices (and a direct chat's peer). */
+  moved: boolean;
+}
+
+/** A member and how far they have read. */
+export interface MemberRead {
+  uid: string;
+  name: string;
+  /** 0 when they never read. */
+  read: number;
+}
+
 export interface StoreStats {
   rooms: number;
   users: number;
@@ -97,8 +116,17 @@ export interface ChatStore extends GroupStore {
   members(roomid: string): Promise<MemberInfo[]>;
   isMember(roomid: string, uid: string): Promise<boolean>;
 
-  /** The user's rooms and direct chats with counts and last message. */
+  /** The user's rooms and direct chats with counts, last message and read state. */
   rooms(uid: string): Promise<RoomSummary[]>;
+
+  /**
+   * Moves the member's read cursor to `seq` (capped at the room's lastSeq) when that is further
+   * than it was, and clears mentions it passed. Undefined when the user is not a member.
+   */
+  markRead(roomid: string, uid: string, seq: number): Promise<MarkedRead | undefined>;
+
+  /** Every member with their read cursor (for read receipts). */
+  readCursors(roomid: string): Promise<MemberRead[]>;
 
   /**
    * A live direct message reached only connections that had closed meanwhile: queue it for `to`

@@ -1,9 +1,11 @@
 /**
- * The one place free text that a user writes for others to see outside a message (a room's title
- * and notice) is checked before it is kept. It allows everything for now. The content moderator
- * that checks message text plugs in here with the same context (field, author, room); its refusal
- * reaches the author as an error naming the field, and nothing is kept.
+ * Free text a user writes for others to see outside a message (a room's title and notice) goes
+ * past the same content moderator as message text (moderation.ts), with its field, author and room.
+ * A refusal reaches the author as ContentRefused naming the field, and nothing is kept; a moderator
+ * that throws fails the request like a store error (the handler answers Unavailable).
  */
+
+import type { ContentModerator } from './moderation.ts';
 
 export interface UserTextContext {
   /** The names a content moderator knows these fields by. */
@@ -15,6 +17,7 @@ export interface UserTextContext {
 }
 
 /** Why `text` may not be kept, or undefined when it may. */
-export async function reviewUserText(_text: string, _context: UserTextContext): Promise<string | undefined> {
-  return undefined;
+export async function reviewUserText(moderator: ContentModerator, text: string, context: UserTextContext): Promise<string | undefined> {
+  const verdict = await moderator.check(text, context);
+  return verdict.allow ? undefined : verdict.reason;
 }

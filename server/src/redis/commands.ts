@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CREATE_GROUP, GROUP_CHANGE, GROUP_VIEW } from './group-scripts.ts';
+import { APPEND_QUOTED, JOIN_READ_STATE, MARK_READ, NOTE_MENTIONS, READ_CURSORS, READ_STATE, RECALL, REWRITE_INBOX } from './message-scripts.ts';
 import { CLAIM_DEAD_NODES, HEARTBEAT } from './node-scripts.ts';
 import {
   APPEND,
@@ -49,6 +50,15 @@ export interface ChatCommands {
   chatCreateGroup(...keysAndArgs: Arg[]): Promise<number>;
   chatGroupView(...keysAndArgs: Arg[]): Promise<GroupViewReply>;
   chatGroupChange(...keysAndArgs: Arg[]): Promise<string>;
+  // Keys as chatAppend's (room-scripts.ts APPEND), then a step's arguments before APPEND's.
+  chatRecall(...keysAndArgs: Arg[]): Promise<Reply>;
+  chatAppendQuoted(...keysAndArgs: Arg[]): Promise<Reply>;
+  chatNoteMentions(members: string, reads: string, mentions: string, ...args: Arg[]): Promise<number>;
+  chatMarkRead(seq: string, members: string, reads: string, mentions: string, uid: string, read: number, ttlMs: number): Promise<number[]>;
+  chatJoinReadState(reads: string, mentions: string, ...args: Arg[]): Promise<number[]>;
+  chatReadState(reads: string, mentions: string, uid: string, peer: string): Promise<number[]>;
+  chatReadCursors(members: string, reads: string): Promise<Reply>;
+  chatRewriteInbox(inbox: string, ...pairs: string[]): Promise<number>;
 }
 
 type Flat = (string | number)[];
@@ -82,6 +92,14 @@ const SCRIPTS: [keyof ChatCommands, number, string][] = [
   ['chatCreateGroup', 10, CREATE_GROUP],
   ['chatGroupView', 10, GROUP_VIEW],
   ['chatGroupChange', 10, GROUP_CHANGE],
+  ['chatRecall', 8, RECALL],
+  ['chatAppendQuoted', 8, APPEND_QUOTED],
+  ['chatNoteMentions', 3, NOTE_MENTIONS],
+  ['chatMarkRead', 4, MARK_READ],
+  ['chatJoinReadState', 2, JOIN_READ_STATE],
+  ['chatReadState', 2, READ_STATE],
+  ['chatReadCursors', 2, READ_CURSORS],
+  ['chatRewriteInbox', 1, REWRITE_INBOX],
 ];
 
 export function defineChatCommands(redis: Redis): ChatRedis {

@@ -4,13 +4,21 @@ import type { Topic } from '../core/topics.ts';
 /**
  * The pub/sub payload: a one-line header, then the frame text as is (no second JSON encoding).
  * `kind|seq|num|total|origin|epoch|roomid\n<text>`; roomid comes last because it may contain `|`.
+ * A user event has no room: the roomid place carries its `except` session id.
  * `origin` names the publishing node and publish so the publisher can wait for its own echo.
  * Room messages are published by the append script (room-scripts.ts APPEND), which fills in num,
  * total and the room's epoch; direct messages drained from an inbox by user-scripts.ts likewise.
  */
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
   const seq = 'seq' in envelope ? envelope.seq : '';
-  const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
+  const roomid =
+    envelope.topic.kind === 'room'
+      ? envelope.topic.roomid
+      : 'roomid' in envelope
+        ? envelope.roomid
+        : envelope.kind === EnvelopeKind.UserEvent
+          ? (envelope.except ?? '')
+          : '';
   const text = ('text' in envelope ? envelope.text : undefined) ?? '';
   return `${envelope.kind}|${seq}|||${origin}||${roomid}\n${text}`;
 }
@@ -49,7 +57,7 @@ export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope |
     case EnvelopeKind.LeftRoom:
       return decoded(text === '' ? { kind, topic, roomid } : { kind, topic, roomid, text });
     case EnvelopeKind.UserEvent:
-      return decoded({ kind, topic, text });
+      return decoded(roomid === '' ? { kind, topic, text } : { kind, topic, text, except: roomid });
     default:
       return undefined;
   }

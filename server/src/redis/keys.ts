@@ -33,6 +33,10 @@ export interface RoomKeys {
   links: string;
   /** Sorted set: member uid → when they joined (the `joins` counter), for who inherits the room. */
   order: string;
+  /** uid → the member's read cursor. */
+  reads: string;
+  /** uid → `first last`: seqs of the first and latest unread message that mentions the member. */
+  mentions: string;
 }
 
 /** The keys every group script takes, in this order: a room's counter, presence and group keys. */
@@ -83,6 +87,8 @@ export class KeySpace {
       bans: `${tag}:bans`,
       links: `${tag}:links`,
       order: `${tag}:order`,
+      reads: `${tag}:reads`,
+      mentions: `${tag}:mentions`,
     };
   }
 

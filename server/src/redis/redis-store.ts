@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { userTopic } from '../core/topics.ts';
-import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
+import { DIRECT_ROOM_PREFIX, directRoomMembers, previewOf } from '../protocol.ts';
 import type { StoredMessage } from '../core/room-log.ts';
 import type { ChangeOutcome, GroupChange, GroupCreation, GroupState, Standing } from '../core/group-store.ts';
 import type {
@@ -23,6 +23,8 @@ import type {
   JoinRefusal,
   JoinResult,
   LeaveResult,
+  MarkedRead,
+  MemberRead,
   RoomCounts,
   StoreStats,
   UserConnectResult,
@@ -129,6 +131,8 @@ export class RedisStore implements ChatStore {
     const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created, viaLink] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
     this.watermarks.note(roomid, Number(lastSeq), String(epoch));
+    // Read state: a second step on the room's slot (see message-scripts.ts JOIN_READ_STATE).
+    const [read, mention] = await this.redis.chatJoinReadState(room.reads, room.mentions, uid, Number(lastSeq), newMember === 1 ? '1' : '0', this.ttl);
     const result: JoinResult = {
       num: Number(num),
       total: Number(total),
@@ -137,9 +141,11 @@ export class RedisStore implements ChatStore {
       created: created === 1,
       lastSeq: Number(lastSeq),
       epoch: String(epoch),
+      read,
     };
     if (Number(cursor) >= 0) result.offlineCursor = Number(cursor);
     if (viaLink === 1) result.viaLink = true;
+    if (mention >= 0) result.mention = mention;
     return result;
   }
 
@@ -176,6 +182,9 @@ export class RedisStore implements ChatStore {
     const [, [num, total, wasMember, heir, heirName]] = await Promise.all([
       this.redis.srem(this.keys.user(uid).rooms, roomid),
       this.redis.chatLeave(room.members, room.cursors, room.online, room.roles, room.mutes, room.order, uid),
+      // Read state ends with the membership, as in the embedded store.
+      this.redis.hdel(room.reads, uid),
+      this.redis.hdel(room.mentions, uid),
     ]);
     await this.leftLocally(uid, roomid);
     const result: LeaveResult = { num: Number(num), total: Number(total), wasMember: wasMember === 1 };
@@ -225,14 +234,18 @@ export class RedisStore implements ChatStore {
   private async summary(uid: string, roomid: string): Promise<RoomSummary | undefined> {
     const room = this.keys.room(roomid);
     const direct = roomid.startsWith(DIRECT_ROOM_PREFIX);
-    const [reply, [title, privacy]] = await Promise.all([
+    const peer = directRoomMembers(roomid)?.find((member) => member !== uid) ?? uid;
+    const [reply, [title, privacy], [read, mention, peerRead]] = await Promise.all([
       this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0'),
       this.redis.hmget(room.group, 'title', 'private'),
+      this.redis.chatReadState(room.reads, room.mentions, uid, direct ? peer : ''),
     ]);
     if (reply[0] !== 1) return undefined;
-    const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq: Number(reply[3]) };
+    const lastSeq = Number(reply[3]);
+    const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq, read, unread: Math.max(0, lastSeq - read) };
     if (title !== null) summary.title = title;
     if (privacy === '1') summary.private = true;
+    if (mention >= 0) summary.mention = mention;
     if (reply[4] !== '') summary.last = previewOf(JSON.parse(String(reply[4])) as StoredMessage);
     if (direct) {
       const members: [string, string][] = [];
@@ -240,8 +253,23 @@ export class RedisStore implements ChatStore {
       const online = await Promise.all(members.map(([memberUid]) => this.isUserOnline(memberUid)));
       summary.num = online.filter(Boolean).length;
       for (const [memberUid, name] of members) if (memberUid !== uid) summary.peer = { uid: memberUid, name };
+      summary.peerRead = peerRead;
     }
     return summary;
+  }
+
+  async markRead(roomid: string, uid: string, seq: number): Promise<MarkedRead | undefined> {
+    const room = this.keys.room(roomid);
+    const [read, moved] = await this.redis.chatMarkRead(room.seq, room.members, room.reads, room.mentions, uid, seq, this.ttl);
+    return read < 0 ? undefined : { read, moved: moved === 1 };
+  }
+
+  async readCursors(roomid: string): Promise<MemberRead[]> {
+    const room = this.keys.room(roomid);
+    const flat = await this.redis.chatReadCursors(room.members, room.reads);
+    const list: MemberRead[] = [];
+    for (let i = 0; i < flat.length; i += 3) list.push({ uid: String(flat[i]), name: String(flat[i + 1]), read: Number(flat[i + 2]) });
+    return list;
   }
 
   async queueDirect(to: string, message: StoredMessage): Promise<void> {

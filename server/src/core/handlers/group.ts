@@ -141,8 +141,8 @@ async function actOn<P>(
 export async function handleCreate<P>(ctx: CoreContext<P>, session: Session<P>, frame: CreateRequest): Promise<void> {
   const { id: ref } = frame;
   const asker = me(session);
-  const review = await reviewUserText(frame.title, { field: 'room-name', uid: asker.uid });
-  if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `title: ${review}` }, ref);
+  const review = await reviewUserText(ctx.moderator, frame.title, { field: 'room-name', uid: asker.uid });
+  if (review) return refuse(ctx, session, { code: ErrorCode.ContentRefused, message: `title refused: ${review}` }, ref);
   if (!ctx.quotas.roomsCreated.available(asker.uid)) {
     return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'you have created as many rooms as you may for now (ROOMS_CREATED_PER_HOUR)' }, ref);
   }
@@ -177,8 +177,8 @@ export async function handleUpdate<P>(ctx: CoreContext<P>, session: Session<P>, 
   if (refuseDirect(ctx, session, roomid, ref)) return;
   const asker = me(session);
   for (const [text, field] of [[frame.title, 'room-name'], [frame.notice, 'notice']] as const) {
-    const review = text ? await reviewUserText(text, { field, uid: asker.uid, roomid }) : undefined;
-    if (review) return refuse(ctx, session, { code: ErrorCode.InvalidField, message: `${field === 'room-name' ? 'title' : 'notice'}: ${review}` }, ref);
+    const review = text ? await reviewUserText(ctx.moderator, text, { field, uid: asker.uid, roomid }) : undefined;
+    if (review) return refuse(ctx, session, { code: ErrorCode.ContentRefused, message: `${field === 'room-name' ? 'title' : 'notice'} refused: ${review}` }, ref);
   }
   const notices: GroupNotice[] = [];
   const acted = await act(ctx, session, roomid, [], (state, mine) => {

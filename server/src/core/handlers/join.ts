@@ -96,6 +96,8 @@ async function join<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFram
     gap,
     epoch: joined.epoch,
     group,
+    read: joined.read,
+    ...(joined.mention !== undefined ? { mention: joined.mention } : {}),
     ref,
   });
   ctx.fanOut.release(session, roomid, held);
