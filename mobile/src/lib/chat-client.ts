@@ -5,11 +5,15 @@ import {
   ServerEvent,
   type AuthedEvent,
   type ChatMessage,
+  type ClientFrame,
   type ErrorEvent,
   type HistoryEvent,
   type JoinedEvent,
   type MembersEvent,
   type PresenceEvent,
+  type ReadEvent,
+  type ReadersEvent,
+  type ReceiptsEvent,
   type RoomSummary,
   type ServerFrame,
 } from '@chatroom/server/protocol';
@@ -19,8 +23,10 @@ import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
 import { defaultGrace } from './heartbeat-watchdog';
 import { Link } from './link';
-import { Outbox, type OutgoingMessage } from './outbox';
+import { Outbox, type MessageExtras, type OutgoingMessage } from './outbox';
 import { ReadMarks } from './read-marks';
+import { ReadReporter } from './read-reporter';
+import { TypingIndicator, TypingSender } from './typing';
 import { Priority, type PacerOptions } from './request-pacer';
 import { DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep, type ArchiveLimits } from './room-archive';
 import { RoomSubscription, type HistoryPurpose } from './room-subscription';
@@ -70,6 +76,14 @@ export interface ChatClientEvents {
   /** The user left the room (here, or on another device). */
   left: { roomid: string };
   unread: { roomid: string; count: number };
+  /** "[有人@我]": the first unread message that mentions the user, or none any more. */
+  mention: { roomid: string; seq: number | undefined };
+  /** A direct chat's peer has read up to `seq` (已读 under one's own messages). */
+  peerRead: { roomid: string; seq: number };
+  /** The peer of a direct chat started or stopped typing (对方正在输入…). */
+  typing: { roomid: string; typing: boolean };
+  receipts: ReceiptsEvent;
+  readers: ReadersEvent;
 }
 
 /** A room as the phone has it at launch, for the pages to show before any network. */
@@ -78,6 +92,8 @@ export interface StoredRoom {
   messages: ChatMessage[];
   unread: number;
   peerName?: string;
+  peerRead?: number;
+  mention?: number;
 }
 
 const MEMBER_OF_KEY = 'member-of';
@@ -105,6 +121,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly outbox: Outbox;
   private readonly archive: RoomArchive;
   private readonly reads: ReadMarks;
+  private readonly readReporter: ReadReporter;
+  private readonly typingSender: TypingSender;
+  private readonly typingIndicator: TypingIndicator;
   private readonly backoff: Backoff;
   /** Input from the device, not a state of the socket: whether any network is up, and which. */
   private networkUp = true;
@@ -125,6 +144,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return sub ? { through: sub.cursor.through, epoch: sub.epoch } : {};
     };
     this.reads = new ReadMarks(this.archive, () => options.auth.uid(), (roomid, count) => this.emit('unread', { roomid, count }));
+    this.readReporter = new ReadReporter((roomid, seq) => this.sendFrame({ event: ClientEvent.Read, roomid, seq }));
+    this.reads.reported = (roomid, seq) => this.readReporter.seen(roomid, seq);
+    this.reads.mentionChanged = (roomid, seq) => this.emit('mention', { roomid, seq });
+    this.typingSender = new TypingSender((to) => this.sendFrame({ event: ClientEvent.Typing, to }, Priority.Message));
+    this.typingIndicator = new TypingIndicator((roomid, typing) => this.emit('typing', { roomid, typing }));
     this.outbox = new Outbox(storage, options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', m));
     this.backoff = new Backoff(options.backoff ?? { baseMs: 1_000, capMs: 30_000 });
     this.memberOf = new Set(storage.get<string[]>(MEMBER_OF_KEY) ?? []);
@@ -153,7 +177,14 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const rooms = new Set([...this.archive.rooms(), ...this.memberOf]);
     return [...rooms].map((roomid) => {
       const record = this.archive.has(roomid) ? this.archive.record(roomid) : undefined;
-      return { roomid, messages: (record?.messages ?? []).map((m) => unkeep(roomid, m)), unread: record?.unread ?? 0, peerName: record?.peerName };
+      return {
+        roomid,
+        messages: (record?.messages ?? []).map((m) => unkeep(roomid, m)),
+        unread: record?.unread ?? 0,
+        peerName: record?.peerName,
+        peerRead: record?.peerRead,
+        mention: record?.mention,
+      };
     });
   }
 
@@ -170,6 +201,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /** Stops for good (sign-out, or the app closing): what is not written yet is written now. */
   stop(): void {
+    this.readReporter.flush();
+    this.readReporter.stop();
     this.archive.flush();
     this.archive.stop();
     if (this.current.status === 'offline' && this.current.reason === 'stopped') return;
@@ -180,6 +213,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   appHidden(): void {
     this.hiddenAt = Date.now();
     this.reads.background();
+    this.readReporter.flush();
     this.archive.flush();
   }
 
@@ -257,17 +291,24 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   closeRoom(roomid: string): void {
     this.reads.close(roomid);
+    this.readReporter.flush(roomid);
   }
 
   unreadOf(roomid: string): number {
     return this.reads.unread(roomid);
   }
 
+  /** The user's read cursor in a room, as far as this device knows. */
+  readSeqOf(roomid: string): number {
+    return this.reads.readSeq(roomid);
+  }
+
   /** Queues a message for a room or a direct chat (`dm:` id); it is sent as soon as that is possible. */
-  send(roomid: string, text: string): OutgoingMessage {
+  send(roomid: string, text: string, extras: MessageExtras = {}): OutgoingMessage {
     const self = this.options.auth.uid();
     const to = isDirectRoom(roomid) && self ? directPeer(roomid, self) : undefined;
-    const message = this.outbox.add(roomid, text, to);
+    if (to) this.typingSender.sent(to);
+    const message = this.outbox.add(roomid, text, to, extras);
     this.emit('outbox', { ...message });
     this.sendOutgoing(message);
     return message;
@@ -288,8 +329,45 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return true;
   }
 
+  /**
+   * Recalls message `seq` (撤回). The notice comes back like a message and rewrites the timeline
+   * and the archive; a refusal is an `error` with `request: 'recall'`. False without a socket.
+   */
+  recall(roomid: string, seq: number): boolean {
+    return this.sendFrame({ event: ClientEvent.Recall, roomid, seq, id: this.nextId() }, Priority.Message);
+  }
+
+  /** The user is typing in a direct chat: "typing" to the peer, at most every 3 s. */
+  typing(roomid: string): void {
+    const self = this.options.auth.uid();
+    const to = isDirectRoom(roomid) && self ? directPeer(roomid, self) : undefined;
+    if (to) this.typingSender.typed(to);
+  }
+
+  isTyping(roomid: string): boolean {
+    return this.typingIndicator.isTyping(roomid);
+  }
+
+  /** Read counts of one's own messages in a room ("N人已读"), answered with a `receipts` event. */
+  requestReceipts(roomid: string, seqs: number[]): boolean {
+    if (seqs.length === 0) return false;
+    return this.sendFrame({ event: ClientEvent.Receipts, roomid, seqs, id: this.nextId() });
+  }
+
+  /** Who has read one's own message `seq`, answered with a `readers` event. */
+  requestReaders(roomid: string, seq: number): boolean {
+    return this.sendFrame({ event: ClientEvent.Readers, roomid, seq, id: this.nextId() });
+  }
+
   requestRooms(): void {
     this.link?.send({ event: ClientEvent.Rooms, id: this.nextId() });
+  }
+
+  /** An older page after `after` (the first unread): used to reach "N条新消息". */
+  requestRange(roomid: string, after: number, before: number | undefined, limit = 100): boolean {
+    if (!this.link?.authed) return false;
+    this.sendHistory(this.subscription(roomid), 'older', { after, ...(before !== undefined ? { before } : {}), limit });
+    return true;
   }
 
   requestMembers(roomid: string): void {
@@ -440,6 +518,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     for (const roomid of byActivity) this.sendJoin(this.subscription(roomid));
     for (const sub of this.subscriptions.values()) if (sub.direct) sub.setState('joined');
     for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
+    this.readReporter.online();
   }
 
   /** Renews the token on the live socket before it expires, so no 4001 ever closes it. */
@@ -542,6 +621,18 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       case ServerEvent.Error:
         this.onError(link, frame);
         break;
+      case ServerEvent.Read:
+        this.onRead(frame);
+        break;
+      case ServerEvent.Typing:
+        this.typingIndicator.typing(frame.roomid, frame.uid);
+        break;
+      case ServerEvent.Receipts:
+        this.emit('receipts', frame);
+        break;
+      case ServerEvent.Readers:
+        this.emit('readers', frame);
+        break;
     }
   }
 
@@ -552,6 +643,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       // socket. The seqs that follow start over; join again from the start of the new epoch.
       sub.epoch = frame.epoch;
       sub.cursor.restart();
+      this.reads.restart(frame.roomid);
       this.emit('gap', { roomid: frame.roomid });
       this.sendJoin(sub);
       return;
@@ -566,12 +658,14 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       // dropped as "already seen" by seq; join again from 0, or the new seqs would look like old ones.
       sub.resynced = true;
       sub.cursor.restart();
+      this.reads.restart(frame.roomid);
       this.sendJoin(sub);
       return;
     }
     // The replay is complete: every seq up to the room's last was just delivered or is gone.
     sub.cursor.settle(frame.lastSeq);
     this.archive.touch(frame.roomid);
+    this.reads.server(frame.roomid, { read: frame.read, lastSeq: frame.lastSeq, ...(frame.read !== undefined ? { mention: frame.mention ?? null } : {}) });
     sub.setState('joined');
     if (sub.afterJoin) this.sendHistory(sub, 'older', sub.afterJoin);
     sub.afterJoin = undefined;
@@ -585,6 +679,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const sub = this.subscription(frame.roomid);
     if (!sub.cursor.accept(frame.id, frame.seq)) return;
     this.archive.append(frame.roomid, frame);
+    // A recall notice: the recalled text leaves the phone (the tail, and quotes of it).
+    if (frame.kind === 'recall' && frame.recall !== undefined) this.archive.recall(frame.roomid, frame.recall, { uid: frame.uid, name: frame.name, ts: frame.ts });
+    this.typingIndicator.message(frame.roomid, frame.uid);
     const own = this.outbox.acknowledge(frame.id, frame.seq);
     if (own) this.emit('outbox', own);
     this.reads.incoming(frame);
@@ -593,6 +690,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private onRooms(rooms: RoomSummary[]): void {
     for (const room of rooms) {
+      this.reads.server(room.roomid, { read: room.read, lastSeq: room.lastSeq, ...(room.read !== undefined ? { mention: room.mention ?? null } : {}) });
+      if (room.peerRead !== undefined) this.peerRead(room.roomid, room.peerRead);
       if (!isDirectRoom(room.roomid)) {
         // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
         this.joinRoom(room.roomid);
@@ -648,7 +747,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         if (sub.cursor.accept(full.id, full.seq)) this.archive.append(frame.roomid, full);
       }
       sub.cursor.settle(frame.lastSeq);
-      this.reads.markRead(frame.roomid, frame.lastSeq);
+      this.reads.server(frame.roomid, { lastSeq: frame.lastSeq });
       if (frame.gap && frame.messages.length === 0) this.emit('gap', { roomid: frame.roomid });
     }
     this.emit('history', { ...frame, purpose });
@@ -681,8 +780,29 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.emit('error', { ...frame, ...(request ? { request: request.event } : {}), ...(request && 'roomid' in request && request.roomid ? { roomid: request.roomid } : {}) });
   }
 
+  /** A read cursor moved: one's own on another device, or a direct chat's peer's. */
+  private onRead(frame: ReadEvent): void {
+    if (frame.uid === this.options.auth.uid()) this.reads.server(frame.roomid, { read: frame.seq });
+    else if (isDirectRoom(frame.roomid)) this.peerRead(frame.roomid, frame.seq);
+  }
+
+  private peerRead(roomid: string, seq: number): void {
+    const record = this.archive.record(roomid);
+    if (seq <= (record.peerRead ?? 0)) return;
+    record.peerRead = seq;
+    this.archive.touch(roomid);
+    this.emit('peerRead', { roomid, seq });
+  }
+
   // -------------------------------------------------------------------------------------------
   // Sending
+
+  /** A frame on the authenticated socket; false when there is none. */
+  private sendFrame(frame: ClientFrame, priority = Priority.Sync): boolean {
+    if (!this.link?.authed) return false;
+    this.link.send(frame, priority);
+    return true;
+  }
 
   private subscription(roomid: string): RoomSubscription {
     let sub = this.subscriptions.get(roomid);
@@ -717,10 +837,15 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private sendOutgoing(message: OutgoingMessage): void {
     const link = this.link;
     if (message.status !== 'sending' || !link?.authed) return;
+    const extras = {
+      ...(message.quote ? { quote: { roomid: message.roomid, seq: message.quote.seq } } : {}),
+      ...(message.mentions?.length ? { mentions: message.mentions } : {}),
+      ...(message.mentionAll ? { mentionAll: true } : {}),
+    };
     if (message.to) {
-      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id }, Priority.Message);
+      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id, ...extras }, Priority.Message);
     } else if (this.subscriptions.get(message.roomid)?.state === 'joined') {
-      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id }, Priority.Message);
+      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id, ...extras }, Priority.Message);
     } else {
       this.joinRoom(message.roomid);
     }

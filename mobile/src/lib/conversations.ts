@@ -1,6 +1,7 @@
-import type { ChatMessage, HistoryEvent, JoinedEvent, MemberInfo, MembersEvent, PresenceEvent, RoomSummary } from '@chatroom/server/protocol';
+import type { ChatMessage, GroupRole, HistoryEvent, JoinedEvent, MemberInfo, MembersEvent, PresenceEvent, ReceiptsEvent, RoomSummary } from '@chatroom/server/protocol';
 import type { StoredRoom } from './chat-client';
 import { directPeer, isDirectRoom } from './direct-room';
+import { recallItems, recallNotice } from './message-actions';
 import type { OutgoingMessage } from './outbox';
 import { fromOutgoing, fromServer, insertBySeq, notice, type MessageItem, type NoticeItem, type TimelineItem } from './timeline';
 
@@ -19,9 +20,19 @@ export interface Conversation {
   /** The server may hold older messages than the first item (loaded with `history before`). */
   hasOlder: boolean;
   loadingOlder: boolean;
+  /** The user's role in a group room (from `joined`): owners and admins may recall anyone's message and @所有人. */
+  role?: GroupRole;
+  /** "[有人@我]": the first unread message that mentions the user. */
+  mention?: number;
+  /** Direct chats: the peer's read cursor (已读 under one's own messages up to it). */
+  peerRead: number;
+  /** Rooms: how many other members read each of one's own messages ("N人已读"), by seq. */
+  readCounts: Record<number, number>;
+  /** Direct chats: the peer is typing (对方正在输入…). */
+  typing: boolean;
 }
 
-export const GAP_NOTICE = '更早的消息已无法获取';
+export const GAP_NOTICE = '更早的消息已不可查看';
 /** A member who leaves and comes back within this time (an app to the background and back) shows no notices. */
 export const PRESENCE_FOLD_MS = 60_000;
 /** A conversation not on screen keeps at most this many items in memory; older ones come back from the server. */
@@ -75,6 +86,9 @@ export class ConversationList {
         members: [],
         hasOlder: true,
         loadingOlder: false,
+        peerRead: 0,
+        readCounts: {},
+        typing: false,
       };
       this.byId[roomid] = conversation;
     }
@@ -89,6 +103,8 @@ export class ConversationList {
       if (room.peerName && conversation.peerUid) this.names[conversation.peerUid] = room.peerName;
       conversation.items = room.messages.map((m) => fromServer(m, this.selfUid));
       conversation.unread = room.unread;
+      conversation.peerRead = room.peerRead ?? 0;
+      conversation.mention = room.mention;
       this.touch(conversation);
     }
     for (const message of unsent) this.updateOutgoing(message);
@@ -108,6 +124,24 @@ export class ConversationList {
 
   setUnread(roomid: string, count: number): void {
     this.ensure(roomid).unread = count;
+  }
+
+  setMention(roomid: string, seq: number | undefined): void {
+    this.ensure(roomid).mention = seq;
+  }
+
+  setPeerRead(roomid: string, seq: number): void {
+    const conversation = this.ensure(roomid);
+    conversation.peerRead = Math.max(conversation.peerRead, seq);
+  }
+
+  setTyping(roomid: string, typing: boolean): void {
+    this.ensure(roomid).typing = typing;
+  }
+
+  receipts(event: ReceiptsEvent): void {
+    const counts = this.ensure(event.roomid).readCounts;
+    for (const { seq, count } of event.receipts) counts[seq] = count;
   }
 
   /** The socket ended: pages asked on it will not come. */
@@ -138,6 +172,7 @@ export class ConversationList {
     // An own message is already shown (pending); its echo takes its place, in seq order.
     if (item.own) removeById(conversation.items, message.id);
     insertBySeq(conversation.items, item);
+    if (message.kind === 'recall' && message.recall !== undefined) recallItems(conversation.items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
     if (message.num !== undefined) conversation.num = message.num;
     if (message.total !== undefined) conversation.total = message.total;
     this.touch(conversation);
@@ -190,6 +225,7 @@ export class ConversationList {
 
   joined(event: JoinedEvent): void {
     const conversation = this.ensure(event.roomid);
+    if (event.group?.role) conversation.role = event.group.role;
     conversation.num = event.num;
     conversation.total = event.total;
   }
@@ -227,7 +263,8 @@ export class ConversationList {
         this.names[room.peer.uid] = room.peer.name;
       }
       if (room.last && room.last.ts >= conversation.lastTs) {
-        conversation.lastText = preview(room.last.name, room.last.message, conversation.direct || room.last.uid === this.selfUid);
+        conversation.lastText =
+          room.last.kind === 'recall' ? recallNotice(room.last, this.selfUid) : preview(room.last.name, room.last.message, conversation.direct || room.last.uid === this.selfUid);
         conversation.lastTs = room.last.ts;
       }
       if (room.lastSeq === 0) conversation.hasOlder = false;
@@ -251,6 +288,9 @@ export class ConversationList {
       const known = new Set(items.slice(0, older.length + 1).map((i) => i.key));
       items.splice(0, 0, ...older.filter((i) => !known.has(i.key)));
     }
+    for (const message of event.messages) {
+      if (message.kind === 'recall' && message.recall !== undefined) recallItems(items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
+    }
     if (event.purpose === 'older') {
       conversation.loadingOlder = false;
       if (event.gap || (requestedLimit !== undefined && event.messages.length < requestedLimit) || event.messages.length === 0) {
@@ -265,7 +305,7 @@ export class ConversationList {
     for (let i = conversation.items.length - 1; i >= 0; i--) {
       const item = conversation.items[i];
       if (item.kind === 'message') {
-        conversation.lastText = preview(item.name, item.text, conversation.direct || item.own);
+        conversation.lastText = item.recallOf !== undefined || item.recalled ? recallNotice(item.recalled ?? item, this.selfUid) : preview(item.name, item.text, conversation.direct || item.own);
         conversation.lastTs = Math.max(conversation.lastTs, item.ts);
         return;
       }

@@ -1,3 +1,4 @@
+import type { QuoteSnapshot } from '@chatroom/server/protocol';
 import type { KeyValueStorage } from './storage';
 import { uuidv4 } from './uuid';
 
@@ -15,7 +16,15 @@ export interface OutgoingMessage {
   seq?: number;
   /** Why it failed: the server's error code, or 0 for "no ack in time". */
   errorCode?: number;
+  /** The message it quotes (sent as `{roomid, seq}`; the snapshot is shown until the echo brings the server's). */
+  quote?: QuoteSnapshot;
+  /** Uids mentioned (@), and @所有人. */
+  mentions?: string[];
+  mentionAll?: boolean;
 }
+
+/** What a message carries besides its text. */
+export type MessageExtras = Pick<OutgoingMessage, 'quote' | 'mentions' | 'mentionAll'>;
 
 const STORAGE_KEY = 'outbox';
 
@@ -47,8 +56,18 @@ export class Outbox {
     return [...this.entries.values()];
   }
 
-  add(roomid: string, text: string, to?: string): OutgoingMessage {
-    const message: OutgoingMessage = { id: uuidv4(), roomid, ...(to ? { to } : {}), text, status: 'sending', createdAt: Date.now() };
+  add(roomid: string, text: string, to?: string, extras: MessageExtras = {}): OutgoingMessage {
+    const message: OutgoingMessage = {
+      id: uuidv4(),
+      roomid,
+      ...(to ? { to } : {}),
+      text,
+      status: 'sending',
+      createdAt: Date.now(),
+      ...(extras.quote ? { quote: extras.quote } : {}),
+      ...(extras.mentions?.length ? { mentions: extras.mentions } : {}),
+      ...(extras.mentionAll ? { mentionAll: true } : {}),
+    };
     this.entries.set(message.id, message);
     this.save();
     if (this.running) this.arm(message);

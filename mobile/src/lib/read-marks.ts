@@ -1,19 +1,32 @@
 import type { ChatMessage } from '@chatroom/server/protocol';
 import type { RoomArchive } from './room-archive';
 
+/** What the server says of a room's read state (`joined`, a `rooms` entry, a `read` event of one's own). */
+export interface ServerReadState {
+  /** The user's read cursor. */
+  read?: number;
+  /** The room's newest seq, when known. */
+  lastSeq?: number;
+  /** The first unread seq that mentions the user; `null`: the server says there is none. */
+  mention?: number | null;
+}
+
 /**
- * What the user has read, per room: a read seq and the count of others' messages above it, kept in
- * the room's archive record (so a relaunch keeps its badges). A room is read while it is on screen
- * (`open` until `close`, and not while the app is in the background).
- *
- * Designed to be replaced by server-side read cursors: the state is a seq, not a set of ids, so a
- * read seq synced across devices (a later protocol event) only has to call `markRead` with it, and
- * `markRead` is where this device would report its own reads.
+ * What the user has read, per room: a read seq (the server's read cursor, synced across the user's
+ * devices) and the newest seq known, kept in the room's archive record so a relaunch keeps its
+ * badges. Unread is `lastSeq − read`, as the server counts it, so every device shows the same
+ * badge. A room is read while it is on screen (`open` until `close`, and not while the app is in
+ * the background); reading moves the cursor here and is reported through `reported` (read-reporter.ts
+ * sends it, at most every few seconds).
  */
 export class ReadMarks {
   /** Rooms on screen, by how many pages show them (a chat and its member list can both be open). */
   private readonly onScreen = new Map<string, number>();
   private foreground = true;
+  /** Called when this device read up to `seq` (to be told to the server). */
+  reported: (roomid: string, seq: number) => void = () => {};
+  /** Called when a room's "[有人@我]" changes. */
+  mentionChanged: (roomid: string, seq: number | undefined) => void = () => {};
 
   constructor(
     private readonly archive: RoomArchive,
@@ -25,27 +38,60 @@ export class ReadMarks {
     return this.archive.has(roomid) ? this.archive.record(roomid).unread : 0;
   }
 
+  mention(roomid: string): number | undefined {
+    return this.archive.has(roomid) ? this.archive.record(roomid).mention : undefined;
+  }
+
+  readSeq(roomid: string): number {
+    return this.archive.has(roomid) ? this.archive.record(roomid).readSeq : 0;
+  }
+
   /** A message that was not seen before arrived (live, replayed, or caught up). */
   incoming(message: ChatMessage): void {
     const record = this.archive.record(message.roomid);
-    if (message.seq <= record.readSeq) return;
-    if (this.visible(message.roomid) || message.uid === this.selfUid()) {
-      record.readSeq = message.seq;
-    } else {
-      record.unread += 1;
-      this.changed(message.roomid, record.unread);
+    record.lastSeq = Math.max(record.lastSeq ?? 0, message.seq);
+    const self = this.selfUid();
+    if (message.seq > record.readSeq) {
+      if (this.visible(message.roomid)) {
+        this.moveTo(message.roomid, message.seq, true);
+        return;
+      }
+      // One's own message (from another device too) is read up to it, as the sender's next read says.
+      if (message.uid === self) record.readSeq = message.seq;
+      else if (record.mention === undefined && self !== undefined && (message.mentionAll || message.mentions?.includes(self))) {
+        record.mention = message.seq;
+        this.mentionChanged(message.roomid, message.seq);
+      }
     }
-    this.archive.touch(message.roomid);
+    this.recount(message.roomid);
   }
 
-  /** Everything up to `seq` is read (the room was looked at, or another device read it). */
+  /** This device read everything up to `seq` (the room was looked at). */
   markRead(roomid: string, seq: number): void {
+    this.moveTo(roomid, seq, true);
+  }
+
+  /** The server's read state: its cursor (another device may have moved it), counts, mention. */
+  server(roomid: string, state: ServerReadState): void {
     const record = this.archive.record(roomid);
-    const before = record.unread;
-    record.readSeq = Math.max(record.readSeq, seq);
-    record.unread = 0;
-    this.archive.touch(roomid);
-    if (before !== 0) this.changed(roomid, 0);
+    if (state.lastSeq !== undefined) record.lastSeq = Math.max(record.lastSeq ?? 0, state.lastSeq);
+    if (state.mention !== undefined) {
+      const mention = state.mention === null ? undefined : state.mention;
+      if (mention !== record.mention) {
+        record.mention = mention;
+        this.mentionChanged(roomid, mention);
+      }
+    }
+    if (state.read !== undefined) this.moveTo(roomid, state.read, false);
+    else this.recount(roomid);
+  }
+
+  /** The server's seqs started over (a new epoch): the old cursor means nothing any more. */
+  restart(roomid: string, read = 0): void {
+    const record = this.archive.record(roomid);
+    record.readSeq = read;
+    record.lastSeq = read;
+    this.recount(roomid);
   }
 
   open(roomid: string, latestSeq: number): void {
@@ -69,7 +115,30 @@ export class ReadMarks {
     for (const roomid of this.onScreen.keys()) this.markRead(roomid, latestSeq(roomid));
   }
 
-  private visible(roomid: string): boolean {
+  visible(roomid: string): boolean {
     return this.foreground && this.onScreen.has(roomid);
+  }
+
+  private moveTo(roomid: string, seq: number, own: boolean): void {
+    const record = this.archive.record(roomid);
+    if (seq > record.readSeq) {
+      record.readSeq = seq;
+      if (own) this.reported(roomid, seq);
+    }
+    if (record.mention !== undefined && record.mention <= record.readSeq) {
+      record.mention = undefined;
+      this.mentionChanged(roomid, undefined);
+    }
+    this.recount(roomid);
+  }
+
+  private recount(roomid: string): void {
+    const record = this.archive.record(roomid);
+    record.lastSeq = Math.max(record.lastSeq ?? 0, record.readSeq);
+    const unread = Math.max(0, record.lastSeq - record.readSeq);
+    this.archive.touch(roomid);
+    if (unread === record.unread) return;
+    record.unread = unread;
+    this.changed(roomid, unread);
   }
 }

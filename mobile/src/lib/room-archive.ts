@@ -1,8 +1,13 @@
-import { ServerEvent, type ChatMessage } from '@chatroom/server/protocol';
+import { ServerEvent, type ChatMessage, type RecallMark } from '@chatroom/server/protocol';
+import { recalledQuote } from './message-actions';
 import { utf8Length, type KeyValueStorage } from './storage';
 
 /** A message as kept on the phone: what the pages show, without the wire-only fields. */
-export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> & { to?: string };
+export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> &
+  Partial<Pick<ChatMessage, 'to' | 'kind' | 'quote' | 'mentions' | 'mentionAll' | 'recall' | 'recalled'>>;
+
+/** Fields kept besides the always-present ones. */
+const OPTIONAL_FIELDS = ['to', 'kind', 'quote', 'mentions', 'mentionAll', 'recall', 'recalled'] as const;
 
 /** One room or direct chat on the phone: one storage key, written whole, so its parts never disagree. */
 export interface RoomRecord {
@@ -15,8 +20,14 @@ export interface RoomRecord {
   /** Read state (read-marks.ts): messages up to this seq have been seen. */
   readSeq: number;
   unread: number;
+  /** The newest seq of the room known here (unread = lastSeq − readSeq, as the server counts it). */
+  lastSeq?: number;
   /** Direct chats: the other member's name, for the title before any message. */
   peerName?: string;
+  /** Direct chats: the peer's read cursor (已读 under own messages up to it). */
+  peerRead?: number;
+  /** The seq of the first unread message that mentions the user ("[有人@我]"), until read past it. */
+  mention?: number;
 }
 
 export interface ArchiveLimits {
@@ -102,6 +113,29 @@ export class RoomArchive {
     tail.splice(at, 0, kept);
     if (tail.length > this.limits.tailMessages) tail.splice(0, tail.length - this.limits.tailMessages);
     this.touch(roomid, message.ts);
+  }
+
+  /**
+   * Message `seq` was recalled: its text (and quote, mentions) leaves the phone, and every kept quote
+   * of it turns recalled. Written with the next batch like any change.
+   */
+  recall(roomid: string, seq: number, mark: RecallMark): void {
+    if (!this.records.has(roomid)) return;
+    let changed = false;
+    for (const message of this.record(roomid).messages) {
+      if (message.seq === seq && message.kind !== 'recall' && !message.recalled) {
+        message.message = '';
+        message.recalled = mark;
+        delete message.quote;
+        delete message.mentions;
+        delete message.mentionAll;
+        changed = true;
+      } else if (message.quote?.seq === seq && !message.quote.recalled) {
+        message.quote = recalledQuote(message.quote);
+        changed = true;
+      }
+    }
+    if (changed) this.touch(roomid);
   }
 
   /** The record changed: it is written with the next batch. */
@@ -209,8 +243,10 @@ export class RoomArchive {
 }
 
 function keep(message: ChatMessage): KeptMessage {
-  const { id, seq, ts, uid, name, message: text, to } = message;
-  return to ? { id, seq, ts, uid, name, message: text, to } : { id, seq, ts, uid, name, message: text };
+  const { id, seq, ts, uid, name, message: text } = message;
+  const kept: KeptMessage = { id, seq, ts, uid, name, message: text };
+  for (const field of OPTIONAL_FIELDS) if (message[field] !== undefined) (kept as Record<string, unknown>)[field] = message[field];
+  return kept;
 }
 
 /** A kept message as the client emits it. */

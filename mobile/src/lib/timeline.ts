@@ -1,4 +1,4 @@
-import type { ChatMessage } from '@chatroom/server/protocol';
+import type { ChatMessage, QuoteSnapshot, RecallMark } from '@chatroom/server/protocol';
 import type { OutgoingMessage, OutgoingStatus } from './outbox';
 
 export interface MessageItem {
@@ -14,6 +14,15 @@ export interface MessageItem {
   status: OutgoingStatus;
   /** Own failed messages: why (error-text.ts describeFailure). */
   errorCode?: number;
+  /** What it quotes (a snapshot: sender name, excerpt, or recalled). */
+  quote?: QuoteSnapshot;
+  /** Recalled: shown as "X撤回了一条消息", its text is gone. */
+  recalled?: RecallMark;
+  /** A recall notice (kind `recall`): the seq it recalled. Not drawn: the recalled message shows the notice in its place. */
+  recallOf?: number;
+  /** Uids it mentions, and whether it mentions everyone. */
+  mentions?: string[];
+  mentionAll?: boolean;
 }
 
 export interface NoticeItem {
@@ -44,6 +53,11 @@ export function fromServer(message: ChatMessage, selfUid: string | undefined): M
     seq: message.seq,
     own: message.uid === selfUid,
     status: 'sent',
+    ...(message.quote ? { quote: message.quote } : {}),
+    ...(message.recalled ? { recalled: message.recalled } : {}),
+    ...(message.kind === 'recall' && message.recall !== undefined ? { recallOf: message.recall } : {}),
+    ...(message.mentions?.length ? { mentions: message.mentions } : {}),
+    ...(message.mentionAll ? { mentionAll: true } : {}),
   };
 }
 
@@ -60,6 +74,9 @@ export function fromOutgoing(message: OutgoingMessage, selfUid: string, selfName
     own: true,
     status: message.status,
     ...(message.errorCode !== undefined ? { errorCode: message.errorCode } : {}),
+    ...(message.quote ? { quote: message.quote } : {}),
+    ...(message.mentions?.length ? { mentions: message.mentions } : {}),
+    ...(message.mentionAll ? { mentionAll: true } : {}),
   };
 }
 

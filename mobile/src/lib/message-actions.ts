@@ -1,0 +1,73 @@
+import type { GroupRole, QuoteSnapshot, RecallMark } from '@chatroom/server/protocol';
+import type { MessageItem } from './timeline';
+
+/**
+ * How long after sending a message its sender may recall it. The server's RECALL_WINDOW_MS (default 2
+ * minutes) is not told to clients; the server has the last word (4411 RecallTooLate) either way.
+ */
+export const RECALL_WINDOW_MS = 2 * 60_000;
+
+export type MessageAction = '复制' | '引用' | '撤回';
+
+/** "你撤回了一条消息" for one's own recall, "X撤回了一条消息" for anyone else's. */
+export function recallNotice(mark: Pick<RecallMark, 'uid' | 'name'>, selfUid: string | undefined): string {
+  return mark.uid === selfUid ? '你撤回了一条消息' : `${mark.name}撤回了一条消息`;
+}
+
+/** Whether the user may recall this message now: their own within the window, or any as the room's owner or an admin. */
+export function canRecall(item: MessageItem, role: GroupRole | undefined, now = Date.now()): boolean {
+  if (item.seq === undefined || item.recalled || item.recallOf !== undefined || item.status !== 'sent') return false;
+  if (role === 'owner' || role === 'admin') return true;
+  return item.own && now - item.ts < RECALL_WINDOW_MS;
+}
+
+/** What a long press on a bubble offers, in order. */
+export function actionsFor(item: MessageItem, role: GroupRole | undefined, now = Date.now()): MessageAction[] {
+  if (item.recalled || item.recallOf !== undefined) return [];
+  const actions: MessageAction[] = ['复制'];
+  if (item.seq !== undefined && item.status === 'sent') actions.push('引用');
+  if (canRecall(item, role, now)) actions.push('撤回');
+  return actions;
+}
+
+/** A quote of a recalled message: it says so and keeps no excerpt. */
+export function recalledQuote(quote: QuoteSnapshot): QuoteSnapshot {
+  const { excerpt: _excerpt, ...rest } = quote;
+  return { ...rest, recalled: true };
+}
+
+/** A local snapshot of the message being quoted, shown on one's own message until the server's comes back. */
+export function quoteOf(item: MessageItem): QuoteSnapshot {
+  const points = Array.from(item.text);
+  const excerpt = points.length <= 50 ? item.text : `${points.slice(0, 50).join('')}…`;
+  return { seq: item.seq ?? 0, uid: item.uid, name: item.name, excerpt };
+}
+
+/** What a bubble shows of a quote. */
+export function quoteText(quote: QuoteSnapshot): string {
+  return `${quote.name}：${quote.recalled ? '[该消息已撤回]' : quote.kind === 'image' ? '[图片]' : quote.excerpt ?? ''}`;
+}
+
+/**
+ * A recall reached this timeline: the message at `seq` becomes a tombstone (no text, no quote, no
+ * mentions) and every quote of it turns recalled. True when anything changed.
+ */
+export function recallItems(items: Array<{ kind: string }>, seq: number, mark: RecallMark): boolean {
+  let changed = false;
+  for (const entry of items) {
+    if (entry.kind !== 'message') continue;
+    const item = entry as MessageItem;
+    if (item.seq === seq && item.recallOf === undefined && !item.recalled) {
+      item.text = '';
+      item.recalled = mark;
+      delete item.quote;
+      delete item.mentions;
+      delete item.mentionAll;
+      changed = true;
+    } else if (item.quote?.seq === seq && !item.quote.recalled) {
+      item.quote = recalledQuote(item.quote);
+      changed = true;
+    }
+  }
+  return changed;
+}
