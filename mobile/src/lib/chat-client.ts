@@ -363,13 +363,6 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.link?.send({ event: ClientEvent.Rooms, id: this.nextId() });
   }
 
-  /** An older page after `after` (the first unread): used to reach "N条新消息". */
-  requestRange(roomid: string, after: number, before: number | undefined, limit = 100): boolean {
-    if (!this.link?.authed) return false;
-    this.sendHistory(this.subscription(roomid), 'older', { after, ...(before !== undefined ? { before } : {}), limit });
-    return true;
-  }
-
   requestMembers(roomid: string): void {
     this.link?.send({ event: ClientEvent.Members, roomid, id: this.nextId() });
   }

@@ -295,7 +295,9 @@ export class ConversationList {
       conversation.loadingOlder = false;
       if (event.gap || (requestedLimit !== undefined && event.messages.length < requestedLimit) || event.messages.length === 0) {
         conversation.hasOlder = false;
-        if (event.gap) this.gap(event.roomid, firstOf(items));
+        // Nothing earlier, yet the first message kept is not the room's first: the rest is gone.
+        const first = firstOf(items);
+        if (event.gap || (first !== undefined && first > 1)) this.gap(event.roomid, first);
       }
     }
     this.touch(conversation);

@@ -30,6 +30,16 @@ export function describeError(code: number): string {
     case ErrorCode.BinaryFrame:
     case ErrorCode.UnknownEvent:
       return '服务器不认识这个请求，请更新到最新版本';
+    case ErrorCode.RecallTooLate:
+      return '发送时间超过2分钟的消息，不能被撤回';
+    case ErrorCode.NotYourMessage:
+      return '只能撤回自己发送的消息';
+    case ErrorCode.AlreadyRecalled:
+      return '该消息已被撤回';
+    case ErrorCode.UnknownMessage:
+      return '该消息已不存在';
+    case ErrorCode.MentionNotAllowed:
+      return '只有群主和管理员可以@所有人';
     case 0:
       return '长时间没有收到服务器确认，点击重发';
     default:

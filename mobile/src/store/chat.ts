@@ -1,3 +1,4 @@
+import type { ReadersEvent } from '@chatroom/server/protocol';
 import { reactive, shallowRef } from 'vue';
 import { ChatClient } from '../lib/chat-client';
 import type { ConnectionState } from '../lib/connection-state';
@@ -119,6 +120,13 @@ function inFrame<T>(apply: (payload: T) => void): (payload: T) => void {
   };
 }
 
+/** Pages waiting for a `readers` answer (the "N人已读" list). */
+const readersListeners = new Set<(event: ReadersEvent) => void>();
+export function onReaders(listener: (event: ReadersEvent) => void): () => void {
+  readersListeners.add(listener);
+  return () => readersListeners.delete(listener);
+}
+
 /** Starts the socket for the stored session (idempotent). False when nobody is signed in. */
 export function startChat(): boolean {
   const session = sessions().value;
@@ -157,11 +165,18 @@ export function startChat(): boolean {
   instance.on('history', inFrame((h) => list.history(h, OLDER_PAGE)));
   instance.on('left', inFrame(({ roomid }) => list.remove(roomid)));
   instance.on('unread', inFrame(({ roomid, count }) => list.setUnread(roomid, count)));
+  instance.on('mention', inFrame(({ roomid, seq }) => list.setMention(roomid, seq)));
+  instance.on('peerRead', inFrame(({ roomid, seq }) => list.setPeerRead(roomid, seq)));
+  instance.on('typing', inFrame(({ roomid, typing }) => list.setTyping(roomid, typing)));
+  instance.on('receipts', inFrame((r) => list.receipts(r)));
+  instance.on('readers', (r) => readersListeners.forEach((listener) => listener(r)));
   instance.on(
     'error',
     inFrame((e) => {
       // An older page that cannot come: the timeline stops asking (and says nothing: it is no action of the user's).
       if (e.request === 'history' && e.roomid) return list.olderUnavailable(e.roomid);
+      // Read counts are asked now and then by the page: a refusal is no action of the user's either.
+      if (e.request === 'receipts') return;
       // Refused messages say why under themselves; other refusals (a join, a leave) get a toast.
       if (e.request && e.request !== 'message') uni.showToast({ title: describeError(e.code), icon: 'none' });
     }),
