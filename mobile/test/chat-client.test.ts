@@ -274,11 +274,13 @@ describe('mobile chat client against the real server', () => {
     await relaunched.roundTrip();
     expect(relaunched.texts(dm)).toEqual(texts);
 
+    // The other device read them all: the server's read cursor says so to every device.
+    await otherDevice.request({ event: 'read', roomid: dm, seq: 301, id: 'read-all' });
     // A device that never saw the chat (first delivered to the other device) gets it too.
     const fresh = await libClient(server, 'alice', undefined, { session: { ...account, color: '#07c160' } });
     fresh.client.start();
     await fresh.waitFor(() => fresh.historyTexts(dm).includes('dm 300'), 'the direct chat', 10_000);
-    // Its newest page, read on the other device: shown, not new, not counted.
+    // Its newest page, read on the other device: shown, not new, not counted (the server's cursor is at its end).
     await fresh.roundTrip();
     expect(fresh.historyTexts(dm)).toEqual(texts.slice(-50));
     expect(fresh.texts(dm)).toEqual([]);

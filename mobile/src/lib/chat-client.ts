@@ -673,7 +673,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     if (!sub.cursor.accept(frame.id, frame.seq)) return;
     this.archive.append(frame.roomid, frame);
     // A recall notice: the recalled text leaves the phone (the tail, and quotes of it).
-    if (frame.kind === 'recall' && frame.recall !== undefined) this.archive.recall(frame.roomid, frame.recall, { uid: frame.uid, name: frame.name, ts: frame.ts });
+    if (frame.kind === 'recall' && frame.recall !== undefined) {
+      this.archive.recall(frame.roomid, frame.recall, { uid: frame.uid, name: frame.name, ts: frame.ts });
+      this.outbox.recall(frame.roomid, frame.recall);
+    }
     this.typingIndicator.message(frame.roomid, frame.uid);
     const own = this.outbox.acknowledge(frame.id, frame.seq);
     if (own) this.emit('outbox', own);

@@ -1,4 +1,5 @@
 import type { QuoteSnapshot } from '@chatroom/server/protocol';
+import { recalledQuote } from './message-actions';
 import type { KeyValueStorage } from './storage';
 import { uuidv4 } from './uuid';
 
@@ -112,6 +113,18 @@ export class Outbox {
     this.save();
     if (this.running) this.arm(message);
     return { ...message };
+  }
+
+  /** Message `seq` of `roomid` was recalled: a waiting message that quotes it keeps no copy of its text. */
+  recall(roomid: string, seq: number): OutgoingMessage[] {
+    const changed: OutgoingMessage[] = [];
+    for (const message of this.entries.values()) {
+      if (message.roomid !== roomid || message.quote?.seq !== seq || message.quote.recalled) continue;
+      message.quote = recalledQuote(message.quote);
+      changed.push({ ...message });
+    }
+    if (changed.length > 0) this.save();
+    return changed;
   }
 
   /** A failed message the user gave up on. */
