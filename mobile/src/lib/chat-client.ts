@@ -307,7 +307,6 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   send(roomid: string, text: string, extras: MessageExtras = {}): OutgoingMessage {
     const self = this.options.auth.uid();
     const to = isDirectRoom(roomid) && self ? directPeer(roomid, self) : undefined;
-    if (to) this.typingSender.sent(to);
     const message = this.outbox.add(roomid, text, to, extras);
     this.emit('outbox', { ...message });
     this.sendOutgoing(message);

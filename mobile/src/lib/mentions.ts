@@ -9,7 +9,8 @@ export interface MentionPick {
 
 /** Whether the input just got an "@" typed at its end (the member picker opens). */
 export function typedAt(previous: string, next: string): boolean {
-  return next.length === previous.length + 1 && next.endsWith('@') && next.startsWith(previous);
+  // H5 coalesces keystrokes that come within 100 ms: an "@" at the end of a longer text counts too.
+  return next.length > previous.length && next.endsWith('@') && next.startsWith(previous);
 }
 
 /** The text after choosing `name` in the picker: the typed "@" becomes "@名字 ". */

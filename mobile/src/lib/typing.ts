@@ -20,11 +20,6 @@ export class TypingSender {
     this.lastAt.set(to, now);
     return true;
   }
-
-  /** A message went out: the next keystroke says "typing" again at once. */
-  sent(to: string): void {
-    this.lastAt.delete(to);
-  }
 }
 
 /**

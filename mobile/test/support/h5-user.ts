@@ -211,4 +211,90 @@ export class H5User {
   async waitForAllSent(timeout = 10_000): Promise<void> {
     await this.page.waitForFunction((sel) => document.querySelectorAll(sel).length === 0, `${CHAT} .msg.own:not([data-status="sent"])`, { timeout });
   }
+
+  // Messaging features (recall, quote, @, typing, read state, paging)
+
+  /** Long press on the bubble with this text, then the action sheet's `action` (复制, 引用, 撤回). */
+  async messageAction(text: string, action: string): Promise<void> {
+    await this.page.evaluate(
+      ({ sel, t }) => {
+        const bubble = [...document.querySelectorAll(sel)].find((n) => (n as HTMLElement).innerText === t);
+        if (!bubble) throw new Error(`no bubble ${t}`);
+        bubble.dispatchEvent(new CustomEvent('longpress', { bubbles: true, cancelable: true }));
+      },
+      { sel: `${CHAT} .msg .bubble`, t: text },
+    );
+    await this.page.locator('.uni-actionsheet_toggle .uni-actionsheet__menu .uni-actionsheet__cell', { hasText: action }).click();
+    await this.page.waitForFunction(() => !document.querySelector('.uni-actionsheet_toggle'));
+  }
+
+  /** The actions a long press offers on the bubble with this text (the sheet is closed again). */
+  async messageActions(text: string): Promise<string[]> {
+    await this.page.evaluate(
+      ({ sel, t }) => {
+        const bubble = [...document.querySelectorAll(sel)].find((n) => (n as HTMLElement).innerText === t);
+        bubble?.dispatchEvent(new CustomEvent('longpress', { bubbles: true, cancelable: true }));
+      },
+      { sel: `${CHAT} .msg .bubble`, t: text },
+    );
+    await this.page.locator('.uni-actionsheet_toggle').waitFor();
+    const actions = await this.page.$$eval('.uni-actionsheet_toggle .uni-actionsheet__menu .uni-actionsheet__cell', (nodes) => nodes.map((n) => (n as HTMLElement).innerText.trim()).filter((t) => t));
+    await this.page.locator('.uni-actionsheet_toggle .uni-actionsheet__action .uni-actionsheet__cell').click();
+    await this.page.waitForFunction(() => !document.querySelector('.uni-actionsheet_toggle'));
+    return actions;
+  }
+
+  /** Quote blocks under bubbles, in order. */
+  quotes(): Promise<string[]> {
+    return this.page.$$eval(`${CHAT} .msg .quote`, (nodes) => nodes.map((n) => (n as HTMLElement).innerText));
+  }
+
+  /** What is shown under own messages (已读, 未读, N人已读), in order. */
+  readStates(): Promise<string[]> {
+    return this.page.$$eval(`${CHAT} .msg .read-state`, (nodes) => nodes.map((n) => (n as HTMLElement).innerText));
+  }
+
+  async waitForReadStates(probe: (states: string[]) => boolean, timeout = 10_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const states = await this.readStates();
+      if (probe(states)) return;
+      if (Date.now() > deadline) throw new Error(`${this.name}: read states never matched; last seen ${JSON.stringify(states)}`);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** Types into the chat input without sending (key by key, as a user does). */
+  async typeText(text: string, delayMs = 0): Promise<void> {
+    const input = this.page.locator(`${CHAT} .input input`);
+    // After the app set the value (an inserted "@名字 "), the caret may sit at the start.
+    await input.press('End');
+    await input.pressSequentially(text, { delay: delayMs });
+  }
+
+  /** Picks a member in the "@" picker. */
+  async pickMention(name: string): Promise<void> {
+    await this.page.locator(`${CHAT} .mention-option`, { hasText: name }).click();
+  }
+
+  /** Sends what the input holds with Enter. */
+  async pressEnter(): Promise<void> {
+    const input = this.page.locator(`${CHAT} .input input`);
+    await input.press('Enter');
+    await this.page.waitForFunction((sel) => (document.querySelector(sel) as HTMLInputElement | null)?.value === '', `${CHAT} .input input`);
+  }
+
+  /** Pulls the timeline down from its top, past the refresher's threshold, with touch events. */
+  async pullDown(): Promise<void> {
+    await this.page.evaluate((sel) => {
+      const box = [...document.querySelectorAll(`${sel} .timeline div`)].find((e) => /(auto|scroll)/.test(getComputedStyle(e).overflowY)) as HTMLElement;
+      box.scrollTop = 0;
+      const touch = (y: number) => new Touch({ identifier: 1, target: box, pageX: 100, pageY: y, clientX: 100, clientY: y });
+      const fire = (type: string, y: number) =>
+        box.dispatchEvent(new TouchEvent(type, { bubbles: true, cancelable: true, touches: type === 'touchend' ? [] : [touch(y)], changedTouches: [touch(y)] }));
+      fire('touchstart', 200);
+      for (let y = 210; y <= 320; y += 10) fire('touchmove', y);
+      fire('touchend', 320);
+    }, CHAT);
+  }
 }
