@@ -26,6 +26,9 @@ export interface WxRecord {
   socketTimes: Array<{ openedAt?: number; closedAt?: number; closeCode?: number }>;
   toasts: string[];
   modals: string[];
+  /** Items of every action sheet shown (long press on a bubble). */
+  actionSheets: string[][];
+  clipboard: string[];
 }
 
 export interface NetworkStatus {
@@ -57,6 +60,8 @@ export class MpWeixinRuntime {
   private appOptions: Record<string, (...args: unknown[]) => unknown> | undefined;
   private readonly networkListeners: Array<(status: NetworkStatus) => void> = [];
   private network: NetworkStatus = { isConnected: true, networkType: 'wifi' };
+  /** The item the next action sheet's user taps (then cleared); none: the sheet is cancelled. */
+  actionSheetChoice: string | undefined;
   /** After `kill()`: the dead app's calls into `wx` do nothing, as on a phone. */
   private dead = false;
 
@@ -66,7 +71,7 @@ export class MpWeixinRuntime {
     /** The phone's storage: pass the one of a killed runtime to relaunch the app on the same phone. */
     storage: Map<string, unknown> = new Map(),
   ) {
-    this.record = { titles: [], navigations: [], sockets: [], storage, received: [], sent: [], socketTimes: [], toasts: [], modals: [] };
+    this.record = { titles: [], navigations: [], sockets: [], storage, received: [], sent: [], socketTimes: [], toasts: [], modals: [], actionSheets: [], clipboard: [] };
   }
 
   start(): void {
@@ -208,6 +213,18 @@ export class MpWeixinRuntime {
       reLaunch: (o: Callbacks & { url: string }) => (record.navigations.push(o.url), done(o, { errMsg: 'reLaunch:ok' })),
       navigateTo: (o: Callbacks & { url: string }) => (record.navigations.push(o.url), done(o, { errMsg: 'navigateTo:ok' })),
       showToast: (o: Callbacks & { title: string }) => (record.toasts.push(o.title), done(o, { errMsg: 'showToast:ok' })),
+      showActionSheet: (o: Callbacks & { itemList: string[] }) => {
+        record.actionSheets.push(o.itemList);
+        const index = this.actionSheetChoice === undefined ? -1 : o.itemList.indexOf(this.actionSheetChoice);
+        this.actionSheetChoice = undefined;
+        if (index < 0) {
+          o.fail?.({ errMsg: 'showActionSheet:fail cancel' });
+          o.complete?.({ errMsg: 'showActionSheet:fail cancel' });
+        } else {
+          done(o, { errMsg: 'showActionSheet:ok', tapIndex: index });
+        }
+      },
+      setClipboardData: (o: Callbacks & { data: string }) => (record.clipboard.push(o.data), done(o, { errMsg: 'setClipboardData:ok' })),
       showModal: (o: Callbacks & { content?: string }) => (record.modals.push(o.content ?? ''), done(o, { errMsg: 'showModal:ok', confirm: false, cancel: true })),
       request: (o: Callbacks & { url: string; method?: string; data?: unknown; header?: Record<string, string> }) => {
         const req = request(o.url, { method: o.method ?? 'GET', ca, headers: o.header }, (res) => {
