@@ -1,4 +1,7 @@
 import { directRoomId, type ChatMessage } from '@chatroom/server/protocol';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
 import type { KeyValueStorage } from '../src/lib/storage';
@@ -178,5 +181,39 @@ describe('messaging features of the mobile client against the real server', () =
     await bob.next((f) => f.event === 'typing' && f.roomid === dm);
     await bob.settled();
     expect(bob.events('typing').length).toBe(1);
+  });
+
+  it('after a server restart: a recall, the read cursor and a quote still work', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-msg-restart-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { SNAPSHOT_PATH: join(dir, 'snapshot.json') };
+    const first = await startTestServer(env);
+    const alice = await libClient(first, 'alice');
+    alice.client.joinRoom(ROOM);
+    alice.client.start();
+    await alice.joinedRoom(ROOM);
+    const sent = alice.client.send(ROOM, '重启前的话');
+    await alice.waitFor(() => alice.outbox.some((m) => m.id === sent.id && m.status === 'sent'), 'acked');
+    const seq = alice.outbox.find((m) => m.id === sent.id && m.seq !== undefined)!.seq!;
+    alice.client.openRoom(ROOM);
+    alice.client.closeRoom(ROOM);
+    await first.close();
+    await alice.waitFor(() => alice.client.state.status !== 'online', 'the socket gone');
+
+    const second = await startTestServer({ ...env, PORT: String(first.port) });
+    cleanups.push(() => second.close());
+    const joinedBefore = alice.joined.length;
+    await alice.waitFor(() => alice.joined.slice(joinedBefore).some((j) => j.roomid === ROOM), 'joined again after the restart', 20_000);
+    const bob = await peer(second, 'bob');
+    // Alice's read cursor survived the restart: nothing is unread.
+    expect(alice.client.unreadOf(ROOM)).toBe(0);
+    await bob.request({ event: 'message', roomid: ROOM, message: '引用重启前的', quote: { roomid: ROOM, seq }, id: 'q-after' });
+    const quoted = await alice.waitFor(() => alice.messages.find((m) => m.id === 'q-after'), 'the quote');
+    expect(quoted.quote).toMatchObject({ seq, excerpt: '重启前的话' });
+    expect(alice.client.recall(ROOM, seq)).toBe(true);
+    await bob.next((f) => f.event === 'message' && f.kind === 'recall' && f.recall === seq);
+    await alice.waitFor(() => alice.messages.some((m) => m.kind === 'recall' && m.recall === seq), 'the notice');
+    alice.client.appHidden();
+    expect(dump(alice.storage)).not.toContain('重启前的话');
   });
 });
