@@ -150,18 +150,22 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
     await dora.waitForBubble('加入后的消息');
     expect((await dora.bubbles()).map((b) => b.text)).not.toContain('旧消息 31');
     const deadline = Date.now() + 60_000;
-    let sawSpinner = false;
+    // The spinner shows while a page is asked for (a render before any reply can come): watch the DOM for it.
+    await dora.page.evaluate((sel) => {
+      const w = window as unknown as { sawSpinner: boolean };
+      w.sawSpinner = false;
+      new MutationObserver(() => (w.sawSpinner ||= document.querySelector(sel) !== null)).observe(document.body, { childList: true, subtree: true });
+    }, `${CHAT} .loading-older .spinner`);
     while (!(await dora.notices()).includes('更早的消息已不可查看')) {
       if (Date.now() > deadline) throw new Error(`never reached the start of history: ${JSON.stringify((await dora.bubbles()).slice(0, 3))}`);
       await dora.pullDown();
-      sawSpinner ||= (await dora.page.locator(`${CHAT} .loading-older .spinner`).count()) > 0;
       // The page asked, or there was nothing to ask: wait for the spinner to go either way.
       await dora.page.waitForFunction((sel) => !document.querySelector(sel), `${CHAT} .loading-older`);
     }
     const texts = (await dora.bubbles()).map((b) => b.text);
     // Kept when dora asked: the newest 100 of 131 (旧消息 32 to 130, and the one after she joined).
     expect(texts[0]).toBe('旧消息 32');
-    expect(sawSpinner).toBe(true);
+    expect(await dora.page.evaluate(() => (window as unknown as { sawSpinner: boolean }).sawSpinner)).toBe(true);
 
     // Away in the list while 30 more come: opening the room offers "30条新消息", which jumps to the first.
     await dora.backToList();

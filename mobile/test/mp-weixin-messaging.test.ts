@@ -1,21 +1,9 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
-import { MpWeixinRuntime } from './support/mp-weixin-runtime';
+import { launchApp, signIn, until } from './support/mp-weixin-app';
+import type { MpWeixinRuntime } from './support/mp-weixin-runtime';
 
-const MP_DIR = fileURLToPath(new URL('../dist/build/mp-weixin/', import.meta.url));
 const ROOM = 'mp-msg';
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -35,21 +23,9 @@ async function peer(target: TestServer, name: string): Promise<TestClient & { us
   return client;
 }
 
+/** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch). */
 function launch(target: TestServer, storage?: Map<string, unknown>): MpWeixinRuntime {
-  if (!existsSync(`${MP_DIR}app.json`)) throw new Error(`${MP_DIR} is not built: run npm run build -w mobile`);
-  const runtime = new MpWeixinRuntime(MP_DIR, target.tls?.cert, storage);
-  cleanups.push(() => runtime.kill());
-  runtime.start();
-  return runtime;
-}
-
-async function signIn(runtime: MpWeixinRuntime, name: string, wsUrl: string): Promise<void> {
-  const page = runtime.open('pages/login/index');
-  page.querySelector('.name-input')!.dispatchEvent('input', { detail: { value: name } });
-  page.querySelector('.server-input')!.dispatchEvent('input', { detail: { value: wsUrl } });
-  page.querySelector('.login-button')!.dispatchEvent('tap');
-  await until(() => runtime.record.navigations.includes('/pages/conversations/index'), 'login and the conversation list');
-  runtime.closePage(page);
+  return launchApp(target, cleanups, storage);
 }
 
 /** Everything the phone keeps, as one string. */

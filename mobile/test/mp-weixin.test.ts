@@ -1,25 +1,13 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
-import { MpWeixinRuntime } from './support/mp-weixin-runtime';
+import { launchApp, signIn, until } from './support/mp-weixin-app';
+import type { MpWeixinRuntime } from './support/mp-weixin-runtime';
 import { TcpProxy } from './support/tcp-proxy';
 
-const MP_DIR = fileURLToPath(new URL('../dist/build/mp-weixin/', import.meta.url));
 const ROOM = 'lobby';
 
 type Page = ReturnType<MpWeixinRuntime['open']>;
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Texts of a page's elements with a class (the simulator prefixes page classes with `main--`). */
 function texts(page: Page, className: string): string[] {
@@ -60,21 +48,7 @@ async function peer(target: TestServer, name: string, roomid = ROOM): Promise<Te
 
 /** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch). */
 function launch(target: TestServer, storage?: Map<string, unknown>): MpWeixinRuntime {
-  if (!existsSync(`${MP_DIR}app.json`)) throw new Error(`${MP_DIR} is not built: run npm run build -w mobile`);
-  const runtime = new MpWeixinRuntime(MP_DIR, target.tls?.cert, storage);
-  cleanups.push(() => runtime.kill());
-  runtime.start();
-  return runtime;
-}
-
-/** The login page: nickname and, since this build names no server, the server's address. */
-async function signIn(runtime: MpWeixinRuntime, name: string, wsUrl: string): Promise<void> {
-  const page = runtime.open('pages/login/index');
-  page.querySelector('.name-input')!.dispatchEvent('input', { detail: { value: name } });
-  page.querySelector('.server-input')!.dispatchEvent('input', { detail: { value: wsUrl } });
-  page.querySelector('.login-button')!.dispatchEvent('tap');
-  await until(() => runtime.record.navigations.includes('/pages/conversations/index'), 'login and the conversation list');
-  runtime.closePage(page);
+  return launchApp(target, cleanups, storage);
 }
 
 function joinedFrames(runtime: MpWeixinRuntime, socket: number): Array<Record<string, unknown>> {

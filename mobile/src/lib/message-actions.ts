@@ -1,5 +1,5 @@
 import type { GroupRole, QuoteSnapshot, RecallMark } from '@chatroom/server/protocol';
-import type { MessageItem } from './timeline';
+import type { MessageItem, TimelineItem } from './timeline';
 
 /**
  * How long after sending a message its sender may recall it. The server's RECALL_WINDOW_MS (default 2
@@ -48,26 +48,41 @@ export function quoteText(quote: QuoteSnapshot): string {
   return `${quote.name}：${quote.recalled ? '[该消息已撤回]' : quote.kind === 'image' ? '[图片]' : quote.excerpt ?? ''}`;
 }
 
+/** What a recall changes in a message, wherever it is kept (timeline item, archived message). */
+interface Recallable {
+  seq?: number;
+  quote?: QuoteSnapshot;
+  recalled?: RecallMark;
+  mentions?: string[];
+  mentionAll?: boolean;
+}
+
 /**
- * A recall reached this timeline: the message at `seq` becomes a tombstone (no text, no quote, no
- * mentions) and every quote of it turns recalled. True when anything changed.
+ * A recall of `seq` reached a list of messages: that message becomes a tombstone (its text cleared
+ * by `clearText`, no quote, no mentions) and every quote of it turns recalled. `skip`: entries that
+ * are not messages that can be recalled (notices). True when anything changed.
  */
-export function recallItems(items: Array<{ kind: string }>, seq: number, mark: RecallMark): boolean {
+export function recallIn<T extends Recallable>(list: T[], seq: number, mark: RecallMark, skip: (entry: T) => boolean, clearText: (entry: T) => void): boolean {
   let changed = false;
-  for (const entry of items) {
-    if (entry.kind !== 'message') continue;
-    const item = entry as MessageItem;
-    if (item.seq === seq && item.recallOf === undefined && !item.recalled) {
-      item.text = '';
-      item.recalled = mark;
-      delete item.quote;
-      delete item.mentions;
-      delete item.mentionAll;
+  for (const entry of list) {
+    if (skip(entry)) continue;
+    if (entry.seq === seq && !entry.recalled) {
+      clearText(entry);
+      entry.recalled = mark;
+      delete entry.quote;
+      delete entry.mentions;
+      delete entry.mentionAll;
       changed = true;
-    } else if (item.quote?.seq === seq && !item.quote.recalled) {
-      item.quote = recalledQuote(item.quote);
+    } else if (entry.quote?.seq === seq && !entry.quote.recalled) {
+      entry.quote = recalledQuote(entry.quote);
       changed = true;
     }
   }
   return changed;
+}
+
+/** A recall reached a timeline (recall notices themselves are left alone). */
+export function recallItems(items: TimelineItem[], seq: number, mark: RecallMark): boolean {
+  const messages = items.filter((i): i is MessageItem => i.kind === 'message');
+  return recallIn(messages, seq, mark, (item) => item.recallOf !== undefined, (item) => (item.text = ''));
 }

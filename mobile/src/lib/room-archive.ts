@@ -1,5 +1,5 @@
 import { ServerEvent, type ChatMessage, type RecallMark } from '@chatroom/server/protocol';
-import { recalledQuote } from './message-actions';
+import { recallIn } from './message-actions';
 import { utf8Length, type KeyValueStorage } from './storage';
 
 /** A message as kept on the phone: what the pages show, without the wire-only fields. */
@@ -121,21 +121,8 @@ export class RoomArchive {
    */
   recall(roomid: string, seq: number, mark: RecallMark): void {
     if (!this.records.has(roomid)) return;
-    let changed = false;
-    for (const message of this.record(roomid).messages) {
-      if (message.seq === seq && message.kind !== 'recall' && !message.recalled) {
-        message.message = '';
-        message.recalled = mark;
-        delete message.quote;
-        delete message.mentions;
-        delete message.mentionAll;
-        changed = true;
-      } else if (message.quote?.seq === seq && !message.quote.recalled) {
-        message.quote = recalledQuote(message.quote);
-        changed = true;
-      }
-    }
-    if (changed) this.touch(roomid);
+    const messages = this.record(roomid).messages;
+    if (recallIn(messages, seq, mark, (m) => m.kind === 'recall', (m) => (m.message = ''))) this.touch(roomid);
   }
 
   /** The record changed: it is written with the next batch. */

@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TestServer } from '../../../server/test/harness';
+import { MpWeixinRuntime } from './mp-weixin-runtime';
+
+/** The compiled mini-program the simulator runs. */
+export const MP_DIR = fileURLToPath(new URL('../../dist/build/mp-weixin/', import.meta.url));
+
+/** Polls `probe` until it gives a value (a wait on state, never a proof of absence). */
+export async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch); killed by `cleanups`. */
+export function launchApp(target: TestServer, cleanups: Array<() => unknown>, storage?: Map<string, unknown>): MpWeixinRuntime {
+  if (!existsSync(`${MP_DIR}app.json`)) throw new Error(`${MP_DIR} is not built: run npm run build -w mobile`);
+  const runtime = new MpWeixinRuntime(MP_DIR, target.tls?.cert, storage);
+  cleanups.push(() => runtime.kill());
+  runtime.start();
+  return runtime;
+}
+
+/** The login page: nickname and, since this build names no server, the server's address. */
+export async function signIn(runtime: MpWeixinRuntime, name: string, wsUrl: string): Promise<void> {
+  const page = runtime.open('pages/login/index');
+  page.querySelector('.name-input')!.dispatchEvent('input', { detail: { value: name } });
+  page.querySelector('.server-input')!.dispatchEvent('input', { detail: { value: wsUrl } });
+  page.querySelector('.login-button')!.dispatchEvent('tap');
+  await until(() => runtime.record.navigations.includes('/pages/conversations/index'), 'login and the conversation list');
+  runtime.closePage(page);
+}
