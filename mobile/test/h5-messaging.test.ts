@@ -98,6 +98,10 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
     // Eve read dora's message when it came (her chat was open): "1人已读" under it on dora's side.
     await dora.openFromList('team');
     await dora.waitForReadStates((states) => states.includes('1人已读'));
+    // Tapping it lists who read it.
+    await dora.page.locator(`${CHAT} .read-state`, { hasText: '1人已读' }).click();
+    await dora.page.locator('.uni-modal', { hasText: 'eve' }).waitFor();
+    expect(await dora.page.locator('.uni-modal .uni-modal__title').innerText()).toBe('1人已读');
     expect([...dora.errors, ...eve.errors]).toEqual([]);
   });
 
