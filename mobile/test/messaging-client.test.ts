@@ -95,6 +95,30 @@ describe('messaging features of the mobile client against the real server', () =
     expect(dump(back.storage)).not.toContain('鲍勃说错的话');
   });
 
+  it('a recall in a direct chat reaches the phone that was away, by catch-up', { timeout: 20_000 }, async () => {
+    const target = await server();
+    const alice = await libClient(target, 'alice');
+    alice.client.start();
+    await alice.online();
+    const bob = await connectAs(target, 'bob');
+    cleanups.push(() => bob.close());
+    const dm = directRoomId(alice.sessions.uid()!, bob.user.uid);
+    const said = await bob.request({ event: 'message', to: alice.sessions.uid(), message: '私聊里说错的', id: 'dm-wrong' });
+    await alice.waitFor(() => alice.texts(dm).includes('私聊里说错的'), 'the direct message');
+    alice.stop();
+    // Alice's other device is online, so the notice is not queued for her: this phone catches up by history.
+    const other = await connectAs(target, 'alice', alice.sessions.uid());
+    cleanups.push(() => other.close());
+    await other.settled();
+    await bob.request({ event: 'recall', roomid: dm, seq: said.seq, id: 'dm-recall' });
+    await other.next((f) => f.event === 'message' && f.kind === 'recall');
+    const back = await libClient(target, 'alice', { storage: alice.storage, session: alice.sessions.value });
+    back.client.start();
+    await back.waitFor(() => back.messages.find((m) => m.roomid === dm && m.kind === 'recall' && m.recall === said.seq), 'the recall, caught up');
+    back.client.appHidden();
+    expect(dump(back.storage)).not.toContain('私聊里说错的');
+  });
+
   it('read state: the cursor is reported when a chat is opened, synced from other devices, and shown to the peer', { timeout: 20_000 }, async () => {
     const target = await server();
     const alice = await aliceIn(target);
