@@ -101,6 +101,8 @@ describe("the course's own client works unchanged", () => {
     const bob = await courseUser('bob', 'u-bob', '1001');
     bob.into();
     await alice.until(() => alice.num === 2);
+    // bob types once his page shows him in (his own welcome), as a person would.
+    await bob.until(() => bob.items.length === 1);
     bob.submit('hi alice');
     await alice.until(() => alice.items.length === 3);
     alice.submit('hi bob');
