@@ -1,4 +1,4 @@
-import type { ChatMessage } from '@chatroom/server/protocol';
+import type { ChatMessage, GroupNotice } from '@chatroom/server/protocol';
 import type { OutgoingMessage, OutgoingStatus } from './outbox';
 
 export interface MessageItem {
@@ -14,6 +14,10 @@ export interface MessageItem {
   status: OutgoingStatus;
   /** Own failed messages: why (error-text.ts describeFailure). */
   errorCode?: number;
+  /** Refused while muted (4416): until when. */
+  errorUntil?: number;
+  /** A room's system notice (a grey line, not a bubble): what changed. */
+  system?: GroupNotice;
 }
 
 export interface NoticeItem {
@@ -44,6 +48,7 @@ export function fromServer(message: ChatMessage, selfUid: string | undefined): M
     seq: message.seq,
     own: message.uid === selfUid,
     status: 'sent',
+    ...(message.system ? { system: message.system } : {}),
   };
 }
 
@@ -60,6 +65,7 @@ export function fromOutgoing(message: OutgoingMessage, selfUid: string, selfName
     own: true,
     status: message.status,
     ...(message.errorCode !== undefined ? { errorCode: message.errorCode } : {}),
+    ...(message.errorUntil !== undefined ? { errorUntil: message.errorUntil } : {}),
   };
 }
 
@@ -96,4 +102,17 @@ export function formatTime(ts: number, now = Date.now(), withClock = true): stri
   if (ts >= startOfToday - 86_400_000) return join('昨天');
   if (date.getFullYear() === today.getFullYear()) return join(`${date.getMonth() + 1}月${date.getDate()}日`);
   return join(`${date.getFullYear()}年${date.getMonth() + 1}月${date.getDate()}日`);
+}
+
+/** A moment ahead (a mute's end): "今天 14:05", "明天 14:05", "3月7日 14:05", "2027年3月7日 14:05". */
+export function formatUntil(ts: number, now = Date.now()): string {
+  const date = new Date(ts);
+  const today = new Date(now);
+  const clock = `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+  const startOfToday = new Date(today.getFullYear(), today.getMonth(), today.getDate()).getTime();
+  const dayAfter = (days: number) => new Date(today.getFullYear(), today.getMonth(), today.getDate() + days).getTime();
+  if (ts < dayAfter(1) && ts >= startOfToday) return `今天 ${clock}`;
+  if (ts < dayAfter(2) && ts >= dayAfter(1)) return `明天 ${clock}`;
+  if (date.getFullYear() === today.getFullYear()) return `${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
+  return `${date.getFullYear()}年${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
 }
