@@ -1,7 +1,7 @@
 import { CloseCode, ErrorCode } from '@chatroom/server/protocol';
 import type { DisconnectCause } from './connection-state';
 import { NOT_CONNECTED } from './pending-requests';
-import { formatUntil } from './timeline';
+import { untilClock } from './group-view';
 
 /**
  * Every error and close code of the protocol (server/src/protocol.ts, docs/protocol.md) in plain
@@ -30,7 +30,7 @@ export function describeError(code: number, context: ErrorContext = {}): string 
     case ErrorCode.Forbidden:
       return '你没有权限进行此操作，仅群主或管理员可以';
     case ErrorCode.Muted:
-      return until === undefined ? '全员禁言中，仅群主和管理员可以发言' : `你已被禁言，${formatUntil(until)} 解除`;
+      return until === undefined ? '全员禁言中，仅群主和管理员可以发言' : `你已被禁言，至 ${untilClock(until)}`;
     case ErrorCode.Banned:
       return request === 'invite' ? '该用户已被加入黑名单，请先解除' : '你已被移出该群，无法加入';
     case ErrorCode.RoomFull:

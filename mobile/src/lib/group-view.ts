@@ -16,6 +16,28 @@ export function silencedUntil(group: Profile, now = Date.now()): number | 'all' 
   return undefined;
 }
 
+/** What the input bar says instead of the input while the user may not speak ('' when they may). */
+export function silencedText(group: Profile, now = Date.now()): string {
+  const until = silencedUntil(group, now);
+  if (until === undefined) return '';
+  if (until === 'all') return '全员禁言中，仅群主和管理员可以发言';
+  return `你已被禁言，至 ${untilClock(until, now)}`;
+}
+
+/** A mute's end as people say it: "14:30" today, "明天 14:30", "3月7日 14:30", "2027年3月7日 14:30". */
+export function untilClock(ts: number, now = Date.now()): string {
+  const date = new Date(ts);
+  const today = new Date(now);
+  const clock = `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+  const day = (offset: number) => new Date(today.getFullYear(), today.getMonth(), today.getDate() + offset).getTime();
+  if (ts >= day(0) && ts < day(1)) return clock;
+  if (ts >= day(1) && ts < day(2)) return `明天 ${clock}`;
+  if (date.getFullYear() === today.getFullYear()) return `${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
+  return `${date.getFullYear()}年${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
+}
+
+export const ROLE_LABELS: Record<GroupRole, string> = { owner: '群主', admin: '管理员', member: '' };
+
 export function roleOf(group: Profile, uid: string): GroupRole {
   if (group?.owner === uid) return 'owner';
   if (group?.admins?.includes(uid)) return 'admin';

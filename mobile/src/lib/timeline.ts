@@ -103,16 +103,3 @@ export function formatTime(ts: number, now = Date.now(), withClock = true): stri
   if (date.getFullYear() === today.getFullYear()) return join(`${date.getMonth() + 1}月${date.getDate()}日`);
   return join(`${date.getFullYear()}年${date.getMonth() + 1}月${date.getDate()}日`);
 }
-
-/** A moment ahead (a mute's end): "今天 14:05", "明天 14:05", "3月7日 14:05", "2027年3月7日 14:05". */
-export function formatUntil(ts: number, now = Date.now()): string {
-  const date = new Date(ts);
-  const today = new Date(now);
-  const clock = `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
-  const startOfToday = new Date(today.getFullYear(), today.getMonth(), today.getDate()).getTime();
-  const dayAfter = (days: number) => new Date(today.getFullYear(), today.getMonth(), today.getDate() + days).getTime();
-  if (ts < dayAfter(1) && ts >= startOfToday) return `今天 ${clock}`;
-  if (ts < dayAfter(2) && ts >= dayAfter(1)) return `明天 ${clock}`;
-  if (date.getFullYear() === today.getFullYear()) return `${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
-  return `${date.getFullYear()}年${date.getMonth() + 1}月${date.getDate()}日 ${clock}`;
-}
