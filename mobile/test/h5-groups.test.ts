@@ -100,7 +100,7 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     for (const server of servers) await server.close();
   });
 
-  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it', { timeout: 120_000 }, async () => {
+  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link', { timeout: 120_000 }, async () => {
     const server = await startTestServer({ STATIC_DIR: H5_DIR });
     servers.push(server);
     const olivia = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'olivia', `${server.httpUrl}/`);
@@ -173,11 +173,24 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     );
     expect(await max.listedRooms()).not.toContain(roomid);
 
+    // An invite link (the QR code's content): max opens it, sees the room's preview and comes back in.
+    await olivia.page.locator(`${SETTINGS} .link-make`).click();
+    await olivia.page.locator(`${SETTINGS} .sheet-item`).filter({ hasText: /^1天$/ }).click();
+    const shared = await olivia.page.locator(`${SETTINGS} .shared-text`).innerText();
+    expect(shared).toMatch(new RegExp(`^${server.httpUrl}/#/pages/join/index\\?roomid=${encodeURIComponent(roomid)}&link=[\\w-]+$`));
+    await max.page.goto(shared);
+    await max.page.locator('uni-page[data-page="pages/join/index"] .join-button').click();
+    await max.page.locator(`${CHAT} .input input`).waitFor();
+    await max.waitForTitle('家庭群');
+    await olivia.page.locator(`${SETTINGS} .member[data-uid="${maxUid}"]`).waitFor();
+
     // The owner's timeline has every change as a grey line; the list shows the room's name.
     await olivia.page.goBack();
     await olivia.waitForNotice('max被管理员移出群聊');
     const notices = await olivia.notices();
-    expect(notices).toEqual(expect.arrayContaining(['olivia邀请max加入了群聊', '@所有人 周六中午聚餐', 'max被管理员禁言10分钟', 'olivia关闭了全员禁言']));
+    expect(notices).toEqual(
+      expect.arrayContaining(['olivia邀请max加入了群聊', '@所有人 周六中午聚餐', 'max被管理员禁言10分钟', 'olivia关闭了全员禁言', 'max通过邀请链接加入了群聊']),
+    );
     await olivia.backToList();
     expect((await olivia.listRow(roomid)).name).toBe('家庭群');
     expect([...olivia.errors, ...max.errors]).toEqual([]);

@@ -28,6 +28,8 @@ export function describeError(code: number, context: ErrorContext = {}): string 
       if (request === 'message' || request === undefined) return '你已不在该聊天室，请重新加入后再发送';
       return '群聊不存在，或你不是该群成员';
     case ErrorCode.Forbidden:
+      if (request === 'admin' || request === 'transfer') return '仅群主可以进行此操作';
+      if (request === 'kick' || request === 'ban' || request === 'mute') return '没有权限：仅群主和管理员可以，且管理员不能处理群主或其他管理员';
       return '你没有权限进行此操作，仅群主或管理员可以';
     case ErrorCode.Muted:
       return until === undefined ? '全员禁言中，仅群主和管理员可以发言' : `你已被禁言，至 ${untilClock(until)}`;
