@@ -88,7 +88,8 @@ describe('connection state machine', () => {
   });
 
   it('a closed socket waits out the backoff, reconnects, and resumes each room after its last seq', async () => {
-    const { client, server, keys, texts } = setup();
+    // A fixed jitter: a random delay under 10 ms (one run in ten) would let the second attempt go within the first run().
+    const { client, server, keys, texts } = setup({ backoff: { baseMs: 100, capMs: 1_000, random: () => 0.5 } });
     client.joinRoom('lobby');
     client.start();
     await run();

@@ -172,7 +172,7 @@ describe('group management in the mobile client library, against the real server
     expect(preview).toMatchObject({ title: '读书会', private: true });
     expect(preview.role).toBeUndefined();
     const joined = await carol.client.joinWithLink(roomid, link.link);
-    expect(joined.group?.role).toBe('member');
+    expect(joined?.group?.role).toBe('member');
     expect(await alice.notice(roomid, 'linked')).toBe('carol通过邀请链接加入了群聊');
 
     const stranger = await rejection(dave.client.groups.profile(roomid));

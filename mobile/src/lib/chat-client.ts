@@ -279,10 +279,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   /**
    * Joins a room with an invite link's key (a private room's way in): resolves once joined, rejects
    * with RequestFailed (4419 a bad link, 4417 banned, 4418 full, NOT_CONNECTED) and forgets the room.
+   * Resolves with undefined when the room was joined on this socket already.
    */
-  joinWithLink(roomid: string, link: string): Promise<JoinedEvent> {
+  joinWithLink(roomid: string, link: string): Promise<JoinedEvent | undefined> {
     if (!this.link?.authed) return Promise.reject(new RequestFailed(NOT_CONNECTED));
-    const joined = this.requests.wait<JoinedEvent>(joinKey(roomid));
+    const joined = this.requests.wait<JoinedEvent | undefined>(joinKey(roomid));
     const sub = this.subscription(roomid);
     sub.link = link;
     sub.awaitingRooms = false;
