@@ -59,6 +59,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('connection state machine', () => {
@@ -89,7 +90,8 @@ describe('connection state machine', () => {
 
   it('a closed socket waits out the backoff, reconnects, and resumes each room after its last seq', async () => {
     // A fixed jitter: a random delay under 10 ms (one run in ten) would let the second attempt go within the first run().
-    const { client, server, keys, texts } = setup({ backoff: { baseMs: 100, capMs: 1_000, random: () => 0.5 } });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const { client, server, keys, texts } = setup();
     client.joinRoom('lobby');
     client.start();
     await run();
