@@ -100,7 +100,7 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     for (const server of servers) await server.close();
   });
 
-  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link', { timeout: 120_000 }, async () => {
+  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link, and a new user by the same link after signing in', { timeout: 120_000 }, async () => {
     const server = await startTestServer({ STATIC_DIR: H5_DIR });
     servers.push(server);
     const olivia = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'olivia', `${server.httpUrl}/`);
@@ -184,15 +184,23 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     await max.waitForTitle('家庭群');
     await olivia.page.locator(`${SETTINGS} .member[data-uid="${maxUid}"]`).waitFor();
 
+    // A new user scans the same QR code before signing in: after the login the invite opens by itself.
+    const nina = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'nina', shared);
+    await nina.page.locator('uni-page[data-page="pages/login/index"] .name-input input').fill('nina');
+    await nina.page.locator('uni-page[data-page="pages/login/index"] .login-button').click();
+    await nina.page.locator('uni-page[data-page="pages/join/index"] .join-button').click();
+    await nina.waitForTitle('家庭群');
+    await olivia.page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, `${SETTINGS} .member[data-uid]`);
+
     // The owner's timeline has every change as a grey line; the list shows the room's name.
     await olivia.page.goBack();
     await olivia.waitForNotice('max被管理员移出群聊');
     const notices = await olivia.notices();
     expect(notices).toEqual(
-      expect.arrayContaining(['olivia邀请max加入了群聊', '@所有人 周六中午聚餐', 'max被管理员禁言10分钟', 'olivia关闭了全员禁言', 'max通过邀请链接加入了群聊']),
+      expect.arrayContaining(['olivia邀请max加入了群聊', '@所有人 周六中午聚餐', 'max被管理员禁言10分钟', 'olivia关闭了全员禁言', 'max通过邀请链接加入了群聊', 'nina通过邀请链接加入了群聊']),
     );
     await olivia.backToList();
     expect((await olivia.listRow(roomid)).name).toBe('家庭群');
-    expect([...olivia.errors, ...max.errors]).toEqual([]);
+    expect([...olivia.errors, ...max.errors, ...nina.errors]).toEqual([]);
   });
 });
