@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../server/test/harness';
-import { PHONE_CONTEXT, chromiumAvailable, launchChromium } from './support/chromium';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../../server/test/harness';
+import { PHONE_CONTEXT, chromiumAvailable, chromiumSuite } from './support/chromium';
 import { H5User } from './support/h5-user';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));
@@ -87,24 +86,13 @@ class GroupPages {
 }
 
 describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner creates a private room, invites, mutes, kicks', () => {
-  let browser: Browser | undefined;
-  const servers: TestServer[] = [];
-
-  beforeAll(async () => {
-    if (!existsSync(`${H5_DIR}index.html`)) throw new Error(`${H5_DIR} is not built: run npm run build -w mobile`);
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    for (const server of servers) await server.close();
-  });
+  const { browser, servers } = chromiumSuite(H5_DIR);
 
   it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link, and a new user by the same link after signing in', { timeout: 120_000 }, async () => {
     const server = await startTestServer({ STATIC_DIR: H5_DIR });
     servers.push(server);
-    const olivia = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'olivia', `${server.httpUrl}/`);
-    const max = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'max', `${server.httpUrl}/`);
+    const olivia = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'olivia', `${server.httpUrl}/`);
+    const max = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'max', `${server.httpUrl}/`);
     await olivia.login();
     await max.login();
     const owner = new GroupPages(olivia);
@@ -185,7 +173,7 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     await olivia.page.locator(`${SETTINGS} .member[data-uid="${maxUid}"]`).waitFor();
 
     // A new user scans the same QR code before signing in: after the login the invite opens by itself.
-    const nina = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'nina', shared);
+    const nina = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'nina', shared);
     await nina.page.locator('uni-page[data-page="pages/login/index"] .name-input input').fill('nina');
     await nina.page.locator('uni-page[data-page="pages/login/index"] .login-button').click();
     await nina.page.locator('uni-page[data-page="pages/join/index"] .join-button').click();
