@@ -296,7 +296,8 @@ describe('the compiled mp-weixin build, run headless against the real server', (
     await until(() => list.dom.querySelector(`[data-roomid="${roomid}"] .main--name`)?.textContent === '家庭群', 'the room listed by its name');
 
     const chat = runtime.open('pages/chat/index', { roomid });
-    await until(() => texts(chat, 'group-notice-text').includes('周六中午聚餐'), 'the notice on entry');
+    // The notice is a component of the page: its classes carry the component's prefix, not `main--`.
+    await until(() => chat.dom.querySelector('[class*="group-notice-text"]')?.textContent === '周六中午聚餐', 'the notice on entry');
     await owner.request({ event: 'mute', roomid, user: uid, seconds: 600 });
     await until(() => texts(chat, 'silenced-text')[0]?.startsWith('你已被禁言，至'), 'the mute in the input bar');
     expect(texts(chat, 'notice-text')).toContain('小林被管理员禁言10分钟');
