@@ -15,6 +15,8 @@ export interface OutgoingMessage {
   seq?: number;
   /** Why it failed: the server's error code, or 0 for "no ack in time". */
   errorCode?: number;
+  /** Refused while muted (4416): when the mute ends. */
+  errorUntil?: number;
 }
 
 const STORAGE_KEY = 'outbox';
@@ -71,14 +73,15 @@ export class Outbox {
     this.disarm(id);
     this.entries.delete(id);
     this.save();
-    return { ...message, status: 'sent', seq, errorCode: undefined };
+    return { ...message, status: 'sent', seq, errorCode: undefined, errorUntil: undefined };
   }
 
-  fail(id: string, errorCode: number): OutgoingMessage | undefined {
+  fail(id: string, errorCode: number, until?: number): OutgoingMessage | undefined {
     const message = this.entries.get(id);
     if (!message || message.status !== 'sending') return undefined;
     message.status = 'failed';
     message.errorCode = errorCode;
+    if (until !== undefined) message.errorUntil = until;
     this.disarm(id);
     this.save();
     return { ...message };
@@ -90,6 +93,7 @@ export class Outbox {
     if (!message || message.status !== 'failed') return undefined;
     message.status = 'sending';
     message.errorCode = undefined;
+    message.errorUntil = undefined;
     this.save();
     if (this.running) this.arm(message);
     return { ...message };

@@ -31,7 +31,8 @@ export class ReadMarks {
     if (message.seq <= record.readSeq) return;
     if (this.visible(message.roomid) || message.uid === this.selfUid()) {
       record.readSeq = message.seq;
-    } else {
+    } else if (!message.system || message.system.mentionAll) {
+      // A room's system notices are not news to count, but a new notice (@所有人) is.
       record.unread += 1;
       this.changed(message.roomid, record.unread);
     }

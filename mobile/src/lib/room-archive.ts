@@ -1,8 +1,8 @@
-import { ServerEvent, type ChatMessage } from '@chatroom/server/protocol';
+import { ServerEvent, type ChatMessage, type GroupProfile } from '@chatroom/server/protocol';
 import { utf8Length, type KeyValueStorage } from './storage';
 
 /** A message as kept on the phone: what the pages show, without the wire-only fields. */
-export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> & { to?: string };
+export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> & Pick<Partial<ChatMessage>, 'to' | 'system'>;
 
 /** One room or direct chat on the phone: one storage key, written whole, so its parts never disagree. */
 export interface RoomRecord {
@@ -17,6 +17,11 @@ export interface RoomRecord {
   unread: number;
   /** Direct chats: the other member's name, for the title before any message. */
   peerName?: string;
+  /** Rooms: the title and whether it is private (from `rooms`, `invited` or the profile), for the list before any network. */
+  title?: string;
+  private?: boolean;
+  /** Rooms: the profile as the user last saw it as a member (the notice, their role and mute), without the admin lists. */
+  group?: GroupProfile;
 }
 
 export interface ArchiveLimits {
@@ -209,8 +214,8 @@ export class RoomArchive {
 }
 
 function keep(message: ChatMessage): KeptMessage {
-  const { id, seq, ts, uid, name, message: text, to } = message;
-  return to ? { id, seq, ts, uid, name, message: text, to } : { id, seq, ts, uid, name, message: text };
+  const { id, seq, ts, uid, name, message: text, to, system } = message;
+  return { id, seq, ts, uid, name, message: text, ...(to ? { to } : {}), ...(system ? { system } : {}) };
 }
 
 /** A kept message as the client emits it. */

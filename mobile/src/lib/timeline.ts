@@ -1,4 +1,4 @@
-import type { ChatMessage } from '@chatroom/server/protocol';
+import type { ChatMessage, GroupNotice } from '@chatroom/server/protocol';
 import type { OutgoingMessage, OutgoingStatus } from './outbox';
 
 export interface MessageItem {
@@ -14,6 +14,10 @@ export interface MessageItem {
   status: OutgoingStatus;
   /** Own failed messages: why (error-text.ts describeFailure). */
   errorCode?: number;
+  /** Refused while muted (4416): until when. */
+  errorUntil?: number;
+  /** A room's system notice (a grey line, not a bubble): what changed. */
+  system?: GroupNotice;
 }
 
 export interface NoticeItem {
@@ -44,6 +48,7 @@ export function fromServer(message: ChatMessage, selfUid: string | undefined): M
     seq: message.seq,
     own: message.uid === selfUid,
     status: 'sent',
+    ...(message.system ? { system: message.system } : {}),
   };
 }
 
@@ -60,6 +65,7 @@ export function fromOutgoing(message: OutgoingMessage, selfUid: string, selfName
     own: true,
     status: message.status,
     ...(message.errorCode !== undefined ? { errorCode: message.errorCode } : {}),
+    ...(message.errorUntil !== undefined ? { errorUntil: message.errorUntil } : {}),
   };
 }
 
