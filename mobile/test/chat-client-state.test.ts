@@ -59,6 +59,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('connection state machine', () => {
@@ -88,6 +89,8 @@ describe('connection state machine', () => {
   });
 
   it('a closed socket waits out the backoff, reconnects, and resumes each room after its last seq', async () => {
+    // A fixed jitter: a random delay under 10 ms (one run in ten) would let the second attempt go within the first run().
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const { client, server, keys, texts } = setup();
     client.joinRoom('lobby');
     client.start();

@@ -255,4 +255,35 @@ describe('the compiled mp-weixin build, run headless against the real server', (
     await until(() => texts(chat, 'text').includes('我回来了'), 'bob’s message after coming back');
     expect(texts(chat, 'notice-text')).toEqual(['欢迎bob加入聊天室']);
   });
+  it('groups: an invited member sees the room by its name, the notice on entry, the mute in the input bar and 群设置 with roles; a kick takes the room off the list', { timeout: 30_000 }, async () => {
+    const target = await server();
+    const runtime = launch(target);
+    await signIn(runtime, '小林', target.url);
+    const uid = (JSON.parse(String(runtime.record.storage.get('chat.session'))) as { uid: string }).uid;
+    const list = runtime.open('pages/conversations/index');
+    const owner = await connectAs(target, '老王');
+    cleanups.push(() => owner.close());
+    const roomid = (await owner.request({ event: 'create', title: '家庭群', private: true })).roomid as string;
+    await owner.join(roomid);
+    await owner.request({ event: 'update', roomid, notice: '周六中午聚餐' });
+    await owner.request({ event: 'invite', roomid, user: uid });
+    await until(() => list.dom.querySelector(`[data-roomid="${roomid}"] .main--name`)?.textContent === '家庭群', 'the room listed by its name');
+
+    const chat = runtime.open('pages/chat/index', { roomid });
+    // The notice is a component of the page: its classes carry the component's prefix, not `main--`.
+    await until(() => chat.dom.querySelector('[class*="group-notice-text"]')?.textContent === '周六中午聚餐', 'the notice on entry');
+    await owner.request({ event: 'mute', roomid, user: uid, seconds: 600 });
+    await until(() => texts(chat, 'silenced-text')[0]?.startsWith('你已被禁言，至'), 'the mute in the input bar');
+    expect(texts(chat, 'notice-text')).toContain('小林被管理员禁言10分钟');
+
+    const settings = runtime.open('pages/room-settings/index', { roomid });
+    await until(() => texts(settings, 'member-name').length === 2, 'both members in 群设置');
+    expect(texts(settings, 'role')).toEqual(['群主']);
+    expect(texts(settings, 'muted-tag')[0]).toMatch(/^禁言至 /);
+    runtime.closePage(settings);
+
+    await owner.request({ event: 'kick', roomid, user: uid });
+    await until(() => !list.dom.querySelector(`[data-roomid="${roomid}"]`), 'the room gone from the list');
+    await until(() => runtime.record.toasts.includes('你已被老王移出群聊“家庭群”'), 'the toast saying who removed the user');
+  });
 });

@@ -102,6 +102,7 @@ describe('attacks on memory', () => {
       const deadline = Date.now() + 20_000;
       while ((await server!.metric('chatroom_slow_consumer_closes_total')) < 1) {
         if (Date.now() > deadline) throw new Error('the attacker was not closed as a slow consumer');
+        // Polls the metric until the deadline (the client is paused: no reply can come to it).
         await new Promise((r) => setTimeout(r, 100));
       }
     });

@@ -39,6 +39,7 @@ describe('certificate renewal', () => {
       const deadline = Date.now() + 5000;
       while ((await servedCommonName(server.port)) !== 'second.example.test') {
         if (Date.now() > deadline) throw new Error('the renewed certificate was not picked up');
+        // Polls a new handshake until the deadline: the reload is on the server's own timer.
         await sleep(100);
       }
       // The socket opened before the renewal is still there and still works.

@@ -5,7 +5,6 @@
  * requeue of a direct message that met only a closing connection, and what an abrupt close keeps.
  */
 
-import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBackend } from '../src/backends.ts';
 import { loadConfig } from '../src/config.ts';

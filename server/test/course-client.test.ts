@@ -39,7 +39,7 @@ class CourseClient {
 
   submit(inputValue: string): void {
     this.wsHandle.send(JSON.stringify({ name: this.name, message: inputValue, event: 'message' }));
-    this.items.push(this.name + ': ' + inputValue);
+    this.items.push(`${this.name}: ${inputValue}`);
   }
 
   onMessage(evt: { data: string }): void {
@@ -51,11 +51,11 @@ class CourseClient {
     }
     if (msg.num) this.num = msg.num;
     if (msg.event === 'login') {
-      this.items.push('欢迎' + msg.name + '加入聊天室!');
+      this.items.push(`欢迎${msg.name}加入聊天室!`);
     } else if (msg.event === 'logout') {
-      this.items.push(msg.name + '已经退出了聊天室!');
+      this.items.push(`${msg.name}已经退出了聊天室!`);
     } else if (msg.name !== this.name) {
-      this.items.push(msg.name + ': ' + msg.message);
+      this.items.push(`${msg.name}: ${msg.message}`);
     }
   }
 
@@ -75,6 +75,7 @@ class CourseClient {
     const deadline = Date.now() + ms;
     while (!probe()) {
       if (Date.now() > deadline) throw new Error(`timed out; items: ${JSON.stringify(this.items)}`);
+      // Polls the rendered lines until the deadline above.
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -101,11 +102,15 @@ describe("the course's own client works unchanged", () => {
     const bob = await courseUser('bob', 'u-bob', '1001');
     bob.into();
     await alice.until(() => alice.num === 2);
+    // bob types once his page shows him in (his own welcome), as a person would.
+    await bob.until(() => bob.items.length === 1);
     bob.submit('hi alice');
     await alice.until(() => alice.items.length === 3);
     alice.submit('hi bob');
     await bob.until(() => bob.items.includes('alice: hi bob'));
-    // Some heartbeats pass: answered, never rendered.
+    // Some heartbeats pass (every 200 ms here): answered, never rendered. Time passing is the point:
+    // the course's client sends no request ids, so no reply could stand in for it, and the final
+    // check of every line rendered shows no ping became one.
     await new Promise((r) => setTimeout(r, 500));
     bob.close();
     await alice.until(() => alice.items.length === 5);

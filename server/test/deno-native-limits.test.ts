@@ -5,7 +5,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
@@ -153,8 +152,8 @@ describe('the native Deno adapter where Deno sets no limit', () => {
       const watcher = await connectAs(server, 'watcher');
       const slow = await connectAs(server, 'slow');
       for (const c of [sender, watcher, slow]) await c.join('firehose');
-      const socket = (slow.ws as unknown as { _socket: Socket })._socket;
-      socket.pause();
+      // ws's own pause: it stops reading the TCP socket, so the server's writes back up.
+      slow.ws.pause();
       // Until the server gives up on the paused member: the kernel's buffers fill first, then Deno's
       // queue. Paced in bursts of 160 KB, which the members that read take without a backlog.
       const body = 'z'.repeat(16_000);
@@ -168,7 +167,7 @@ describe('the native Deno adapter where Deno sets no limit', () => {
       await expect(connect(server, { token: slow.user.token })).rejects.toThrow('429');
 
       // Once it reads, it gets its close frame and answers it: the socket is really closed.
-      socket.resume();
+      slow.ws.resume();
       expect(await slow.closed).toBe(CloseCode.SlowConsumer);
       const next = await connect(server, { token: slow.user.token });
       await Promise.all([next.close(), sender.close(), watcher.close()]);

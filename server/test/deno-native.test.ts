@@ -75,6 +75,7 @@ describe('the native Deno adapter', () => {
       const deadline = Date.now() + 5000;
       while ((await handshake(server.port, 'TLSv1.2')).commonName !== 'second.example.test') {
         if (Date.now() > deadline) throw new Error('the renewed certificate was not picked up');
+        // Polls a new handshake until the deadline: the reload is on the server's own timer.
         await sleep(100);
       }
       // Deno.serve closes the retired listener's sockets with 1001: clients reconnect and resume.

@@ -71,7 +71,7 @@ function transmit(client: TestClient, item: Wire): void {
   if (item.kind === 'text') ws.send(item.data);
   else if (item.kind === 'binary') ws.send(item.data, { binary: true });
   else if (item.kind === 'bad-utf8') ws.send(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), { binary: false });
-  else item.parts.forEach((part, i) => ws.send(part, { fin: i === item.parts.length - 1 }));
+  else for (const [i, part] of item.parts.entries()) ws.send(part, { fin: i === item.parts.length - 1 });
 }
 
 describe('fuzzing frames over real sockets', () => {

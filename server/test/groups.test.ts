@@ -71,9 +71,14 @@ describe('creating and naming a room', () => {
     const updated = await owner.request({ event: 'update', roomid: 'team-room', notice: '周五发版\n请大家留意' });
     expect(updated.notice).toMatchObject({ text: '周五发版\n请大家留意', uid: owner.user.uid, name: 'owner' });
     const announced = await member.next((f) => f.event === 'message' && f.system !== undefined);
-    expect(announced).toMatchObject({ message: '@所有人 周五发版\n请大家留意', system: { type: 'notice', mentionAll: true } });
+    expect(announced).toMatchObject({ message: '@所有人 周五发版\n请大家留意', mentionAll: true, system: { type: 'notice', mentionAll: true } });
+    // Until the member reads it, the notice counts as a mention of them ([有人@我]) on every device.
     const later = await connectAs(server, 'member', member.user.uid);
-    expect((await later.join('team-room')).group).toMatchObject({ role: 'member', notice: { text: '周五发版\n请大家留意' } });
+    const rejoined = await later.join('team-room');
+    expect(rejoined).toMatchObject({ group: { role: 'member', notice: { text: '周五发版\n请大家留意' } }, mention: announced.seq });
+    expect(await later.request({ event: 'read', roomid: 'team-room', seq: announced.seq as number, id: 'r' })).toMatchObject({ event: 'read', seq: announced.seq });
+    const rooms = await later.request({ event: 'rooms' });
+    expect((rooms.rooms as { roomid: string; mention?: number }[]).find((r) => r.roomid === 'team-room')).not.toHaveProperty('mention');
     await Promise.all([owner.close(), member.close(), later.close()]);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directRoomId } from '../src/protocol.ts';
-import { connectAs, sleep, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -112,8 +112,12 @@ describe('direct messages', () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
     const bobUid = bob.user.uid;
+    // A room they share shows when bob is gone: the server marks him offline for direct messages
+    // before it tells his rooms he left, so after alice's logout notice what she sends is queued.
+    await alice.join('dm-offline-witness');
+    await bob.join('dm-offline-witness');
     await bob.close();
-    await sleep(50);
+    await alice.nextEvent('logout', { roomid: 'dm-offline-witness', uid: bobUid });
     for (const text of ['one', 'two', 'three']) await alice.request({ event: 'message', to: bobUid, message: text });
     const back = await connectAs(server, 'bob', bobUid);
     await back.waitFor(() => back.messages().length === 3);
@@ -123,9 +127,15 @@ describe('direct messages', () => {
     await secondDevice.settled();
     expect(secondDevice.messages()).toHaveLength(0);
     expect(back.messages()).toHaveLength(3);
-    // The conversation shows in both users' room lists.
+    // The conversation shows in both users' room lists (next to the room they share).
     const rooms = await back.request({ event: 'rooms' });
-    expect(rooms.rooms).toEqual([expect.objectContaining({ roomid: directRoomId(alice.user.uid, bobUid), peer: { uid: alice.user.uid, name: 'alice' } })]);
+    expect(rooms.rooms).toHaveLength(2);
+    expect(rooms.rooms).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ roomid: directRoomId(alice.user.uid, bobUid), peer: { uid: alice.user.uid, name: 'alice' } }),
+        expect.objectContaining({ roomid: 'dm-offline-witness' }),
+      ]),
+    );
     await Promise.all([alice.close(), back.close(), secondDevice.close()]);
   });
 

@@ -39,7 +39,7 @@ export async function startProcessServer(env: Record<string, string> = {}): Prom
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('\n')}\n${stderr}`)), 15_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      let newline;
+      let newline: number;
       while ((newline = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);

@@ -4,6 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatStore } from '../src/core/store.ts';
 import { directRoomId } from '../src/protocol.ts';
 import { connectAs, sleep, type TestClient } from './harness.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
@@ -87,13 +88,18 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     await sender.join('x-twice');
     await sender.say('x-twice', 'to both');
     await sender.request({ event: 'message', to: laptop.user.uid, message: 'dm 3', id: 'dm-c' });
-    await phone.waitFor(() => phone.messages().length === 4);
-    await tablet.waitFor(() => tablet.messages().length === 2);
-    await sleep(200);
-    expect(phone.messages().map((m) => m.message)).toEqual(['dm 1', 'dm 2', 'to both', 'dm 3']);
+    // A barrier across nodes: the sender's node publishes in order and each node's subscriber
+    // receives in order, so once this last message is on both devices, so is every copy of what
+    // came before it; their own requests' replies then cover what their own node sent them.
+    await sender.request({ event: 'message', to: laptop.user.uid, message: 'last', id: 'dm-last' });
+    for (const device of [phone, tablet]) {
+      await device.nextEvent('message', { id: 'dm-last' });
+      await device.settled();
+    }
+    expect(phone.messages().map((m) => m.message)).toEqual(['dm 1', 'dm 2', 'to both', 'dm 3', 'last']);
     expect(phone.messages().slice(0, 2).every((m) => m.replay === true)).toBe(true);
     // The inbox went to the first connection only.
-    expect(tablet.messages().map((m) => m.message)).toEqual(['to both', 'dm 3']);
+    expect(tablet.messages().map((m) => m.message)).toEqual(['to both', 'dm 3', 'last']);
     await Promise.all([sender.close(), phone.close(), tablet.close()]);
   });
 
@@ -101,12 +107,24 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     // Node b is slow to clean up (as under load): Redis still lists frank's closed connection, so
     // the sender's node sends the message live; it finds only a closed socket on b, and must land
     // in frank's inbox instead of nowhere.
+    let requeued!: () => void;
+    const queuedBySlowNode = new Promise<void>((resolve) => {
+      requeued = resolve;
+    });
     const slow = await startInProcessNode(redis.url, {}, {
       wrapStore: (store) =>
         new Proxy(store, {
           get(target, property, receiver) {
+            // The slow node's only queueing is frank's requeued message: the test sees it done.
+            if (property === 'queueDirect') {
+              return async (...args: Parameters<ChatStore['queueDirect']>) => {
+                await target.queueDirect(...args);
+                requeued();
+              };
+            }
             if (property !== 'disconnectUser') return Reflect.get(target, property, receiver);
             return async (uid: string, connId: string) => {
+              // The slowness under test, not a wait for something: the cleanup takes this long.
               await sleep(300);
               return target.disconnectUser(uid, connId);
             };
@@ -119,7 +137,7 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
       await frank.close();
       await sender.request({ event: 'message', to: frank.user.uid, message: 'while closing', id: 'closing-1' });
       // The slow node requeues once its cleanup is done; coming back earlier is the next test's race.
-      await sleep(400);
+      await queuedBySlowNode;
       const back = await connectAs(c, 'frank', frank.user.uid);
       await back.waitFor(() => back.messages().length === 1, 3000, 'the message from the inbox');
       // Everything sent before this reply has arrived by now: the message came once.
@@ -172,7 +190,11 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     await phone.nextEvent('left', { roomid: 'x-leave' });
     expect(await bob.nextEvent('logout', { uid: alice.user.uid })).toMatchObject({ reason: 'leave', num: 1, total: 1 });
     await bob.say('x-leave', 'after leave');
-    await sleep(200);
+    // A barrier across nodes: bob's node publishes his direct message after the room message, and
+    // the phone's node receives them in that order, so once it is on the phone, the room message
+    // would have been too.
+    await bob.request({ event: 'message', to: alice.user.uid, message: 'after the room', id: 'x-leave-dm' });
+    await phone.nextEvent('message', { id: 'x-leave-dm' });
     expect(phone.messages('x-leave')).toHaveLength(0);
     await Promise.all([alice.close(), phone.close(), bob.close()]);
   });

@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directRoomId } from '../src/protocol.ts';
-import { connectAs, sleep, type TestClient } from './harness.ts';
+import { connectAs, sleep } from './harness.ts';
 import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
@@ -58,6 +58,7 @@ describe.skipIf(unavailable !== undefined)('Redis at maxmemory', () => {
           const again = await sender.request({ event: 'message', to, message: BIG, id });
           if (again.event === 'ack') break;
           expect(attempt).toBeLessThan(10);
+          // Paces the resends, as a client backs off; not a wait for anything.
           await sleep(50);
         }
       }

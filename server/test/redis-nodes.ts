@@ -96,7 +96,7 @@ export async function startServerProcess(merged: Record<string, string>, tls?: {
     const timer = setTimeout(() => reject(new Error(`node did not start:\n${logs.join('\n')}\n${stderr}`)), 15_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      let newline;
+      let newline: number;
       while ((newline = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
@@ -155,6 +155,7 @@ export async function sayUntilAcked(client: TestClient, roomid: string, message:
     const reply = await client.request({ event: 'message', roomid, message, id }, 15_000);
     if (reply.event === 'ack') return reply;
     if (reply.event !== 'error' || reply.code !== 4503) throw new Error(`${id}: not a refusal to resend: ${JSON.stringify(reply)}`);
+    // A client's back-off between resends: time passing is the point, bounded by the attempts.
     await sleep(150);
   }
   throw new Error(`${id} never acknowledged`);

@@ -67,6 +67,7 @@ describe.skipIf(unavailable !== undefined)('Redis paused (SIGSTOP) under two nod
       expect(ms).toBeLessThan(ANSWER_BOUND_MS);
     }
 
+    // The stall under test lasts at least a second, whatever the checks above took.
     await sleep(Math.max(0, pausedAt + 1000 - Date.now()));
     redis.resume();
     for (const node of nodes) await expect.poll(async () => (await httpRequest(node, '/healthz')).status, { timeout: 5000 }).toBe(200);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../src/protocol.ts';
+import { ErrorCode, type RoomSummary } from '../src/protocol.ts';
 import { connectAs, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
@@ -58,11 +58,21 @@ describe('join notices and counts', () => {
     const joined = await phone.join('r-twice');
     expect(joined).toMatchObject({ num: 1, total: 1 });
     expect(alice.events('login', 'r-twice')).toHaveLength(1);
+    // A witness: bob is in r-twice and in r-probe, where the phone is alice's only connection. The
+    // server leaves a closing connection's rooms one after another, in the order it joined them, so
+    // the phone's logout from r-probe reaches bob after anything its close said in r-twice.
+    const bob = await connectAs(server, 'bob');
+    await bob.join('r-twice');
+    await bob.join('r-probe');
+    await phone.join('r-probe');
     await phone.close();
-    // Still online on the first connection: no logout.
-    await new Promise((r) => setTimeout(r, 200));
+    await bob.nextEvent('logout', { roomid: 'r-probe', uid: alice.user.uid });
+    // Still online on the first connection: no logout in r-twice, for bob nor (after her own
+    // request and its reply) for alice.
+    expect(bob.events('logout', 'r-twice')).toHaveLength(0);
+    await alice.settled();
     expect(alice.events('logout', 'r-twice')).toHaveLength(0);
-    await alice.close();
+    await Promise.all([alice.close(), bob.close()]);
   });
 });
 
@@ -132,7 +142,7 @@ describe('presence and the rooms list', () => {
     await alice.join('list-2');
     await alice.say('list-2', 'latest words');
     const reply = await alice.request({ event: 'rooms' });
-    const rooms = reply.rooms as Array<Record<string, any>>;
+    const rooms = reply.rooms as RoomSummary[];
     expect(rooms.map((r) => r.roomid).sort()).toEqual(['list-1', 'list-2']);
     const two = rooms.find((r) => r.roomid === 'list-2')!;
     expect(two).toMatchObject({ num: 1, total: 1, lastSeq: 1 });

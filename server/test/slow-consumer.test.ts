@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
 import { connectAs, httpRequest, startTestServer, type TestServer } from './harness.ts';
@@ -23,8 +22,8 @@ describe('slow consumers', () => {
     const fast = await connectAs(server, 'fast');
     const slow = await connectAs(server, 'slow');
     for (const c of [sender, fast, slow]) await c.join('firehose');
-    const socket = (slow.ws as unknown as { _socket: Socket })._socket;
-    socket.pause();
+    // ws's own pause: it stops reading the TCP socket, so the server's writes back up.
+    slow.ws.pause();
     const body = 'z'.repeat(4000);
     // Paced so the fast member keeps up; the paused one falls behind by the whole stream (16 MB).
     // Once the server gave up on it, it reads again: its close frame waits behind what was queued.
@@ -33,10 +32,10 @@ describe('slow consumers', () => {
       sender.send({ event: 'message', roomid: 'firehose', message: body, id: `f${i}` });
       if (i % 50 === 49) {
         await fast.waitFor(() => fast.messages('firehose').length === i + 1, 5000, `message ${i + 1}`);
-        if (socket.isPaused() && (await slowConsumerCloses()) > 0) socket.resume();
+        if (slow.ws.isPaused && (await slowConsumerCloses()) > 0) slow.ws.resume();
       }
     }
-    socket.resume();
+    slow.ws.resume();
     expect(await slow.closed).toBe(CloseCode.SlowConsumer);
     expect(slow.messages('firehose').length).toBeLessThan(count);
     expect((await fast.nextEvent('logout', { uid: slow.user.uid })).name).toBe('slow');

@@ -123,7 +123,9 @@ describe('soak', () => {
         }
       };
 
-      await sleep(500);
+      // Every member's notices have arrived (each one's request and its reply) before the baseline.
+      const settled = (): Promise<unknown> => Promise.all(members.map((member) => member.client!.settled()));
+      await settled();
       const rssStart = rssKiB(child.pid!);
       const startedAt = Date.now();
       const endAt = startedAt + SECONDS * 1000;
@@ -132,6 +134,7 @@ describe('soak', () => {
       const sampling = (async () => {
         while (Date.now() < endAt) {
           heapSamples.push([Date.now() - startedAt, await heapUsedKiB(server)]);
+          // The sampling interval: time passing is the point here.
           await sleep(200);
         }
       })();
@@ -156,17 +159,19 @@ describe('soak', () => {
             batch.push((i % 2 === 0 ? client.drop() : client.close()).then(() => bring(member)));
           }
           await Promise.all(batch);
+          // Paces the churn (about 3 reconnections per 50 ms), not a wait for anything.
           await sleep(50);
         }
       })();
       await Promise.all([publishing, churning, sampling]);
-      // Let the last deliveries land, then every member catches up once more with since.
-      await sleep(500);
+      // The last deliveries have landed (every message was fanned out before its ack, and each
+      // member's own request and reply comes after), then every member catches up once more with since.
+      await settled();
       for (const member of members) {
         await member.client!.close();
         await bring(member);
       }
-      await sleep(500);
+      await settled();
       const rssEnd = rssKiB(child.pid!);
 
       let lost = 0;

@@ -22,27 +22,47 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
+/** One JSON log line of the server: `msg` and whatever fields it carries. */
+interface LogLine {
+  msg: string;
+  level?: string;
+  url?: string;
+  http?: string;
+  [field: string]: unknown;
+}
+
+/** The line the server logs about the certificate it serves. */
+interface TlsCertificateLog extends LogLine {
+  msg: 'tls certificate';
+  source: string;
+  subject: string;
+  validTo: string;
+  path: string;
+}
+
+const tlsCertificateLog = (logs: LogLine[]): TlsCertificateLog | undefined => logs.find((l): l is TlsCertificateLog => l.msg === 'tls certificate');
+
 interface Started {
   child: ChildProcess;
   server: TestServer;
-  logs: Array<Record<string, any>>;
+  logs: LogLine[];
   exited: Promise<number | null>;
 }
 
-function run(env: Record<string, string>): { child: ChildProcess; logs: Array<Record<string, any>>; stderr: () => string; exited: Promise<number | null> } {
+function run(env: Record<string, string>): { child: ChildProcess; logs: LogLine[]; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '1500', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  const logs: Array<Record<string, any>> = [];
+  const logs: LogLine[] = [];
   let err = '';
   let buffered = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
     const lines = buffered.split('\n');
     buffered = lines.pop()!;
-    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line));
+    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
   });
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -52,15 +72,16 @@ function run(env: Record<string, string>): { child: ChildProcess; logs: Array<Re
 async function start(env: Record<string, string>): Promise<Started> {
   const proc = run(env);
   const deadline = Date.now() + 15_000;
-  let listening: Record<string, any> | undefined;
+  let listening: LogLine | undefined;
   while (!(listening = proc.logs.find((l) => l.msg === 'listening'))) {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr()}`);
     if (Date.now() > deadline) throw new Error('server did not start');
+    // Polls the child's log for its 'listening' line, with the deadline above.
     await new Promise((r) => setTimeout(r, 25));
   }
   const url = (listening.url as string).replace('localhost', '127.0.0.1');
   const httpUrl = (listening.http as string).replace('localhost', '127.0.0.1');
-  const tlsLog = proc.logs.find((l) => l.msg === 'tls certificate');
+  const tlsLog = tlsCertificateLog(proc.logs);
   const cert = tlsLog ? readFileSync(tlsLog.path, 'utf8') : undefined;
   const server: TestServer = {
     url,
@@ -80,7 +101,7 @@ describe('first start on a fresh machine', () => {
   it('generates a development certificate once, logs it with its expiry, and reuses it', async () => {
     const certsDir = mkdtempSync(join(tmpdir(), 'chatroom-certs-'));
     const first = await start({ CERTS_DIR: certsDir });
-    const log = first.logs.find((l) => l.msg === 'tls certificate')!;
+    const log = tlsCertificateLog(first.logs)!;
     expect(log).toMatchObject({ source: 'development' });
     expect(new Date(log.validTo).getTime()).toBeGreaterThan(Date.now() + 365 * 24 * 3600 * 1000);
     expect(log.subject).toContain('127.0.0.1');

@@ -33,6 +33,7 @@ describe('write coalescing: when queued frames are written', () => {
     await nextTurn();
     expect(a.flushes).toHaveLength(1);
     expect(b.flushes).toHaveLength(0);
+    // Time under test: the coalescer's interval timer must fire.
     await new Promise((resolve) => setTimeout(resolve, interval + 100));
     expect(a.flushes).toHaveLength(2);
     expect(b.flushes).toHaveLength(1);

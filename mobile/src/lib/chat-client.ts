@@ -3,12 +3,17 @@ import {
   ErrorCode,
   HEARTBEAT_PONG,
   ServerEvent,
+  isGroupRoomId,
   type AuthedEvent,
   type ChatMessage,
   type ClientFrame,
   type ErrorEvent,
+  type GroupEvent,
+  type GroupProfile,
   type HistoryEvent,
+  type InvitedEvent,
   type JoinedEvent,
+  type LeftEvent,
   type MembersEvent,
   type PresenceEvent,
   type ReadEvent,
@@ -21,9 +26,11 @@ import { Backoff } from './backoff';
 import { InvalidTransition, canTransition, type ConnectionState, type DisconnectCause } from './connection-state';
 import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
+import { GroupActions, type GroupRequestFrame } from './group-actions';
 import { defaultGrace } from './heartbeat-watchdog';
 import { Link } from './link';
 import { Outbox, type MessageExtras, type OutgoingMessage } from './outbox';
+import { NOT_CONNECTED, PendingRequests, RequestFailed } from './pending-requests';
 import { ReadMarks } from './read-marks';
 import { ReadReporter } from './read-reporter';
 import { TypingIndicator, TypingSender } from './typing';
@@ -73,8 +80,11 @@ export interface ChatClientEvents {
   history: HistoryEvent & { purpose: HistoryPurpose };
   /** A request was refused; `request` names what it was, `roomid` the room it was about. */
   error: ErrorEvent & { request?: string; roomid?: string };
-  /** The user left the room (here, or on another device). */
-  left: { roomid: string };
+  /**
+   * The user is no longer in the room: left here or on another device, removed by `by` (`reason`
+   * kick or ban), or found gone after a reconnect (not listed in `rooms`, a join refused).
+   */
+  left: Pick<LeftEvent, 'roomid' | 'reason' | 'by'>;
   unread: { roomid: string; count: number };
   /** "[有人@我]": the first unread message that mentions the user, or none any more. */
   mention: { roomid: string; seq: number | undefined };
@@ -84,6 +94,10 @@ export interface ChatClientEvents {
   typing: { roomid: string; typing: boolean };
   receipts: ReceiptsEvent;
   readers: ReadersEvent;
+  /** A room's profile as the user sees it as a member (from `joined`, a group request, a refresh after a notice). */
+  group: GroupEvent;
+  /** Someone added the user to a room; the client joins it. */
+  invited: InvitedEvent;
 }
 
 /** A room as the phone has it at launch, for the pages to show before any network. */
@@ -94,6 +108,9 @@ export interface StoredRoom {
   peerName?: string;
   peerRead?: number;
   mention?: number;
+  title?: string;
+  private?: boolean;
+  group?: GroupProfile;
 }
 
 const MEMBER_OF_KEY = 'member-of';
@@ -112,6 +129,8 @@ const FRESH_ATTEMPT_MS = 500;
  * cursors, read state, outbox) lives in storage and comes back with a relaunch.
  */
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
+  /** Group requests (docs/protocol.md#groups): each resolves with its reply or rejects with RequestFailed. */
+  readonly groups: GroupActions;
   private current: ConnectionState = { status: 'offline', reason: 'stopped' };
   /** The socket of `connecting` and `online`; undefined in every other state. */
   private link: Link | undefined;
@@ -125,6 +144,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly typingSender: TypingSender;
   private readonly typingIndicator: TypingIndicator;
   private readonly backoff: Backoff;
+  /** Requests the user waits on, by request id (and `join:<roomid>` for joins by invite link). */
+  private readonly requests = new PendingRequests();
   /** Input from the device, not a state of the socket: whether any network is up, and which. */
   private networkUp = true;
   private networkType: string | undefined;
@@ -137,6 +158,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   constructor(private readonly options: ChatClientOptions) {
     super();
+    this.groups = new GroupActions((frame) => this.request(frame));
     const storage = options.storage;
     this.archive = new RoomArchive(storage, { ...DEFAULT_ARCHIVE_LIMITS, ...options.archive });
     this.archive.cursorOf = (roomid) => {
@@ -184,6 +206,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         peerName: record?.peerName,
         peerRead: record?.peerRead,
         mention: record?.mention,
+        title: record?.title,
+        private: record?.private,
+        group: record?.group,
       };
     });
   }
@@ -276,7 +301,23 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.saveMembership();
     }
     const sub = this.subscription(roomid);
-    if (this.link?.authed && sub.state === 'unsubscribed') this.sendJoin(sub);
+    if (this.link?.authed && sub.state === 'unsubscribed' && !sub.awaitingRooms) this.sendJoin(sub);
+  }
+
+  /**
+   * Joins a room with an invite link's key (a private room's way in): resolves once joined, rejects
+   * with RequestFailed (4419 a bad link, 4417 banned, 4418 full, NOT_CONNECTED) and forgets the room.
+   * Resolves with undefined when the room was joined on this socket already.
+   */
+  joinWithLink(roomid: string, link: string): Promise<JoinedEvent | undefined> {
+    if (!this.link?.authed) return Promise.reject(new RequestFailed(NOT_CONNECTED));
+    const joined = this.requests.wait<JoinedEvent | undefined>(joinKey(roomid));
+    const sub = this.subscription(roomid);
+    sub.link = link;
+    sub.awaitingRooms = false;
+    if (sub.state === 'joined') this.requests.resolve(joinKey(roomid), undefined);
+    else this.joinRoom(roomid);
+    return joined;
   }
 
   leaveRoom(roomid: string): void {
@@ -360,6 +401,27 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   requestRooms(): void {
     this.link?.send({ event: ClientEvent.Rooms, id: this.nextId() });
+  }
+
+  /** The room's profile again (a settings page opening); the answer comes as a `group` event. */
+  refreshGroup(roomid: string): void {
+    const sub = this.subscriptions.get(roomid);
+    if (!sub || sub.direct || !this.memberOf.has(roomid)) return;
+    if (sub.refreshingGroup) {
+      sub.groupStale = true;
+      return;
+    }
+    sub.refreshingGroup = true;
+    // A refresh nobody waits on: its failure (offline, no longer a member) says nothing new.
+    this.request({ event: ClientEvent.Group, roomid })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.subscriptions.get(roomid) !== sub || !sub.refreshingGroup) return;
+        sub.refreshingGroup = false;
+        if (!sub.groupStale) return;
+        sub.groupStale = false;
+        this.refreshGroup(roomid);
+      });
   }
 
   requestMembers(roomid: string): void {
@@ -451,6 +513,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.link = undefined;
     link.close('closing');
     for (const sub of this.subscriptions.values()) sub.socketLost();
+    // Their replies would come on this socket: the user learns now that they did not go through.
+    this.requests.rejectAll(new RequestFailed(NOT_CONNECTED));
   }
 
   /** Renewal is impossible: the pages send the user to the login page. */
@@ -507,7 +571,12 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     // The room list drives the direct chats' catch-up and tells of rooms joined elsewhere.
     this.requestRooms();
     const byActivity = [...this.memberOf].sort((a, b) => this.latestTs(b) - this.latestTs(a));
-    for (const roomid of byActivity) this.sendJoin(this.subscription(roomid));
+    for (const roomid of byActivity) {
+      const sub = this.subscription(roomid);
+      // A created room waits for `rooms` to say the user is still in it (see awaitingRooms).
+      if (isGroupRoomId(roomid) && sub.link === undefined) sub.awaitingRooms = true;
+      else this.sendJoin(sub);
+    }
     for (const sub of this.subscriptions.values()) if (sub.direct) sub.setState('joined');
     for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
     this.readReporter.online();
@@ -567,7 +636,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     }
     // Any frame proves the server is alive, not only its pings.
     link.watchdog.feed();
-    if ('ref' in frame && frame.event !== ServerEvent.Error) link.answered(frame.ref);
+    const request = 'ref' in frame && frame.event !== ServerEvent.Error ? link.answered(frame.ref) : undefined;
     switch (frame.event) {
       case ServerEvent.Welcome:
         link.watchdog.start(frame.heartbeatMs);
@@ -585,8 +654,20 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         this.onJoined(frame);
         break;
       case ServerEvent.Left:
-        // Without ref: the user left the room on another device.
-        if (frame.ref === undefined) this.forgetRoom(frame.roomid);
+        // Without ref: the user left the room on another device, or was removed from it.
+        if (frame.ref === undefined) this.forgetRoom(frame.roomid, { reason: frame.reason, by: frame.by });
+        break;
+      case ServerEvent.Group:
+        // A room the user created: it is theirs, and joined at once.
+        if (request?.event === ClientEvent.Create) this.joinRoom(frame.roomid);
+        this.keepGroup(frame);
+        this.requests.resolve(frame.ref, frame);
+        break;
+      case ServerEvent.Link:
+        this.requests.resolve(frame.ref, frame);
+        break;
+      case ServerEvent.Invited:
+        this.invited(frame);
         break;
       case ServerEvent.Message:
         this.deliver(frame);
@@ -659,6 +740,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.archive.touch(frame.roomid);
     this.reads.server(frame.roomid, { read: frame.read, lastSeq: frame.lastSeq, ...(frame.read !== undefined ? { mention: frame.mention ?? null } : {}) });
     sub.setState('joined');
+    sub.link = undefined;
+    if (frame.group) this.keepGroup({ ...frame.group, event: ServerEvent.Group });
+    this.requests.resolve(joinKey(frame.roomid), frame);
     if (sub.afterJoin) this.sendHistory(sub, 'older', sub.afterJoin);
     sub.afterJoin = undefined;
     if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.replayed > 0 ? frame.lastSeq - frame.replayed + 1 : undefined });
@@ -681,13 +765,59 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     if (own) this.emit('outbox', own);
     this.reads.incoming(frame);
     this.emit('message', frame);
+    // A change of the room (live: a replay ends with `joined`, which carries the profile anew).
+    if (frame.system && !frame.replay && sub.state === 'joined' && !this.removesSelf(frame)) this.refreshGroup(frame.roomid);
+  }
+
+  /** A notice that the user was removed: `left` follows, and the room is no longer theirs to ask about. */
+  private removesSelf(frame: ChatMessage): boolean {
+    return frame.system?.type === 'kicked' && frame.system.user?.uid === this.options.auth.uid();
+  }
+
+  /** A member's view of a room's profile: kept for the pages (offline too), and emitted. A preview is only answered. */
+  private keepGroup(frame: GroupEvent): void {
+    if (frame.role === undefined || !this.memberOf.has(frame.roomid)) return;
+    const { event: _event, ref: _ref, mutes: _mutes, bans: _bans, links: _links, ...profile } = frame;
+    const record = this.archive.record(frame.roomid);
+    record.group = profile;
+    record.title = profile.title;
+    record.private = profile.private || undefined;
+    this.archive.touch(frame.roomid);
+    this.emit('group', frame);
+  }
+
+  private invited(frame: InvitedEvent): void {
+    const record = this.archive.record(frame.roomid);
+    record.title = frame.title;
+    this.archive.touch(frame.roomid);
+    this.joinRoom(frame.roomid);
+    this.emit('invited', frame);
+  }
+
+  /** A request the user waits on: answered, refused with the reason, or refused at once without a connection. */
+  private request<R>(frame: GroupRequestFrame): Promise<R> {
+    const link = this.link;
+    if (!link?.authed) return Promise.reject(new RequestFailed(NOT_CONNECTED));
+    const id = this.nextId();
+    const answer = this.requests.wait<R>(id);
+    link.send({ ...frame, id } as ClientFrame);
+    return answer;
   }
 
   private onRooms(rooms: RoomSummary[]): void {
+    const listed = new Set(rooms.map((room) => room.roomid));
+    // Created rooms the user is no longer in (removed, or left on a device while this one was away).
+    for (const roomid of [...this.memberOf]) {
+      const sub = this.subscriptions.get(roomid);
+      if (sub?.awaitingRooms && !listed.has(roomid)) this.forgetRoom(roomid, {});
+    }
     for (const room of rooms) {
       this.reads.server(room.roomid, { read: room.read, lastSeq: room.lastSeq, ...(room.read !== undefined ? { mention: room.mention ?? null } : {}) });
       if (room.peerRead !== undefined) this.peerRead(room.roomid, room.peerRead);
       if (!isDirectRoom(room.roomid)) {
+        this.keepTitle(room);
+        const sub = this.subscription(room.roomid);
+        sub.awaitingRooms = false;
         // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
         this.joinRoom(room.roomid);
         continue;
@@ -699,6 +829,14 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.catchUpDirect(this.subscription(room.roomid), room.lastSeq);
     }
     this.emit('rooms', rooms);
+  }
+
+  private keepTitle(room: RoomSummary): void {
+    const record = this.archive.record(room.roomid);
+    if (record.title === room.title && Boolean(record.private) === Boolean(room.private)) return;
+    record.title = room.title;
+    record.private = room.private || undefined;
+    this.archive.touch(room.roomid);
   }
 
   /**
@@ -754,6 +892,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     if (frame.ref !== undefined && request && frame.code === ErrorCode.RateLimited && link.resend(frame.ref)) return;
     if (frame.ref !== undefined && request && frame.code === ErrorCode.Unavailable && link.resend(frame.ref, 1_000)) return;
     link.answered(frame.ref);
+    this.requests.reject(frame.ref, new RequestFailed(frame.code, frame.until, frame.message));
     const message = frame.ref ? this.outbox.get(frame.ref) : undefined;
     if (message && message.status === 'sending') {
       if (frame.code === ErrorCode.NotMember && this.memberOf.has(message.roomid)) {
@@ -761,12 +900,23 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         if (sub.state === 'joined') sub.setState('unsubscribed');
         this.joinRoom(message.roomid);
       } else {
-        const failed = this.outbox.fail(message.id, frame.code);
+        const failed = this.outbox.fail(message.id, frame.code, frame.until);
         if (failed) this.emit('outbox', failed);
+        // Muted: the profile says until when (or that the whole room is), for the input bar.
+        if (frame.code === ErrorCode.Muted) this.refreshGroup(message.roomid);
       }
     } else if (request?.event === ClientEvent.Join) {
       const sub = this.subscriptions.get(request.roomid);
-      if (sub?.state === 'joining' && sub.joinRef === frame.ref) sub.setState('unsubscribed');
+      if (sub?.state === 'joining' && sub.joinRef === frame.ref) {
+        sub.setState('unsubscribed');
+        this.requests.reject(joinKey(request.roomid), new RequestFailed(frame.code, frame.until, frame.message));
+        // Not a member and cannot become one this way: the room is not the user's.
+        if (JOIN_REFUSED_FOR_GOOD.has(frame.code)) {
+          this.emit('error', { ...frame, request: request.event, roomid: request.roomid });
+          this.forgetRoom(request.roomid, {});
+          return;
+        }
+      }
     } else if (request?.event === ClientEvent.History) {
       if (frame.ref !== undefined) this.subscriptions.get(request.roomid)?.pending.delete(frame.ref);
     } else if (frame.code === ErrorCode.AuthFailed) {
@@ -814,7 +964,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     sub.joining(id);
     const since = sub.cursor.through;
     const epoch = sub.epoch;
-    this.link.send({ event: ClientEvent.Join, roomid: sub.roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id });
+    const link = sub.link !== undefined ? { link: sub.link } : {};
+    this.link.send({ event: ClientEvent.Join, roomid: sub.roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), ...link, id });
   }
 
   private sendHistory(sub: RoomSubscription, purpose: HistoryPurpose, range: { before?: number; after?: number; limit: number }): void {
@@ -846,8 +997,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     }
   }
 
-  /** The user left the room (here or on another device): nothing of it stays on the phone. */
-  private forgetRoom(roomid: string): void {
+  /** The user left the room (here or on another device) or was removed: nothing of it stays on the phone. */
+  private forgetRoom(roomid: string, why: Pick<LeftEvent, 'reason' | 'by'> = {}): void {
     if (this.memberOf.delete(roomid)) this.saveMembership();
     const sub = this.subscriptions.get(roomid);
     if (sub) {
@@ -855,7 +1006,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.subscriptions.delete(roomid);
     }
     this.archive.remove(roomid);
-    this.emit('left', { roomid });
+    this.emit('left', { roomid, ...(why.reason ? { reason: why.reason } : {}), ...(why.by ? { by: why.by } : {}) });
   }
 
   private saveMembership(): void {
@@ -875,6 +1026,13 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const tail = this.archive.has(roomid) ? this.archive.record(roomid).messages : [];
     return tail[tail.length - 1]?.ts ?? 0;
   }
+}
+
+/** Join refusals after which the room is not the user's: not a member of a private room, banned, full, a bad link. */
+const JOIN_REFUSED_FOR_GOOD = new Set<number>([ErrorCode.NotMember, ErrorCode.Banned, ErrorCode.RoomFull, ErrorCode.BadLink]);
+
+function joinKey(roomid: string): string {
+  return `join:${roomid}`;
 }
 
 /** Why a socket ended, from its close code and whether it ever opened. */

@@ -1,4 +1,17 @@
-import type { ChatMessage, GroupRole, HistoryEvent, JoinedEvent, MemberInfo, MembersEvent, PresenceEvent, ReceiptsEvent, RoomSummary } from '@chatroom/server/protocol';
+import type {
+  ChatMessage,
+  GroupEvent,
+  GroupProfile,
+  GroupRole,
+  HistoryEvent,
+  InvitedEvent,
+  JoinedEvent,
+  MemberInfo,
+  MembersEvent,
+  PresenceEvent,
+  ReceiptsEvent,
+  RoomSummary,
+} from '@chatroom/server/protocol';
 import type { StoredRoom } from './chat-client';
 import { directPeer, isDirectRoom } from './direct-room';
 import { recallItems, recallNotice } from './message-actions';
@@ -17,6 +30,11 @@ export interface Conversation {
   lastText: string;
   lastTs: number;
   members: MemberInfo[];
+  /** Rooms: the title (`rooms`, `invited`; the profile's wins), and a lock in the list when private. */
+  title?: string;
+  private: boolean;
+  /** Rooms: the profile as the user last saw it (notice, role, mutes; the admin lists for owners and admins). */
+  group?: Omit<GroupProfile, 'roomid'>;
   /** The server may hold older messages than the first item (loaded with `history before`). */
   hasOlder: boolean;
   loadingOlder: boolean;
@@ -66,7 +84,7 @@ export class ConversationList {
   title(roomid: string): string {
     const conversation = this.byId[roomid];
     if (conversation?.direct) return this.names[conversation.peerUid ?? ''] ?? '私聊';
-    return roomid;
+    return conversation?.group?.title ?? conversation?.title ?? roomid;
   }
 
   ensure(roomid: string): Conversation {
@@ -84,6 +102,7 @@ export class ConversationList {
         lastText: '',
         lastTs: 0,
         members: [],
+        private: false,
         hasOlder: true,
         loadingOlder: false,
         peerRead: 0,
@@ -101,6 +120,9 @@ export class ConversationList {
       const conversation = this.ensure(room.roomid);
       for (const message of room.messages) this.names[message.uid] = message.name;
       if (room.peerName && conversation.peerUid) this.names[conversation.peerUid] = room.peerName;
+      if (room.title) conversation.title = room.title;
+      conversation.private = Boolean(room.private);
+      if (room.group) conversation.group = room.group;
       conversation.items = room.messages.map((m) => fromServer(m, this.selfUid));
       conversation.unread = room.unread;
       conversation.peerRead = room.peerRead ?? 0;
@@ -168,6 +190,7 @@ export class ConversationList {
   addMessage(message: ChatMessage): void {
     const conversation = this.ensure(message.roomid);
     this.names[message.uid] = message.name;
+    if (message.system) this.memberChange(conversation, message);
     const item = fromServer(message, this.selfUid);
     // An own message is already shown (pending); its echo takes its place, in seq order.
     if (item.own) removeById(conversation.items, message.id);
@@ -202,10 +225,13 @@ export class ConversationList {
     this.names[event.uid] = event.name;
     conversation.num = event.num;
     conversation.total = event.total;
-    const member = conversation.members.find((m) => m.uid === event.uid);
-    if (member) member.online = event.event === 'login';
+    const at = conversation.members.findIndex((m) => m.uid === event.uid);
+    const gone = event.reason === 'leave' || event.reason === 'kick';
+    if (at >= 0 && gone) conversation.members.splice(at, 1);
+    else if (at >= 0) conversation.members[at].online = event.event === 'login';
     else if (event.event === 'login') conversation.members.push({ uid: event.uid, name: event.name, online: true });
-    if (event.uid === this.selfUid) return;
+    // A removal is told by its system notice ("X被管理员移出群聊").
+    if (event.uid === this.selfUid || event.reason === 'kick') return;
     const foldKey = `${event.roomid} ${event.uid}`;
     if (event.event === 'login') {
       const leave = this.recentLeaves[foldKey];
@@ -221,6 +247,34 @@ export class ConversationList {
       conversation.items.push(leave);
       this.recentLeaves[foldKey] = leave;
     }
+  }
+
+  /** Who is in the room changed (a system notice): the member list follows without asking again. */
+  private memberChange(conversation: Conversation, message: ChatMessage): void {
+    const { type, user } = message.system!;
+    const who = type === 'linked' ? { uid: message.uid, name: message.name } : user;
+    if (!who) return;
+    this.names[who.uid] = who.name;
+    const at = conversation.members.findIndex((m) => m.uid === who.uid);
+    if (type === 'kicked' && at >= 0) conversation.members.splice(at, 1);
+    if ((type === 'invited' || type === 'linked') && at < 0) conversation.members.push({ uid: who.uid, name: who.name, online: false });
+  }
+
+  /** A member's view of the room's profile (the asker's role, the notice, mutes; admin lists for admins). */
+  group(event: GroupEvent): void {
+    const conversation = this.ensure(event.roomid);
+    const { event: _event, ref: _ref, roomid: _roomid, ...profile } = event;
+    conversation.group = profile;
+    conversation.title = profile.title;
+    conversation.private = profile.private;
+    conversation.total = profile.total;
+  }
+
+  /** Someone added the user to a room: it is listed at once, with its title. */
+  invited(event: InvitedEvent): void {
+    const conversation = this.ensure(event.roomid);
+    conversation.title = event.title;
+    if (conversation.lastTs === 0) conversation.lastTs = Date.now();
   }
 
   joined(event: JoinedEvent): void {
@@ -262,9 +316,15 @@ export class ConversationList {
         conversation.peerUid = room.peer.uid;
         this.names[room.peer.uid] = room.peer.name;
       }
+      if (!conversation.direct) {
+        if (room.title) conversation.title = room.title;
+        conversation.private = Boolean(room.private);
+      }
       if (room.last && room.last.ts >= conversation.lastTs) {
         conversation.lastText =
-          room.last.kind === 'recall' ? recallNotice(room.last, this.selfUid) : preview(room.last.name, room.last.message, conversation.direct || room.last.uid === this.selfUid);
+          room.last.kind === 'recall'
+            ? recallNotice(room.last, this.selfUid)
+            : preview(room.last.name, room.last.message, conversation.direct || room.last.uid === this.selfUid || room.last.system !== undefined);
         conversation.lastTs = room.last.ts;
       }
       if (room.lastSeq === 0) conversation.hasOlder = false;
@@ -307,7 +367,10 @@ export class ConversationList {
     for (let i = conversation.items.length - 1; i >= 0; i--) {
       const item = conversation.items[i];
       if (item.kind === 'message') {
-        conversation.lastText = item.recallOf !== undefined || item.recalled ? recallNotice(item.recalled ?? item, this.selfUid) : preview(item.name, item.text, conversation.direct || item.own);
+        conversation.lastText =
+          item.recallOf !== undefined || item.recalled
+            ? recallNotice(item.recalled ?? item, this.selfUid)
+            : preview(item.name, item.text, conversation.direct || item.own || item.system !== undefined);
         conversation.lastTs = Math.max(conversation.lastTs, item.ts);
         return;
       }

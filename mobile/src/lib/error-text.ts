@@ -1,20 +1,49 @@
 import { CloseCode, ErrorCode } from '@chatroom/server/protocol';
 import type { DisconnectCause } from './connection-state';
+import { NOT_CONNECTED } from './pending-requests';
+import { untilClock } from './group-view';
 
 /**
  * Every error and close code of the protocol (server/src/protocol.ts, docs/protocol.md) in plain
  * Chinese, with what the user can do about it.
  */
 
+/** What a refusal was about: the request's event (`join`, `invite`, `kick`…) and, for 4416, when the mute ends. */
+export interface ErrorContext {
+  request?: string;
+  until?: number;
+}
+
 /** Why a request was refused (`{event:"error"}`), as the sender is told. */
-export function describeError(code: number): string {
+export function describeError(code: number, context: ErrorContext = {}): string {
+  const { request, until } = context;
   switch (code) {
+    case NOT_CONNECTED:
+      return '未连接到服务器，请稍后再试';
     case ErrorCode.TooLarge:
       return '消息太长，发送失败';
     case ErrorCode.RateLimited:
       return '发送太频繁，请稍后再试';
     case ErrorCode.NotMember:
-      return '你已不在该聊天室，请重新加入后再发送';
+      if (request === 'message' || request === undefined) return '你已不在该聊天室，请重新加入后再发送';
+      return '群聊不存在，或你不是该群成员';
+    case ErrorCode.Forbidden:
+      if (request === 'admin' || request === 'transfer') return '仅群主可以进行此操作';
+      if (request === 'kick' || request === 'ban' || request === 'mute') return '没有权限：仅群主和管理员可以，且管理员不能处理群主或其他管理员';
+      return '你没有权限进行此操作，仅群主或管理员可以';
+    case ErrorCode.Muted:
+      return until === undefined ? '全员禁言中，仅群主和管理员可以发言' : `你已被禁言，至 ${untilClock(until)}`;
+    case ErrorCode.Banned:
+      return request === 'invite' ? '该用户已被加入黑名单，请先解除' : '你已被移出该群，无法加入';
+    case ErrorCode.RoomFull:
+      if (request === 'admin') return '管理员人数已达上限';
+      if (request === 'link') return '邀请链接数量已达上限，请先撤销一些';
+      if (request === 'ban') return '黑名单人数已达上限';
+      return '群成员人数已达上限';
+    case ErrorCode.BadLink:
+      return '邀请链接无效、已过期或已被撤销';
+    case ErrorCode.NoSuchUser:
+      return request === 'invite' ? '找不到该用户，请确认用户 ID' : '该用户不在群内';
     case ErrorCode.TooManyRooms:
       return '加入的聊天室太多，请先退出一些聊天室';
     case ErrorCode.Unavailable:
@@ -23,7 +52,7 @@ export function describeError(code: number): string {
     case ErrorCode.AuthFailed:
       return '身份验证失败，请重新登录';
     case ErrorCode.InvalidField:
-      return '内容不符合要求，发送失败';
+      return request === 'message' || request === undefined ? '内容不符合要求，发送失败' : '内容不符合要求，请修改后再试';
     case ErrorCode.AmbiguousRoom:
       return '没有指定聊天室，发送失败';
     case ErrorCode.InvalidJson:
@@ -48,8 +77,8 @@ export function describeError(code: number): string {
 }
 
 /** Why an own message failed, shown under it. */
-export function describeFailure(code: number | undefined): string {
-  return describeError(code ?? 0);
+export function describeFailure(code: number | undefined, until?: number): string {
+  return describeError(code ?? 0, { request: 'message', until });
 }
 
 /** Why the socket ended, for the banner ("…，N 秒后重连"). */

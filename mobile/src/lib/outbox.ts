@@ -22,6 +22,8 @@ export interface OutgoingMessage {
   /** Uids mentioned (@), and @所有人. */
   mentions?: string[];
   mentionAll?: boolean;
+  /** Refused while muted (4416): when the mute ends. */
+  errorUntil?: number;
 }
 
 /** What a message carries besides its text. */
@@ -91,14 +93,15 @@ export class Outbox {
     this.disarm(id);
     this.entries.delete(id);
     this.save();
-    return { ...message, status: 'sent', seq, errorCode: undefined };
+    return { ...message, status: 'sent', seq, errorCode: undefined, errorUntil: undefined };
   }
 
-  fail(id: string, errorCode: number): OutgoingMessage | undefined {
+  fail(id: string, errorCode: number, until?: number): OutgoingMessage | undefined {
     const message = this.entries.get(id);
     if (!message || message.status !== 'sending') return undefined;
     message.status = 'failed';
     message.errorCode = errorCode;
+    if (until !== undefined) message.errorUntil = until;
     this.disarm(id);
     this.save();
     return { ...message };
@@ -110,6 +113,7 @@ export class Outbox {
     if (!message || message.status !== 'failed') return undefined;
     message.status = 'sending';
     message.errorCode = undefined;
+    message.errorUntil = undefined;
     this.save();
     if (this.running) this.arm(message);
     return { ...message };

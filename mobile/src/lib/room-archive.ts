@@ -1,13 +1,13 @@
-import { ServerEvent, type ChatMessage, type RecallMark } from '@chatroom/server/protocol';
+import { ServerEvent, type ChatMessage, type GroupProfile, type RecallMark } from '@chatroom/server/protocol';
 import { recallIn } from './message-actions';
 import { utf8Length, type KeyValueStorage } from './storage';
 
 /** A message as kept on the phone: what the pages show, without the wire-only fields. */
 export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> &
-  Partial<Pick<ChatMessage, 'to' | 'kind' | 'quote' | 'mentions' | 'mentionAll' | 'recall' | 'recalled'>>;
+  Partial<Pick<ChatMessage, 'to' | 'system' | 'kind' | 'quote' | 'mentions' | 'mentionAll' | 'recall' | 'recalled'>>;
 
 /** Fields kept besides the always-present ones. */
-const OPTIONAL_FIELDS = ['to', 'kind', 'quote', 'mentions', 'mentionAll', 'recall', 'recalled'] as const;
+const OPTIONAL_FIELDS = ['to', 'system', 'kind', 'quote', 'mentions', 'mentionAll', 'recall', 'recalled'] as const;
 
 /** One room or direct chat on the phone: one storage key, written whole, so its parts never disagree. */
 export interface RoomRecord {
@@ -28,6 +28,11 @@ export interface RoomRecord {
   peerRead?: number;
   /** The seq of the first unread message that mentions the user ("[有人@我]"), until read past it. */
   mention?: number;
+  /** Rooms: the title and whether it is private (from `rooms`, `invited` or the profile), for the list before any network. */
+  title?: string;
+  private?: boolean;
+  /** Rooms: the profile as the user last saw it as a member (the notice, their role and mute), without the admin lists. */
+  group?: GroupProfile;
 }
 
 export interface ArchiveLimits {

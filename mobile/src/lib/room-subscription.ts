@@ -48,6 +48,16 @@ export class RoomSubscription {
   resynced = false;
   /** An older page asked for before the room was joined on this socket: asked once it is. */
   afterJoin: { before?: number; limit: number } | undefined;
+  /** An invite link's key for the join that makes the user a member; dropped once joined. */
+  link: string | undefined;
+  /**
+   * A created (`g:`) room is joined again after a reconnect only once `rooms` lists it: a device
+   * that was away when the user was removed would otherwise join an open room again.
+   */
+  awaitingRooms = false;
+  /** A `group` request of this room is in flight; `groupStale`: a notice came meanwhile, ask again. */
+  refreshingGroup = false;
+  groupStale = false;
   private current: SubscriptionState = 'unsubscribed';
 
   constructor(
@@ -86,6 +96,9 @@ export class RoomSubscription {
   /** The socket is gone: everything in flight on it is void. */
   socketLost(): void {
     if (this.current === 'joining' || this.current === 'joined') this.setState('unsubscribed');
+    this.awaitingRooms = false;
+    this.refreshingGroup = false;
+    this.groupStale = false;
   }
 
   /** A catch-up of this room is under way on this socket. */

@@ -1,4 +1,4 @@
-import type { ChatMessage, QuoteSnapshot, RecallMark } from '@chatroom/server/protocol';
+import type { ChatMessage, GroupNotice, QuoteSnapshot, RecallMark } from '@chatroom/server/protocol';
 import type { OutgoingMessage, OutgoingStatus } from './outbox';
 
 export interface MessageItem {
@@ -23,6 +23,10 @@ export interface MessageItem {
   /** Uids it mentions, and whether it mentions everyone. */
   mentions?: string[];
   mentionAll?: boolean;
+  /** Refused while muted (4416): until when. */
+  errorUntil?: number;
+  /** A room's system notice (a grey line, not a bubble): what changed. */
+  system?: GroupNotice;
 }
 
 export interface NoticeItem {
@@ -58,6 +62,7 @@ export function fromServer(message: ChatMessage, selfUid: string | undefined): M
     ...(message.kind === 'recall' && message.recall !== undefined ? { recallOf: message.recall } : {}),
     ...(message.mentions?.length ? { mentions: message.mentions } : {}),
     ...(message.mentionAll ? { mentionAll: true } : {}),
+    ...(message.system ? { system: message.system } : {}),
   };
 }
 
@@ -77,6 +82,7 @@ export function fromOutgoing(message: OutgoingMessage, selfUid: string, selfName
     ...(message.quote ? { quote: message.quote } : {}),
     ...(message.mentions?.length ? { mentions: message.mentions } : {}),
     ...(message.mentionAll ? { mentionAll: true } : {}),
+    ...(message.errorUntil !== undefined ? { errorUntil: message.errorUntil } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { ConnectionState } from '../lib/connection-state';
 import { ConversationList } from '../lib/conversations';
 import { resolveEndpoints, type Endpoints } from '../lib/endpoints';
 import { describeError, describeLoginFailure } from '../lib/error-text';
+import { NOT_CONNECTED, RequestFailed } from '../lib/pending-requests';
 import { HttpError, SessionStore, type Session } from '../lib/session';
 import { forgetOtherUsers, userStorage } from '../lib/storage';
 import { uniPost } from '../lib/uni-http';
@@ -34,6 +35,24 @@ export function needsServerAddress(): boolean {
 
 export function typedServer(): string {
   return storage.get<string>(SERVER_KEY) ?? '';
+}
+
+/** The https origin of the server, which serves the H5 app: invite links point there. */
+export function shareOrigin(): string {
+  return endpoints().apiBase;
+}
+
+/**
+ * A request the user made (a group change): its reply, or undefined when it failed. A refusal was
+ * toasted already (the client's `error` event, below); without a connection it is toasted here.
+ */
+export async function attempt<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (err instanceof RequestFailed && err.code === NOT_CONNECTED) uni.showToast({ title: describeError(NOT_CONNECTED), icon: 'none' });
+    return undefined;
+  }
 }
 
 let sessionStore: SessionStore | undefined;
@@ -127,6 +146,12 @@ export function onReaders(listener: (event: ReadersEvent) => void): () => void {
   return () => readersListeners.delete(listener);
 }
 
+/** The toast of a user removed from a room by someone else. */
+function removedText(title: string, reason: 'kick' | 'ban', by: string | undefined): string {
+  const who = by ?? '管理员';
+  return reason === 'ban' ? `你已被${who}移出群聊“${title}”并加入黑名单` : `你已被${who}移出群聊“${title}”`;
+}
+
 /** Starts the socket for the stored session (idempotent). False when nobody is signed in. */
 export function startChat(): boolean {
   const session = sessions().value;
@@ -163,7 +188,16 @@ export function startChat(): boolean {
   instance.on('rooms', inFrame((rooms) => list.rooms(rooms)));
   instance.on('members', inFrame((m) => list.members(m)));
   instance.on('history', inFrame((h) => list.history(h, OLDER_PAGE)));
-  instance.on('left', inFrame(({ roomid }) => list.remove(roomid)));
+  instance.on(
+    'left',
+    inFrame(({ roomid, reason, by }) => {
+      const title = list.title(roomid);
+      list.remove(roomid);
+      if (reason) uni.showToast({ title: removedText(title, reason, by?.name), icon: 'none', duration: 3_000 });
+    }),
+  );
+  instance.on('group', inFrame((g) => list.group(g)));
+  instance.on('invited', inFrame((i) => list.invited(i)));
   instance.on('unread', inFrame(({ roomid, count }) => list.setUnread(roomid, count)));
   instance.on('mention', inFrame(({ roomid, seq }) => list.setMention(roomid, seq)));
   instance.on('peerRead', inFrame(({ roomid, seq }) => list.setPeerRead(roomid, seq)));
@@ -176,9 +210,11 @@ export function startChat(): boolean {
       // An older page that cannot come: the timeline stops asking (and says nothing: it is no action of the user's).
       if (e.request === 'history' && e.roomid) return list.olderUnavailable(e.roomid);
       // Read counts are asked now and then by the page: a refusal is no action of the user's either.
-      if (e.request === 'receipts') return;
-      // Refused messages say why under themselves; other refusals (a join, a leave) get a toast.
-      if (e.request && e.request !== 'message') uni.showToast({ title: describeError(e.code), icon: 'none' });
+      // Refused messages say why under themselves; a profile refresh is no action of the user's; other
+      // refusals (a join, a leave, a group change) get a toast.
+      if (e.request && e.request !== 'message' && e.request !== 'group' && e.request !== 'receipts') {
+        uni.showToast({ title: describeError(e.code, { request: e.request, until: e.until }), icon: 'none' });
+      }
     }),
   );
   instance.setNetwork(network.up, network.type);

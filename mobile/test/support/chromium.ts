@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const INSTALL_HINT = 'install chromium: apt-get install -y chromium';
@@ -38,3 +39,21 @@ export const PHONE_CONTEXT = {
   ignoreHTTPSErrors: true,
   locale: 'zh-CN',
 } as const;
+
+/**
+ * For a describe block of H5 tests: Chromium launched before them (the build at `h5Dir` must exist) and closed
+ * after, with every server they push to `servers`.
+ */
+export function chromiumSuite(h5Dir: string): { browser: () => Browser; servers: Array<{ close(): Promise<unknown> }> } {
+  let browser: Browser | undefined;
+  const servers: Array<{ close(): Promise<unknown> }> = [];
+  beforeAll(async () => {
+    if (!existsSync(`${h5Dir}index.html`)) throw new Error(`${h5Dir} is not built: run npm run build -w mobile`);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    for (const server of servers) await server.close();
+  });
+  return { browser: () => browser!, servers };
+}

@@ -57,7 +57,9 @@ export function noticeText(actor: string, notice: GroupNotice, seconds = 0): str
 export async function announce<P>(ctx: CoreContext<P>, roomid: string, actor: { uid: string; name: string }, notice: GroupNotice, seconds?: number): Promise<void> {
   const message = noticeText(actor.name, notice, seconds);
   try {
-    await ctx.log.append({ event: ServerEvent.Message, id: uuidv4(), roomid, ts: Date.now(), uid: actor.uid, name: actor.name, message, system: notice });
+    // A new 群公告 is @所有人: members who are away see "[有人@我]" until they read it.
+    const mention = notice.mentionAll ? { mentionAll: true as const } : {};
+    await ctx.log.append({ event: ServerEvent.Message, id: uuidv4(), roomid, ts: Date.now(), uid: actor.uid, name: actor.name, message, system: notice, ...mention });
   } catch (err) {
     ctx.logger.warn('group notice not stored', { roomid, type: notice.type, err: String(err) });
   }
