@@ -1,33 +1,20 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestServer } from '../../server/test/harness';
-import { PHONE_CONTEXT, chromiumAvailable, launchChromium } from './support/chromium';
+import { PHONE_CONTEXT, chromiumAvailable, chromiumSuite } from './support/chromium';
 import { H5User } from './support/h5-user';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));
 const CHAT = 'uni-page[data-page="pages/chat/index"]';
 
 describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, quote, @, typing, read state, paging', () => {
-  let browser: Browser | undefined;
-  const servers: TestServer[] = [];
-
-  beforeAll(async () => {
-    if (!existsSync(`${H5_DIR}index.html`)) throw new Error(`${H5_DIR} is not built: run npm run build -w mobile`);
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    for (const server of servers) await server.close();
-  });
+  const { browser, servers } = chromiumSuite(H5_DIR);
 
   async function twoInRoom(roomid: string, env: Record<string, string> = {}): Promise<{ dora: H5User; eve: H5User; server: TestServer }> {
     const server = await startTestServer({ STATIC_DIR: H5_DIR, ...env });
     servers.push(server);
-    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
-    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
+    const dora = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
+    const eve = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
     await dora.loginAndJoin(roomid);
     await eve.loginAndJoin(roomid);
     await dora.waitForTitle('在线 2 / 2');
@@ -145,7 +132,7 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
     await writer.join('paging');
     for (let i = 1; i <= 130; i++) writer.send({ event: 'message', roomid: 'paging', message: `旧消息 ${i}`, id: `old-${i}` });
     await writer.next((f) => f.event === 'ack' && f.id === 'old-130', 10_000);
-    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
+    const dora = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
     await dora.loginAndJoin('paging');
     await dora.waitForTitle('在线 2 / 2');
     await dora.waitForBubble('旧消息 130');

@@ -36,7 +36,10 @@ async function developmentSecret(platform: Platform, certsDir: string): Promise<
   if (await platform.fileExists(path)) return (await platform.readTextFile(path)).trim();
   await platform.mkdir(certsDir);
   const bytes = crypto.getRandomValues(new Uint8Array(48));
-  const secret = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const secret = btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   await platform.writeFileAtomic(path, new TextEncoder().encode(secret), 0o600);
   return secret;
 }

@@ -31,9 +31,7 @@ export interface UpgradeRequest {
   query: URLSearchParams;
 }
 
-export type UpgradeDecision =
-  | { ok: true; identity: Identity | undefined; welcome: boolean }
-  | { ok: false; status: number; message: string };
+export type UpgradeDecision = { ok: true; identity: Identity | undefined; welcome: boolean } | { ok: false; status: number; message: string };
 
 export interface ChatApp<P = unknown> {
   config: Config;
@@ -67,11 +65,16 @@ export async function createChatApp<P>(config: Config, logger: Logger, options: 
   const auth = new Authenticator(await resolveAuthSettings(config, platform));
   let tls: TlsMaterial | undefined;
   if (!config.plainHttp) {
-    tls = config.tlsCert && config.tlsKey ? await readConfiguredTls(platform, config.tlsCert, config.tlsKey) : await ensureDevCertificate(platform, config.certsDir, logger);
+    tls =
+      config.tlsCert && config.tlsKey
+        ? await readConfiguredTls(platform, config.tlsCert, config.tlsKey)
+        : await ensureDevCertificate(platform, config.certsDir, logger);
     logger.info('tls certificate', { source: tls.source, path: tls.certPath, subject: tls.subject, validTo: tls.validTo.toISOString() });
   }
   if (config.devLogin) {
-    logger.warn('the development login is on: POST /api/login gives an account to anyone who asks; set DEV_LOGIN=false and JWT_SECRET or JWT_PUBLIC_KEY for your own issuer in production');
+    logger.warn(
+      'the development login is on: POST /api/login gives an account to anyone who asks; set DEV_LOGIN=false and JWT_SECRET or JWT_PUBLIC_KEY for your own issuer in production',
+    );
   }
   const backend = options.backend ?? (await createBackend(config, logger));
   const snapshotStore = config.snapshotPath && backend.store instanceof MemoryStore ? backend.store : undefined;

@@ -150,7 +150,10 @@ function trustedProxies(env: Env): string[] {
   const lower = raw.toLowerCase();
   if (['0', 'false', 'no', 'off'].includes(lower)) return [];
   if (['1', 'true', 'yes', 'on'].includes(lower)) return ['loopback'];
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const address of list) {
     if (!/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(address)) {
       throw new ConfigError('TRUST_PROXY', `must be true, false or proxy addresses like 10.0.0.2, got "${address}"`);
@@ -197,7 +200,10 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
   // A real certificate means real users: an open login that creates accounts for anyone is then
   // almost surely a mistake, so it must be asked for twice.
   if (devLogin && tlsCert !== undefined && !bool(env, 'DEV_LOGIN_WITH_REAL_CERT', false)) {
-    throw new ConfigError('DEV_LOGIN', 'the development login is on with TLS_CERT set; set DEV_LOGIN=false and use your own issuer, or DEV_LOGIN_WITH_REAL_CERT=true to keep it');
+    throw new ConfigError(
+      'DEV_LOGIN',
+      'the development login is on with TLS_CERT set; set DEV_LOGIN=false and use your own issuer, or DEV_LOGIN_WITH_REAL_CERT=true to keep it',
+    );
   }
 
   const config: Config = {
@@ -246,7 +252,10 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     queuedFramesPerConnection: int(env, 'QUEUED_FRAMES_PER_CONNECTION', defaults.queuedFramesPerConnection ?? 1000, 1, 100_000),
     pendingPerAddress: int(env, 'PENDING_PER_ADDRESS', defaults.pendingPerAddress ?? 20, 0),
     handshakeTimeoutMs: int(env, 'HANDSHAKE_TIMEOUT_MS', defaults.handshakeTimeoutMs ?? 10_000, 100),
-    allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     connectionsPerAddress: int(env, 'CONNECTIONS_PER_ADDRESS', defaults.connectionsPerAddress ?? 1000, 0),
     handshakesPerSec: int(env, 'HANDSHAKES_PER_SEC', defaults.handshakesPerSec ?? 50, 0),
     handshakeBurst: int(env, 'HANDSHAKE_BURST', defaults.handshakeBurst ?? 100, 1),

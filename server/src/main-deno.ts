@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     setTimeout(() => Deno.exit(1), config.shutdownTimeoutMs + 2000);
-    server.close().then(() => Deno.exit(0), () => Deno.exit(1));
+    server.close().then(
+      () => Deno.exit(0),
+      () => Deno.exit(1),
+    );
   };
   Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => stop('SIGINT'));

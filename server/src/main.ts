@@ -5,7 +5,7 @@ import { createPinoLogger } from './logger.ts';
 import { startNodeServer } from './node/server.ts';
 
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
   } catch (err) {
@@ -24,7 +24,10 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     const hardExit = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000);
     hardExit.unref();
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -33,16 +33,41 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
   collectDefaultMetrics({ register: registry, prefix: 'chatroom_' });
   const stats = () => getCore().stats;
 
-  new Gauge({ name: 'chatroom_connections', help: 'Open WebSocket connections on this node', registers: [registry], collect() { this.set(stats().connections); } });
-  new Gauge({ name: 'chatroom_rooms_local', help: 'Rooms with at least one connection on this node', registers: [registry], collect() { this.set(getCore().registry.byRoom.size); } });
-  new Gauge({ name: 'chatroom_backend_up', help: '1 when the store and bus backend is reachable', registers: [registry], collect() { this.set(backendHealthy() ? 1 : 0); } });
+  new Gauge({
+    name: 'chatroom_connections',
+    help: 'Open WebSocket connections on this node',
+    registers: [registry],
+    collect() {
+      this.set(stats().connections);
+    },
+  });
+  new Gauge({
+    name: 'chatroom_rooms_local',
+    help: 'Rooms with at least one connection on this node',
+    registers: [registry],
+    collect() {
+      this.set(getCore().registry.byRoom.size);
+    },
+  });
+  new Gauge({
+    name: 'chatroom_backend_up',
+    help: '1 when the store and bus backend is reachable',
+    registers: [registry],
+    collect() {
+      this.set(backendHealthy() ? 1 : 0);
+    },
+  });
 
   const storeGauges = {
     rooms: new Gauge({ name: 'chatroom_store_rooms', help: 'Rooms kept by the store', registers: [registry] }),
     users: new Gauge({ name: 'chatroom_store_users', help: 'Users kept by the store', registers: [registry] }),
     historyMessages: new Gauge({ name: 'chatroom_store_history_messages', help: 'Messages kept in room history', registers: [registry] }),
     inboxMessages: new Gauge({ name: 'chatroom_store_inbox_messages', help: 'Direct messages queued for offline users', registers: [registry] }),
-    bytes: new Gauge({ name: 'chatroom_store_bytes', help: 'Estimated heap bytes of history and inboxes (embedded store; STORE_MAX_BYTES bounds it)', registers: [registry] }),
+    bytes: new Gauge({
+      name: 'chatroom_store_bytes',
+      help: 'Estimated heap bytes of history and inboxes (embedded store; STORE_MAX_BYTES bounds it)',
+      registers: [registry],
+    }),
   };
 
   mirrorCounter(registry, 'chatroom_authenticated_total', 'Connections that authenticated', () => stats().authenticated);
@@ -67,7 +92,12 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
     },
   });
 
-  const refused = new Counter({ name: 'chatroom_refused_handshakes_total', help: 'Upgrades refused before a socket existed', labelNames: ['reason'], registers: [registry] });
+  const refused = new Counter({
+    name: 'chatroom_refused_handshakes_total',
+    help: 'Upgrades refused before a socket existed',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   const fanOut = new Histogram({
     name: 'chatroom_fanout_seconds',
     help: 'Time to hand one published frame to every local socket on its topic',

@@ -51,7 +51,13 @@ export interface StartOptions {
 }
 
 export async function startServer<P>(config: Config, logger: Logger, adapter: ServerAdapter<P>, options: StartOptions = {}): Promise<RunningServer> {
-  const app = await createChatApp(config, logger, { platform: adapter.platform, prepare: adapter.prepare, staticDir: adapter.staticDir, backend: options.backend, moderator: options.moderator });
+  const app = await createChatApp(config, logger, {
+    platform: adapter.platform,
+    prepare: adapter.prepare,
+    staticDir: adapter.staticDir,
+    backend: options.backend,
+    moderator: options.moderator,
+  });
   const listener = await adapter.listen(app);
   app.core.start();
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

@@ -80,7 +80,8 @@ export async function parseSnapshot(raw: Uint8Array): Promise<MemorySnapshot> {
   } catch {
     throw new SnapshotError('header is not JSON');
   }
-  if (header.format !== FORMAT || ![1, 2, 3].includes(header.version as number)) throw new SnapshotError(`unknown format ${String(header.format)} v${String(header.version)}`);
+  if (header.format !== FORMAT || ![1, 2, 3].includes(header.version as number))
+    throw new SnapshotError(`unknown format ${String(header.format)} v${String(header.version)}`);
   const body = raw.subarray(newline + 1);
   if (body.length !== header.bytes) throw new SnapshotError(`torn: ${body.length} bytes of ${String(header.bytes)}`);
   if ((await sha256Hex(body)) !== header.sha256) throw new SnapshotError('checksum mismatch');

@@ -54,7 +54,8 @@ export async function readConfiguredTls(platform: Platform, certPath: string, ke
     try {
       return await platform.readTextFile(path);
     } catch (err) {
-      const why = err instanceof FileError && err.reason === 'denied' ? 'permission denied (the server runs as a user that cannot read it)' : (err as Error).message;
+      const why =
+        err instanceof FileError && err.reason === 'denied' ? 'permission denied (the server runs as a user that cannot read it)' : (err as Error).message;
       throw new ConfigError(variable, `cannot read ${path}: ${why}`);
     }
   };

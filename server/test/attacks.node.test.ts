@@ -25,7 +25,9 @@ async function fill(client: TestClient, roomid: string, count: number, text = BI
   const window = 10;
   for (let i = 0; i < count; i += window) {
     await Promise.all(
-      Array.from({ length: Math.min(window, count - i) }, (_, k) => client.request({ event: 'message', roomid, message: text, id: `${roomid}-${i + k}` }, 15_000)),
+      Array.from({ length: Math.min(window, count - i) }, (_, k) =>
+        client.request({ event: 'message', roomid, message: text, id: `${roomid}-${i + k}` }, 15_000),
+      ),
     );
   }
   // What the sender got back is not under test; keep the client's own memory small.
@@ -75,7 +77,14 @@ describe('attacks on memory', () => {
         latencies.push(await roundTrip(bystander, 'elsewhere'), await server!.healthLatency());
       }
     });
-    console.log('attack figures:', JSON.stringify({ attack: 'join since:0 x40, not reading', rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1), worstOtherMs: Math.round(Math.max(...latencies)) }));
+    console.log(
+      'attack figures:',
+      JSON.stringify({
+        attack: 'join since:0 x40, not reading',
+        rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1),
+        worstOtherMs: Math.round(Math.max(...latencies)),
+      }),
+    );
     // Before the fix: hundreds of MiB per connection within seconds. Each attacker may hold about
     // SEND_BUFFER_LIMIT_BYTES (1 MiB) plus one replay page and the kernel's socket buffers.
     expect(peak - baseline).toBeLessThan(64 * MiB);
@@ -106,12 +115,21 @@ describe('attacks on memory', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     });
-    console.log('attack figures:', JSON.stringify({ attack: 'rooms x60 for 300 rooms, not reading', replyBytes: JSON.stringify(one).length, rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1) }));
+    console.log(
+      'attack figures:',
+      JSON.stringify({
+        attack: 'rooms x60 for 300 rooms, not reading',
+        replyBytes: JSON.stringify(one).length,
+        rssGrowthMiB: +((peak - baseline) / MiB).toFixed(1),
+      }),
+    );
     expect(peak - baseline).toBeLessThan(48 * MiB);
     await again.drop();
   });
 
-  it('history and inboxes are bounded in bytes: a patient sender fills STORE_MAX_BYTES, not the heap, and the oldest rooms say gap', { timeout: 90_000 }, async () => {
+  it('history and inboxes are bounded in bytes: a patient sender fills STORE_MAX_BYTES, not the heap, and the oldest rooms say gap', {
+    timeout: 90_000,
+  }, async () => {
     // A heap too small for what was sent: keeping it all (the count-bounded store) ends in a crash.
     server = await startProcessServer({ STORE_MAX_BYTES: String(4 * MiB), NODE_OPTIONS: '--max-old-space-size=32' });
     const sender = await connectAs(server, 'patient');
@@ -120,7 +138,14 @@ describe('attacks on memory', () => {
     // 1,500 full-size messages: 22 MB of UTF-8, 15 MB on the heap if all were kept (HISTORY_PER_ROOM 500).
     for (let r = 0; r < 3; r += 1) await fill(sender, `keep-${r}`, 500);
     const storeBytes = await server.metric('chatroom_store_bytes');
-    console.log('attack figures:', JSON.stringify({ attack: '1,500 x 15 KB messages, STORE_MAX_BYTES 4 MiB, 32 MiB heap', storeMiB: +(storeBytes / MiB).toFixed(2), rssGrowthMiB: +((server.rss() - baseline) / MiB).toFixed(1) }));
+    console.log(
+      'attack figures:',
+      JSON.stringify({
+        attack: '1,500 x 15 KB messages, STORE_MAX_BYTES 4 MiB, 32 MiB heap',
+        storeMiB: +(storeBytes / MiB).toFixed(2),
+        rssGrowthMiB: +((server.rss() - baseline) / MiB).toFixed(1),
+      }),
+    );
     expect(storeBytes).toBeLessThanOrEqual(4 * MiB);
     expect(server.child.exitCode).toBeNull();
     expect(server.rss() - baseline).toBeLessThan(48 * MiB);
@@ -145,7 +170,10 @@ describe('attacks on memory', () => {
     await other.join('lobby');
     const times = await Promise.all(closes);
     const immediate = times.filter((t) => t - started < 500).length;
-    console.log('attack figures:', JSON.stringify({ attack: '10 silent TCP sockets, PENDING_PER_ADDRESS 5', droppedAtOnce: immediate, lastClosedAfterMs: Math.max(...times) - started }));
+    console.log(
+      'attack figures:',
+      JSON.stringify({ attack: '10 silent TCP sockets, PENDING_PER_ADDRESS 5', droppedAtOnce: immediate, lastClosedAfterMs: Math.max(...times) - started }),
+    );
     expect(immediate).toBeGreaterThanOrEqual(5);
     expect(Math.max(...times) - started).toBeLessThan(5000);
     await other.close();
@@ -159,7 +187,9 @@ describe('attacks on fairness', () => {
     const devices = [first, ...(await Promise.all(Array.from({ length: 4 }, () => connectAs(server!, 'flood', first.user.uid))))];
     for (const device of devices) await device.join('shared');
     const replies = await Promise.all(
-      devices.flatMap((device, d) => Array.from({ length: 10 }, (_, i) => device.request({ event: 'message', roomid: 'shared', message: `m${d}-${i}`, id: `f${d}-${i}` }))),
+      devices.flatMap((device, d) =>
+        Array.from({ length: 10 }, (_, i) => device.request({ event: 'message', roomid: 'shared', message: `m${d}-${i}`, id: `f${d}-${i}` })),
+      ),
     );
     const accepted = replies.filter((r) => r.event === 'ack').length;
     const refused = replies.filter((r) => r.event === 'error' && r.code === ErrorCode.RateLimited).length;

@@ -25,7 +25,13 @@ describe('certificate renewal', () => {
     const first = await makeCertificate('first.example.test');
     writeFileSync(certPath, first.cert);
     writeFileSync(keyPath, first.key);
-    const server = await startTestServer({ TLS_CERT: certPath, TLS_KEY: keyPath, TLS_RELOAD_INTERVAL_MS: '100', DEV_LOGIN: 'false', JWT_SECRET: 'renewal-test-secret-0123456789abcdef' });
+    const server = await startTestServer({
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
+      TLS_RELOAD_INTERVAL_MS: '100',
+      DEV_LOGIN: 'false',
+      JWT_SECRET: 'renewal-test-secret-0123456789abcdef',
+    });
     try {
       expect(await servedCommonName(server.port)).toBe('first.example.test');
       const { token } = await login({ ...server, tls: { cert: first.cert } }, 'alice', 'alice-renewal');

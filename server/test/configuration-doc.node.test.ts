@@ -68,7 +68,10 @@ function documentedVariables(): DocumentedVariable[] {
     }
     if (!line.startsWith('|')) inTable = false;
     if (!inTable || line.startsWith('|---')) continue;
-    const [name, cell] = line.split('|').slice(1, 3).map((c) => c.trim());
+    const [name, cell] = line
+      .split('|')
+      .slice(1, 3)
+      .map((c) => c.trim());
     const variable = /^`([A-Z][A-Z0-9_]*)`$/.exec(name)?.[1];
     if (!variable) throw new Error(`not a variable row: ${line}`);
     rows.push({ name: variable, cell, literal: /^`([^`]*)`/.exec(cell)?.[1] });

@@ -70,7 +70,14 @@ afterEach(async () => {
 });
 
 function startCore(env: Record<string, string> = {}, moderator?: ContentModerator) {
-  const config = loadConfig({ JWT_SECRET: SECRET, RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000', USER_RATE_PER_SEC: '10000', USER_RATE_BURST: '10000', ...env });
+  const config = loadConfig({
+    JWT_SECRET: SECRET,
+    RATE_LIMIT_PER_SEC: '10000',
+    RATE_LIMIT_BURST: '10000',
+    USER_RATE_PER_SEC: '10000',
+    USER_RATE_BURST: '10000',
+    ...env,
+  });
   const backend = createMemoryBackend(config);
   const core = new ChatCore<string>({
     settings: config,
@@ -207,7 +214,7 @@ describe('core: cursors and exactly-once delivery', () => {
 describe('core: messaging rules that depend on time and hooks', () => {
   const frames = (client: Client, event: string) => client.transport.frames.filter((f) => f.event === event);
 
-  it('one\'s own message can be recalled within RECALL_WINDOW_MS of its ts, not after', async () => {
+  it("one's own message can be recalled within RECALL_WINDOW_MS of its ts, not after", async () => {
     vi.useFakeTimers();
     const { connect } = startCore({ RECALL_WINDOW_MS: '120000', HEARTBEAT_INTERVAL_MS: '3600000' });
     const alice = await connect('alice');
@@ -280,7 +287,15 @@ describe('core: messaging rules that depend on time and hooks', () => {
     expect(frames(phone, 'read').map((f) => f.ref)).toEqual(['r1']);
     await vi.advanceTimersByTimeAsync(1000);
     expect(marks).toEqual([1, 4]);
-    expect(frames(phone, 'read').filter((f) => f.ref !== undefined).map((f) => [f.ref, f.seq])).toEqual([['r1', 1], ['r2', 4], ['r3', 4]]);
+    expect(
+      frames(phone, 'read')
+        .filter((f) => f.ref !== undefined)
+        .map((f) => [f.ref, f.seq]),
+    ).toEqual([
+      ['r1', 1],
+      ['r2', 4],
+      ['r3', 4],
+    ]);
     expect(frames(laptop, 'read').map((f) => f.seq)).toEqual([1, 4]);
     // A quiet spell later the next update is applied at once again; one waiting when the connection closes is saved.
     await vi.advanceTimersByTimeAsync(1000);

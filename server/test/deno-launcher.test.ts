@@ -76,7 +76,9 @@ async function startNpm(): Promise<Started> {
   // LOG_LEVEL info for the `listening` line.
   const env = { ...process.env, ...testEnv({ PORT: String(port), LOG_LEVEL: 'info', NO_COLOR: '1' }) };
   const npm = spawn('npm', ['run', 'start:deno'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    npm.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const output: string[] = [];
   createInterface({ input: npm.stderr! }).on('line', (line) => output.push(line));
   await new Promise<void>((resolve, reject) => {

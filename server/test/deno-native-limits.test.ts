@@ -69,7 +69,9 @@ function sendFragmentedMessage(port: number, headers: Record<string, string>, mi
     socket.on('error', finish);
     socket.on('close', finish);
     socket.once('secureConnect', () => {
-      const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      const extra = Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
       socket.write(
         `GET /?v=1 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
@@ -145,7 +147,14 @@ describe('the native Deno adapter where Deno sets no limit', () => {
 
   it('a slow consumer closed with 4008 counts against its address until its socket has really closed', async () => {
     const server = await startDenoTestServer(
-      testEnv({ ...NATIVE, CONNECTIONS_PER_ADDRESS: '3', SEND_BUFFER_LIMIT_BYTES: String(256 * 1024), MAX_MESSAGE_CHARS: '16000', RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' }),
+      testEnv({
+        ...NATIVE,
+        CONNECTIONS_PER_ADDRESS: '3',
+        SEND_BUFFER_LIMIT_BYTES: String(256 * 1024),
+        MAX_MESSAGE_CHARS: '16000',
+        RATE_LIMIT_PER_SEC: '10000',
+        RATE_LIMIT_BURST: '10000',
+      }),
     );
     try {
       const sender = await connectAs(server, 'sender');

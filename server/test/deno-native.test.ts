@@ -62,7 +62,16 @@ describe('the native Deno adapter', () => {
     const first = await makeCertificate('first.example.test');
     writeFileSync(certPath, first.cert);
     writeFileSync(keyPath, first.key);
-    const server = await startDenoTestServer(testEnv({ ...NATIVE, TLS_CERT: certPath, TLS_KEY: keyPath, TLS_RELOAD_INTERVAL_MS: '100', DEV_LOGIN: 'false', JWT_SECRET: 'renewal-test-secret-0123456789abcdef' }));
+    const server = await startDenoTestServer(
+      testEnv({
+        ...NATIVE,
+        TLS_CERT: certPath,
+        TLS_KEY: keyPath,
+        TLS_RELOAD_INTERVAL_MS: '100',
+        DEV_LOGIN: 'false',
+        JWT_SECRET: 'renewal-test-secret-0123456789abcdef',
+      }),
+    );
     try {
       expect((await handshake(server.port, 'TLSv1.2')).commonName).toBe('first.example.test');
       const { token } = await login({ ...server, tls: { cert: first.cert } }, 'alice', 'alice-renewal');

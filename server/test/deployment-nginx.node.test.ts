@@ -189,7 +189,9 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
       const outside = await httpRequest(one.server, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, localAddress: '127.0.0.2' });
       expect(outside.status).toBe(403);
       expect(outside.text).not.toContain('chatroom_connections');
-      const direct = await httpRequest({ ...one.server, httpUrl: one.node.httpUrl, tls: undefined }, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      const direct = await httpRequest({ ...one.server, httpUrl: one.node.httpUrl, tls: undefined }, '/metrics', {
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      });
       expect(direct.status).toBe(200);
       expect(direct.text).toContain('chatroom_connections');
     });
@@ -229,7 +231,15 @@ describe.skipIf(nginxMissing !== undefined)('nginx configured from docs/deployme
       }
       const dir = nginxPrefix();
       const port = await freePort();
-      nginx = await startNginx(dir, siteFor(dir, port, cert, nodes.map((node) => `127.0.0.1:${node.port}`)));
+      nginx = await startNginx(
+        dir,
+        siteFor(
+          dir,
+          port,
+          cert,
+          nodes.map((node) => `127.0.0.1:${node.port}`),
+        ),
+      );
       server = front(port, cert.cert);
     });
     afterAll(async () => {

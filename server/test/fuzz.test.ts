@@ -12,7 +12,26 @@ const ERROR_CODES = new Set<number>(Object.values(ErrorCode).filter((v) => typeo
 // Invalid UTF-8: ws closes with 1007; Deno.upgradeWebSocket drops the connection, which the client sees as 1006 (docs/deno.md).
 const INVALID_UTF8_CLOSE = process.env.DENO_WEBSOCKET === 'native' ? 1006 : 1007;
 const CLOSE_CODES = new Set<number>([...(Object.values(CloseCode).filter((v) => typeof v === 'number') as number[]), INVALID_UTF8_CLOSE]);
-const KNOWN_REPLIES = new Set(['error', 'noauth', 'authed', 'joined', 'left', 'login', 'logout', 'message', 'ack', 'members', 'rooms', 'history', 'heartbeat', 'welcome', 'read', 'receipts', 'readers', 'typing']);
+const KNOWN_REPLIES = new Set([
+  'error',
+  'noauth',
+  'authed',
+  'joined',
+  'left',
+  'login',
+  'logout',
+  'message',
+  'ack',
+  'members',
+  'rooms',
+  'history',
+  'heartbeat',
+  'welcome',
+  'read',
+  'receipts',
+  'readers',
+  'typing',
+]);
 
 type Wire = { kind: 'text'; data: string } | { kind: 'binary'; data: Uint8Array } | { kind: 'fragments'; parts: string[] } | { kind: 'bad-utf8' };
 
@@ -44,9 +63,25 @@ const wire: fc.Arbitrary<Wire> = fc.oneof(
   { weight: 2, arbitrary: fc.json({ maxDepth: 4 }).map((data) => ({ kind: 'text' as const, data })) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }).map((data) => ({ kind: 'text' as const, data })) },
   { weight: 1, arbitrary: deepNesting.map((data) => ({ kind: 'text' as const, data })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1000, max: MAX_PAYLOAD * 2 }).map((n) => ({ kind: 'text' as const, data: JSON.stringify({ event: 'message', roomid: 'fuzz', message: 'x'.repeat(n) }) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 1000, max: MAX_PAYLOAD * 2 })
+      .map((n) => ({ kind: 'text' as const, data: JSON.stringify({ event: 'message', roomid: 'fuzz', message: 'x'.repeat(n) }) })),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((data) => ({ kind: 'binary' as const, data })) },
-  { weight: 1, arbitrary: fc.array(fc.string({ maxLength: 40 }), { minLength: 2, maxLength: 5 }).map((parts) => ({ kind: 'fragments' as const, parts: [JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(0, 10), JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(10)] })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(fc.string({ maxLength: 40 }), { minLength: 2, maxLength: 5 })
+      .map((parts) => ({
+        kind: 'fragments' as const,
+        parts: [
+          JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(0, 10),
+          JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(10),
+        ],
+      })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'bad-utf8' as const }) },
 );
 

@@ -72,13 +72,55 @@ const preview = { open: 'ok', private: NotMember } as const;
 
 const CASES: Case[] = [
   { name: 'group', expect: { ...everyone, outsider: preview }, frame: ({ roomid }) => ({ event: 'group', roomid }), reply: 'group' },
-  { name: 'update title', expect: { ...admins, outsider: hidden }, frame: ({ roomid }) => ({ event: 'update', roomid, title: '新群名' }), reply: 'group', notice: 'title' },
-  { name: 'update notice', expect: { ...admins, outsider: hidden }, frame: ({ roomid }) => ({ event: 'update', roomid, notice: '明天开会' }), reply: 'group', notice: 'notice' },
-  { name: 'update private', expect: { ...admins, outsider: hidden }, frame: ({ roomid, kind }) => ({ event: 'update', roomid, private: kind === 'open' }), reply: 'group', notice: 'private' },
-  { name: 'update muteAll', expect: { ...admins, outsider: hidden }, frame: ({ roomid }) => ({ event: 'update', roomid, muteAll: true }), reply: 'group', notice: 'muteAll' },
-  { name: 'invite', expect: { ...everyone, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'invite', roomid, user: cast.invitee.user.uid }), reply: 'group', notice: 'invited' },
-  { name: 'kick', expect: { ...admins, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'kick', roomid, user: cast.target.user.uid }), reply: 'group', notice: 'kicked' },
-  { name: 'ban', expect: { ...admins, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'ban', roomid, user: cast.target.user.uid }), reply: 'group', notice: 'kicked' },
+  {
+    name: 'update title',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid }) => ({ event: 'update', roomid, title: '新群名' }),
+    reply: 'group',
+    notice: 'title',
+  },
+  {
+    name: 'update notice',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid }) => ({ event: 'update', roomid, notice: '明天开会' }),
+    reply: 'group',
+    notice: 'notice',
+  },
+  {
+    name: 'update private',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid, kind }) => ({ event: 'update', roomid, private: kind === 'open' }),
+    reply: 'group',
+    notice: 'private',
+  },
+  {
+    name: 'update muteAll',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid }) => ({ event: 'update', roomid, muteAll: true }),
+    reply: 'group',
+    notice: 'muteAll',
+  },
+  {
+    name: 'invite',
+    expect: { ...everyone, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'invite', roomid, user: cast.invitee.user.uid }),
+    reply: 'group',
+    notice: 'invited',
+  },
+  {
+    name: 'kick',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'kick', roomid, user: cast.target.user.uid }),
+    reply: 'group',
+    notice: 'kicked',
+  },
+  {
+    name: 'ban',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'ban', roomid, user: cast.target.user.uid }),
+    reply: 'group',
+    notice: 'kicked',
+  },
   {
     name: 'unban',
     expect: { ...admins, outsider: hidden },
@@ -86,9 +128,27 @@ const CASES: Case[] = [
     frame: ({ roomid, cast }) => ({ event: 'unban', roomid, user: cast.invitee.user.uid }),
     reply: 'group',
   },
-  { name: 'mute', expect: { ...admins, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'mute', roomid, user: cast.target.user.uid, seconds: 600 }), reply: 'group', notice: 'muted' },
-  { name: 'admin', expect: { ...ownerOnly, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'admin', roomid, user: cast.target.user.uid, admin: true }), reply: 'group', notice: 'admin' },
-  { name: 'transfer', expect: { ...ownerOnly, outsider: hidden }, frame: ({ roomid, cast }) => ({ event: 'transfer', roomid, user: cast.target.user.uid }), reply: 'group', notice: 'owner' },
+  {
+    name: 'mute',
+    expect: { ...admins, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'mute', roomid, user: cast.target.user.uid, seconds: 600 }),
+    reply: 'group',
+    notice: 'muted',
+  },
+  {
+    name: 'admin',
+    expect: { ...ownerOnly, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'admin', roomid, user: cast.target.user.uid, admin: true }),
+    reply: 'group',
+    notice: 'admin',
+  },
+  {
+    name: 'transfer',
+    expect: { ...ownerOnly, outsider: hidden },
+    frame: ({ roomid, cast }) => ({ event: 'transfer', roomid, user: cast.target.user.uid }),
+    reply: 'group',
+    notice: 'owner',
+  },
   { name: 'link', expect: { ...admins, outsider: hidden }, frame: ({ roomid }) => ({ event: 'link', roomid }), reply: 'link' },
   {
     name: 'revoke',
@@ -130,7 +190,10 @@ function answer(frame: Record<string, unknown>, roomid: string): unknown {
 
 /** System notices `client` got from `roomid` since frame `from`. */
 function noticesSince(client: Client, roomid: string, from: number): string[] {
-  return client.frames.slice(from).filter((f) => f.event === 'message' && f.roomid === roomid && f.system).map((f) => (f.system as { type: string }).type);
+  return client.frames
+    .slice(from)
+    .filter((f) => f.event === 'message' && f.roomid === roomid && f.system)
+    .map((f) => (f.system as { type: string }).type);
 }
 
 /** One case: a fresh room, the action, its answer, and what the room was told. */

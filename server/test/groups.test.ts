@@ -29,7 +29,10 @@ async function group(owner: Client, title: string, options: { private?: boolean;
 }
 
 const systemTypes = (client: TestClient, roomid: string): string[] =>
-  client.messages(roomid).filter((m) => m.system).map((m) => (m.system as { type: string }).type);
+  client
+    .messages(roomid)
+    .filter((m) => m.system)
+    .map((m) => (m.system as { type: string }).type);
 
 describe('the permission matrix', () => {
   let cast: Cast;
@@ -42,7 +45,7 @@ describe('the permission matrix', () => {
 });
 
 describe('creating and naming a room', () => {
-  it('a room is created with a title in any script and an id of the server\'s choice; rooms and joined show it', async () => {
+  it("a room is created with a title in any script and an id of the server's choice; rooms and joined show it", async () => {
     const owner = await connectAs(server, '小明');
     const created = await owner.request({ event: 'create', title: '  家庭群 🏠 ' });
     expect(created).toMatchObject({ event: 'group', title: '家庭群 🏠', role: 'owner', owner: owner.user.uid, admins: [], private: false, total: 1 });
@@ -76,7 +79,10 @@ describe('creating and naming a room', () => {
     const later = await connectAs(server, 'member', member.user.uid);
     const rejoined = await later.join('team-room');
     expect(rejoined).toMatchObject({ group: { role: 'member', notice: { text: '周五发版\n请大家留意' } }, mention: announced.seq });
-    expect(await later.request({ event: 'read', roomid: 'team-room', seq: announced.seq as number, id: 'r' })).toMatchObject({ event: 'read', seq: announced.seq });
+    expect(await later.request({ event: 'read', roomid: 'team-room', seq: announced.seq as number, id: 'r' })).toMatchObject({
+      event: 'read',
+      seq: announced.seq,
+    });
     const rooms = await later.request({ event: 'rooms' });
     expect((rooms.rooms as { roomid: string; mention?: number }[]).find((r) => r.roomid === 'team-room')).not.toHaveProperty('mention');
     await Promise.all([owner.close(), member.close(), later.close()]);
@@ -85,7 +91,11 @@ describe('creating and naming a room', () => {
   it('direct chats have no group settings', async () => {
     const alice = await connectAs(server, 'alice');
     const roomid = directRoomId(alice.user.uid, 'someone');
-    for (const frame of [{ event: 'group', roomid }, { event: 'update', roomid, title: 'x' }, { event: 'kick', roomid, user: 'someone' }]) {
+    for (const frame of [
+      { event: 'group', roomid },
+      { event: 'update', roomid, title: 'x' },
+      { event: 'kick', roomid, user: 'someone' },
+    ]) {
       expect(await alice.request(frame)).toMatchObject({ event: 'error', code: ErrorCode.InvalidField });
     }
     await alice.close();
@@ -172,7 +182,12 @@ describe('mute', () => {
     const until = (notice.system as { until: number }).until;
     expect(until).toBeGreaterThanOrEqual(before + 600_000);
     const refused = await talker.request({ event: 'message', roomid, message: 'let me talk' });
-    expect(refused).toMatchObject({ event: 'error', code: ErrorCode.Muted, until, message: `you are muted in ${roomid} until ${new Date(until).toISOString()}` });
+    expect(refused).toMatchObject({
+      event: 'error',
+      code: ErrorCode.Muted,
+      until,
+      message: `you are muted in ${roomid} until ${new Date(until).toISOString()}`,
+    });
     await talker.close();
     talker = await connectAs(server, 'talker', talker.user.uid);
     expect((await talker.join(roomid)).group).toMatchObject({ mutedUntil: until });
@@ -202,7 +217,11 @@ describe('private rooms', () => {
       const probe = await stranger.request({ ...frame, roomid });
       const absent = await stranger.request({ ...frame, roomid: missing });
       expect(probe).toMatchObject({ event: 'error', code: ErrorCode.NotMember });
-      expect({ ...probe, ref: 0, message: String(probe.message).replace(roomid, '<id>') }).toEqual({ ...absent, ref: 0, message: String(absent.message).replace(missing, '<id>') });
+      expect({ ...probe, ref: 0, message: String(probe.message).replace(roomid, '<id>') }).toEqual({
+        ...absent,
+        ref: 0,
+        message: String(absent.message).replace(missing, '<id>'),
+      });
     }
     expect(JSON.stringify(stranger.frames)).not.toContain('secret words');
     await Promise.all([owner.close(), stranger.close()]);
@@ -226,7 +245,10 @@ describe('private rooms', () => {
     expect(preview.notice).toBeUndefined();
     expect(await guest.request({ event: 'join', roomid, link: 'x'.repeat(22) })).toMatchObject({ code: ErrorCode.BadLink });
     expect(await guest.join(roomid, { link })).toMatchObject({ total: 3, group: { role: 'member' } });
-    expect(await owner.next((f) => f.event === 'message' && f.system !== undefined)).toMatchObject({ uid: guest.user.uid, message: 'guest通过邀请链接加入了群聊' });
+    expect(await owner.next((f) => f.event === 'message' && f.system !== undefined)).toMatchObject({
+      uid: guest.user.uid,
+      message: 'guest通过邀请链接加入了群聊',
+    });
     expect((await owner.request({ event: 'group', roomid })).links).toEqual([{ link, expiresAt: made.expiresAt }]);
     expect(await admin.request({ event: 'revoke', roomid, link })).toMatchObject({ links: [] });
     expect(await late.request({ event: 'join', roomid, link })).toMatchObject({ code: ErrorCode.BadLink });

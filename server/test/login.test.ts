@@ -22,7 +22,7 @@ const post = (target: TestServer, body: unknown, headers: Record<string, string>
   });
 
 describe('development login', () => {
-  it('assigns the uid: a client that names someone else\'s uid is refused, never given that account', async () => {
+  it("assigns the uid: a client that names someone else's uid is refused, never given that account", async () => {
     const victim = await login(server, 'victim');
     const claim = await post(server, { name: 'mallory', uid: victim.uid });
     expect(claim.status).toBe(400);
@@ -61,10 +61,14 @@ describe('development login', () => {
     expect(big.status).toBe(413);
     // Sent without Content-Length, in chunks: still a 413, not a reset connection.
     const chunked = await new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(new URL('/api/login', server.httpUrl), { method: 'POST', ca: server.tls?.cert, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpsRequest(
+        new URL('/api/login', server.httpUrl),
+        { method: 'POST', ca: server.tls?.cert, servername: 'localhost', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 10; i += 1) req.write('x'.repeat(1000));
       req.end();
@@ -91,7 +95,7 @@ describe('names and lengths', () => {
     }
   });
 
-  it('a message\'s length is counted in characters as the user sees them, not UTF-16 units', async () => {
+  it("a message's length is counted in characters as the user sees them, not UTF-16 units", async () => {
     const alice = await connectAs(server, 'alice');
     await alice.join('emoji');
     const full = '😀'.repeat(200);

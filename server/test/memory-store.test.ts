@@ -162,14 +162,24 @@ describe('groups in the embedded store', () => {
     await s.createGroup('g:x', 'o', 'O', { title: '群', private: true });
     for (const uid of ['a', 'm', 'b']) await s.changeGroup('g:x', { op: 'invite', user: uid, name: uid.toUpperCase(), maxMembers: 10 }, [['o', 'owner']]);
     await s.changeGroup('g:x', { op: 'role', user: 'a', role: 'admin', maxAdmins: 3 }, [['o', 'owner']]);
-    await s.changeGroup('g:x', { op: 'ban', user: 'b', name: 'B', maxBans: 10 }, [['o', 'owner'], ['b', 'member']]);
+    await s.changeGroup('g:x', { op: 'ban', user: 'b', name: 'B', maxBans: 10 }, [
+      ['o', 'owner'],
+      ['b', 'member'],
+    ]);
     await s.changeGroup('g:x', { op: 'mute', user: 'm', until: clock + 1000 }, [['o', 'owner']]);
     await s.changeGroup('g:x', { op: 'link', key: 'k', expiresAt: clock + 1000, maxLinks: 5 }, [['o', 'owner']]);
 
     const restored = store({}, () => clock);
     restored.restore(JSON.parse(JSON.stringify(s.snapshot())));
     for (const copy of [s, restored]) {
-      expect(await copy.group('g:x', ['m'])).toMatchObject({ title: '群', private: true, owner: 'o', admins: ['a'], bans: [{ uid: 'b', name: 'B' }], mutes: [{ uid: 'm', until: clock + 1000 }] });
+      expect(await copy.group('g:x', ['m'])).toMatchObject({
+        title: '群',
+        private: true,
+        owner: 'o',
+        admins: ['a'],
+        bans: [{ uid: 'b', name: 'B' }],
+        mutes: [{ uid: 'm', until: clock + 1000 }],
+      });
       await expect(copy.append(draft('g:x', 'muted', 'm'))).rejects.toMatchObject({ reason: 'muted', until: clock + 1000 });
       expect(await copy.join('g:x', 'b', 'B', 'conn-b', { mayCreate: false, link: 'k' })).toBe('banned');
       expect(await copy.join('g:x', 'z', 'Z', 'conn-z', { mayCreate: false })).toBe('hidden');

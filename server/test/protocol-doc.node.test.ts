@@ -21,7 +21,10 @@ function tablesIn(heading: string): string[][][] {
       current = undefined;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     if (!current) tables.push((current = []));
     else if (!/^-+$/.test(cells[0])) current.push(cells);
   }

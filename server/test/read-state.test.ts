@@ -20,7 +20,7 @@ async function summary(client: TestClient, roomid: string): Promise<Record<strin
 }
 
 describe('read cursors', () => {
-  it('are kept by the server, reach the user\'s other devices, and give unread counts in rooms and joined', async () => {
+  it("are kept by the server, reach the user's other devices, and give unread counts in rooms and joined", async () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
     const bobPhone = await connectAs(server, 'bob', bob.user.uid);
@@ -73,7 +73,7 @@ describe('read cursors', () => {
 });
 
 describe('direct chats', () => {
-  it('the sender is told when the peer reads, and rooms carries the peer\'s cursor', async () => {
+  it("the sender is told when the peer reads, and rooms carries the peer's cursor", async () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
     const roomid = directRoomId(alice.user.uid, bob.user.uid);
@@ -89,7 +89,7 @@ describe('direct chats', () => {
 });
 
 describe('read receipts in a room', () => {
-  it('the sender gets counts and readers of their own messages, nobody else\'s', async () => {
+  it("the sender gets counts and readers of their own messages, nobody else's", async () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
     const carol = await connectAs(server, 'carol');
@@ -100,7 +100,14 @@ describe('read receipts in a room', () => {
     await bob.request({ event: 'read', roomid: 'rs-receipts', seq: m1.seq });
     await carol.request({ event: 'read', roomid: 'rs-receipts', seq: fromBob.seq });
     const receipts = await alice.request({ event: 'receipts', roomid: 'rs-receipts', seqs: [m2.seq, m1.seq, fromBob.seq] });
-    expect(receipts).toMatchObject({ event: 'receipts', members: 2, receipts: [{ seq: m1.seq, count: 2 }, { seq: m2.seq, count: 1 }] });
+    expect(receipts).toMatchObject({
+      event: 'receipts',
+      members: 2,
+      receipts: [
+        { seq: m1.seq, count: 2 },
+        { seq: m2.seq, count: 1 },
+      ],
+    });
     const readers = await alice.request({ event: 'readers', roomid: 'rs-receipts', seq: m2.seq });
     expect(readers).toMatchObject({ event: 'readers', seq: m2.seq, members: 2, readers: [{ uid: carol.user.uid, name: 'carol' }] });
     expect(await bob.request({ event: 'readers', roomid: 'rs-receipts', seq: m1.seq })).toMatchObject({ event: 'error', code: ErrorCode.NotYourMessage });
@@ -133,12 +140,15 @@ describe('mentions', () => {
     await Promise.all([alice.close(), back.close(), carol.close()]);
   });
 
-  it('@所有人 is the room creator\'s, mentions everyone but the sender; mentions are refused in direct chats', async () => {
+  it("@所有人 is the room creator's, mentions everyone but the sender; mentions are refused in direct chats", async () => {
     const creator = await connectAs(server, 'creator');
     const bob = await connectAs(server, 'bob');
     const carol = await connectAs(server, 'carol');
     for (const client of [creator, bob, carol]) await client.join('rs-all');
-    expect(await bob.request({ event: 'message', roomid: 'rs-all', message: '@所有人', mentionAll: true })).toMatchObject({ event: 'error', code: ErrorCode.MentionNotAllowed });
+    expect(await bob.request({ event: 'message', roomid: 'rs-all', message: '@所有人', mentionAll: true })).toMatchObject({
+      event: 'error',
+      code: ErrorCode.MentionNotAllowed,
+    });
     const all = await creator.request({ event: 'message', roomid: 'rs-all', message: '@所有人 开会', mentionAll: true, id: 'all-1' });
     expect(all).toMatchObject({ event: 'ack' });
     expect(await carol.nextEvent('message', { id: 'all-1' })).toMatchObject({ mentionAll: true });

@@ -20,7 +20,7 @@ const everything = (client: TestClient): string => client.frames.map((f) => JSON
 const isNotice = (seq: number) => (f: Record<string, unknown>) => f.event === 'message' && f.kind === 'recall' && f.recall === seq;
 
 describe('recall in a room', () => {
-  it('reaches every member and the sender\'s other devices live; history and rooms keep a tombstone, not the text', async () => {
+  it("reaches every member and the sender's other devices live; history and rooms keep a tombstone, not the text", async () => {
     const alice = await connectAs(server, 'alice');
     const alicePhone = await connectAs(server, 'alice', alice.user.uid);
     const bob = await connectAs(server, 'bob');
@@ -66,7 +66,7 @@ describe('recall in a room', () => {
     await Promise.all([alice.close(), back.close()]);
   });
 
-  it('is idempotent by id; a second recall, someone else\'s message, an unknown seq and a notice are refused with their codes', async () => {
+  it("is idempotent by id; a second recall, someone else's message, an unknown seq and a notice are refused with their codes", async () => {
     const alice = await connectAs(server, 'alice');
     const bob = await connectAs(server, 'bob');
     const outsider = await connectAs(server, 'outsider');
@@ -74,14 +74,17 @@ describe('recall in a room', () => {
     await bob.join('r-errors');
     await alice.join('r-errors');
     const sent = await alice.say('r-errors', 'mine');
-    const fromBob = await bob.say('r-errors', 'bob\'s');
+    const fromBob = await bob.say('r-errors', "bob's");
     expect(await alice.request({ event: 'recall', roomid: 'r-errors', seq: fromBob.seq })).toMatchObject({ event: 'error', code: ErrorCode.NotYourMessage });
     expect(await alice.request({ event: 'recall', roomid: 'r-errors', seq: 999 })).toMatchObject({ event: 'error', code: ErrorCode.UnknownMessage });
     expect(await outsider.request({ event: 'recall', roomid: 'r-errors', seq: sent.seq })).toMatchObject({ event: 'error', code: ErrorCode.NotMember });
     const first = await alice.request({ event: 'recall', roomid: 'r-errors', seq: sent.seq, id: 'once' });
     const resent = await alice.request({ event: 'recall', roomid: 'r-errors', seq: sent.seq, id: 'once' });
     expect(resent).toMatchObject({ event: 'ack', seq: first.seq, duplicate: true });
-    expect(await alice.request({ event: 'recall', roomid: 'r-errors', seq: sent.seq, id: 'twice' })).toMatchObject({ event: 'error', code: ErrorCode.AlreadyRecalled });
+    expect(await alice.request({ event: 'recall', roomid: 'r-errors', seq: sent.seq, id: 'twice' })).toMatchObject({
+      event: 'error',
+      code: ErrorCode.AlreadyRecalled,
+    });
     expect(await alice.request({ event: 'recall', roomid: 'r-errors', seq: first.seq })).toMatchObject({ event: 'error', code: ErrorCode.UnknownMessage });
     // Everything before this reply has arrived: bob saw one notice, not two.
     await bob.request({ event: 'rooms' });
@@ -91,7 +94,7 @@ describe('recall in a room', () => {
 });
 
 describe('recall by role', () => {
-  it('the owner and an admin recall anyone\'s message; a plain member, muted, still recalls their own', async () => {
+  it("the owner and an admin recall anyone's message; a plain member, muted, still recalls their own", async () => {
     const owner = await connectAs(server, 'owner');
     const admin = await connectAs(server, 'admin');
     const member = await connectAs(server, 'member');

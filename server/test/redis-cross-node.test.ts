@@ -47,7 +47,10 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
       expect(seqs(client, 'x-order')).toEqual(range(1, perSender * 3));
     }
     // Each sender's own messages keep their order too.
-    const fromBob = bob.messages('x-order').filter((m) => m.uid === bob.user.uid).map((m) => m.message);
+    const fromBob = bob
+      .messages('x-order')
+      .filter((m) => m.uid === bob.user.uid)
+      .map((m) => m.message);
     expect(fromBob).toEqual(range(0, perSender - 1).map((n) => `1-${n}`));
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });
@@ -97,13 +100,18 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
       await device.settled();
     }
     expect(phone.messages().map((m) => m.message)).toEqual(['dm 1', 'dm 2', 'to both', 'dm 3', 'last']);
-    expect(phone.messages().slice(0, 2).every((m) => m.replay === true)).toBe(true);
+    expect(
+      phone
+        .messages()
+        .slice(0, 2)
+        .every((m) => m.replay === true),
+    ).toBe(true);
     // The inbox went to the first connection only.
     expect(tablet.messages().map((m) => m.message)).toEqual(['to both', 'dm 3', 'last']);
     await Promise.all([sender.close(), phone.close(), tablet.close()]);
   });
 
-  it('a direct message sent while the recipient\'s last connection is closing is queued, never lost', async () => {
+  it("a direct message sent while the recipient's last connection is closing is queued, never lost", async () => {
     // Node b is slow to clean up (as under load): Redis still lists frank's closed connection, so
     // the sender's node sends the message live; it finds only a closed socket on b, and must land
     // in frank's inbox instead of nowhere.
@@ -111,26 +119,30 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     const queuedBySlowNode = new Promise<void>((resolve) => {
       requeued = resolve;
     });
-    const slow = await startInProcessNode(redis.url, {}, {
-      wrapStore: (store) =>
-        new Proxy(store, {
-          get(target, property, receiver) {
-            // The slow node's only queueing is frank's requeued message: the test sees it done.
-            if (property === 'queueDirect') {
-              return async (...args: Parameters<ChatStore['queueDirect']>) => {
-                await target.queueDirect(...args);
-                requeued();
+    const slow = await startInProcessNode(
+      redis.url,
+      {},
+      {
+        wrapStore: (store) =>
+          new Proxy(store, {
+            get(target, property, receiver) {
+              // The slow node's only queueing is frank's requeued message: the test sees it done.
+              if (property === 'queueDirect') {
+                return async (...args: Parameters<ChatStore['queueDirect']>) => {
+                  await target.queueDirect(...args);
+                  requeued();
+                };
+              }
+              if (property !== 'disconnectUser') return Reflect.get(target, property, receiver);
+              return async (uid: string, connId: string) => {
+                // The slowness under test, not a wait for something: the cleanup takes this long.
+                await sleep(300);
+                return target.disconnectUser(uid, connId);
               };
-            }
-            if (property !== 'disconnectUser') return Reflect.get(target, property, receiver);
-            return async (uid: string, connId: string) => {
-              // The slowness under test, not a wait for something: the cleanup takes this long.
-              await sleep(300);
-              return target.disconnectUser(uid, connId);
-            };
-          },
-        }),
-    });
+            },
+          }),
+      },
+    );
     try {
       const sender = await connectAs(a, 'sender');
       const frank = await connectAs(slow, 'frank');
@@ -162,7 +174,10 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     const back = await connectAs(c, 'bob', bob.user.uid);
     const joined = await back.join('x-offline');
     expect(joined).toMatchObject({ replayed: 2, gap: false });
-    expect(back.messages('x-offline').map((m) => [m.seq, m.message, m.replay])).toEqual([[2, 'missed 1', true], [3, 'missed 2', true]]);
+    expect(back.messages('x-offline').map((m) => [m.seq, m.message, m.replay])).toEqual([
+      [2, 'missed 1', true],
+      [3, 'missed 2', true],
+    ]);
     await Promise.all([alice.close(), back.close()]);
   });
 
@@ -242,12 +257,15 @@ describe.skipIf(unavailable !== undefined)('three nodes on one Redis', () => {
     await alice.request({ event: 'recall', roomid: directRoomId(alice.user.uid, dave.user.uid), seq: dm.seq });
     const daveBack = await connectAs(b, 'dave', dave.user.uid);
     await daveBack.waitFor(() => daveBack.messages().length === 2);
-    expect(daveBack.messages().map((m) => [m.message, m.kind, m.replay])).toEqual([['', undefined, true], ['alice撤回了一条消息', 'recall', true]]);
+    expect(daveBack.messages().map((m) => [m.message, m.kind, m.replay])).toEqual([
+      ['', undefined, true],
+      ['alice撤回了一条消息', 'recall', true],
+    ]);
     expect(JSON.stringify([...back.frames, ...daveBack.frames])).not.toMatch(/不该发/);
     await Promise.all([alice.close(), bob.close(), back.close(), daveBack.close()]);
   });
 
-  it('a read cursor set on one node reaches the user\'s devices and the direct chat\'s peer on others, and rooms everywhere', async () => {
+  it("a read cursor set on one node reaches the user's devices and the direct chat's peer on others, and rooms everywhere", async () => {
     const alice = await connectAs(a, 'alice');
     const alicePhone = await connectAs(b, 'alice', alice.user.uid);
     const bob = await connectAs(c, 'bob');

@@ -62,7 +62,12 @@ describe.skipIf(unavailable !== undefined)('a room whose seq counter Redis lost'
     expect(await carol.say('e-restart', 'after')).toMatchObject({ seq: 4 });
     for (const client of [alice, bob]) {
       await client.waitFor(() => client.messages('e-restart').length === 4, 5000);
-      expect(client.messages('e-restart').map((m) => [m.seq, m.message])).toEqual([[1, 'one'], [2, 'two'], [3, 'three'], [4, 'after']]);
+      expect(client.messages('e-restart').map((m) => [m.seq, m.message])).toEqual([
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+        [4, 'after'],
+      ]);
     }
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });
@@ -94,7 +99,10 @@ describe.skipIf(unavailable !== undefined)('a room whose seq counter Redis lost'
 
     // The mobile client resumes the room in the new epoch and keeps every message once.
     await alice.waitFor(() => alice.texts('e-flush').includes('after the flush'), 'the first message of the new epoch');
-    await alice.waitFor(() => alice.joined.filter((j) => j.roomid === 'e-flush' && j.epoch === joined.epoch && j.ref !== undefined).length > 0, 'alice resumed in the new epoch');
+    await alice.waitFor(
+      () => alice.joined.filter((j) => j.roomid === 'e-flush' && j.epoch === joined.epoch && j.ref !== undefined).length > 0,
+      'alice resumed in the new epoch',
+    );
     // Redis lost the membership too: a client told the room restarted joins it again (the mobile
     // client does, and answers a 4404 the same way), then talks on.
     await bob.join('e-flush', { since: 1, epoch: joined.epoch });
@@ -103,7 +111,11 @@ describe.skipIf(unavailable !== undefined)('a room whose seq counter Redis lost'
     expect(alice.texts('e-flush')).toEqual(['one', 'two', 'three', 'after the flush', 'and on']);
     alice.client.send('e-flush', 'from the phone');
     await carol.next((f) => f.event === 'message' && f.message === 'from the phone', 5000);
-    expect(carol.messages('e-flush').map((m) => [m.seq, m.message])).toEqual([[1, 'after the flush'], [2, 'and on'], [3, 'from the phone']]);
+    expect(carol.messages('e-flush').map((m) => [m.seq, m.message])).toEqual([
+      [1, 'after the flush'],
+      [2, 'and on'],
+      [3, 'from the phone'],
+    ]);
     alice.client.stop();
     await Promise.all([bob.close(), carol.close()]);
   });

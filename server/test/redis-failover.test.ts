@@ -63,7 +63,10 @@ describe.skipIf(unavailable !== undefined)('a node killed with -9', () => {
     const back = await connectAs(survivor, 'alice', alice.user.uid);
     const joined = await back.join('kill-room', { since: 1 });
     expect(joined).toMatchObject({ replayed: 2, gap: false, lastSeq: 3, num: 2, total: 2 });
-    expect(back.messages('kill-room').map((m) => [m.seq, m.message])).toEqual([[2, 'during 1'], [3, 'during 2']]);
+    expect(back.messages('kill-room').map((m) => [m.seq, m.message])).toEqual([
+      [2, 'during 1'],
+      [3, 'during 2'],
+    ]);
     await bob.say('kill-room', 'after');
     await back.waitFor(() => back.messages('kill-room').length === 3);
     expect(seqs(back, 'kill-room')).toEqual([2, 3, 4]);
@@ -123,7 +126,11 @@ describe.skipIf(unavailable !== undefined)('Redis killed and restarted', () => {
     await bob.say('restart-room', 'after');
     for (const client of [alice, bob]) {
       await client.waitFor(() => client.messages('restart-room').length === 3, 5000);
-      expect(client.messages('restart-room').map((m) => [m.seq, m.message])).toEqual([[1, 'first'], [2, 'during outage'], [3, 'after']]);
+      expect(client.messages('restart-room').map((m) => [m.seq, m.message])).toEqual([
+        [1, 'first'],
+        [2, 'during outage'],
+        [3, 'after'],
+      ]);
     }
     // Presence survived (appendonly): both still online, as seen from either node.
     const members = await alice.request({ event: 'members', roomid: 'restart-room' });
@@ -150,16 +157,18 @@ describe.skipIf(unavailable !== undefined)('Redis restarted empty (no persistenc
     await cluster.redis.start();
     for (const node of nodes) await expect.poll(async () => (await health(node)).ok, { timeout: 5000 }).toBe(true);
     // Within a heartbeat (TTL/3) each node notices Redis forgot it and restores its connections.
-    await expect
-      .poll(async () => (await alice.request({ event: 'members', roomid: 'empty-room' })).num, { timeout: PRESENCE_TTL_MS * 2 })
-      .toBe(2);
+    await expect.poll(async () => (await alice.request({ event: 'members', roomid: 'empty-room' })).num, { timeout: PRESENCE_TTL_MS * 2 }).toBe(2);
     // The log line comes over the node's stdout pipe, possibly after Redis already shows the state.
     await expect.poll(() => nodes.map((n) => n.logs.some((l) => l.includes('presence restored'))), { timeout: 5000 }).toEqual([true, true]);
 
     await bob.say('empty-room', 'three');
     for (const client of [alice, bob]) {
       await client.waitFor(() => client.messages('empty-room').length === 3, 5000);
-      expect(client.messages('empty-room').map((m) => [m.seq, m.message])).toEqual([[1, 'one'], [2, 'two'], [3, 'three']]);
+      expect(client.messages('empty-room').map((m) => [m.seq, m.message])).toEqual([
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+      ]);
     }
     // The nodes kept the room in its epoch: seqs are still comparable. A client resuming from
     // before the loss gets what history still has and is told of the rest: a gap.

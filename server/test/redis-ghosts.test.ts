@@ -54,7 +54,14 @@ describe.skipIf(unavailable !== undefined)('nodes around a Redis that lost its d
     sleeper.resume();
     // Her node finds it was reaped: it puts her back, the room hears it, and her live connection
     // gets what was queued for her meanwhile.
-    await bob.waitFor(() => bob.events('login', 'p-room').slice(loginsBefore).find((f) => f.uid === dana.user.uid), 5000);
+    await bob.waitFor(
+      () =>
+        bob
+          .events('login', 'p-room')
+          .slice(loginsBefore)
+          .find((f) => f.uid === dana.user.uid),
+      5000,
+    );
     await dana.waitFor(() => dana.messages().find((m) => m.message === 'sent while your node slept'), 5000);
     expect(await bob.request({ event: 'members', roomid: 'p-room' })).toMatchObject({ num: 2, total: 2 });
 
@@ -81,9 +88,13 @@ describe.skipIf(unavailable !== undefined)('nodes around a Redis that lost its d
     await erin.closed;
     const dm = (await sender.request({ event: 'message', to: erin.user.uid, message: 'probe', id: 'probe-0' })).roomid as string;
     await expect
-      .poll(async () => ((await sender.request({ event: 'members', roomid: dm })).members as { uid: string; online: boolean }[]).find((m) => m.uid === erin.user.uid)?.online, {
-        timeout: GHOST_BOUND_MS,
-      })
+      .poll(
+        async () =>
+          ((await sender.request({ event: 'members', roomid: dm })).members as { uid: string; online: boolean }[]).find((m) => m.uid === erin.user.uid)?.online,
+        {
+          timeout: GHOST_BOUND_MS,
+        },
+      )
       .toBe(false);
 
     const ack = await sender.request({ event: 'message', to: erin.user.uid, message: 'while you were gone', id: 'gone-1' });

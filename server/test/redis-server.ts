@@ -73,13 +73,20 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   const port = await restartablePort();
   const dir = mkdtempSync(join(tmpdir(), 'chat-redis-'));
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.appendonly ? 'yes' : 'no',
-    '--appendfsync', 'always',
-    '--protected-mode', 'yes',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--protected-mode',
+    'yes',
   ];
   let child: ChildProcess | undefined;
   const clients: Redis[] = [];

@@ -160,10 +160,16 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
       let queueFull = 0;
       await Promise.all(
         clients.map(async (client, c) => {
-          const replies = await client.waitFor(() => {
-            const answered = client.frames.slice(from[c]).filter((f) => (typeof f.ref === 'string' && f.ref.startsWith(`${tag}-`)) || (f.event === 'ack' && String(f.id).startsWith(`${tag}-`)));
-            return answered.length >= FRAMES && answered;
-          }, 30_000, `${FRAMES} answers`);
+          const replies = await client.waitFor(
+            () => {
+              const answered = client.frames
+                .slice(from[c])
+                .filter((f) => (typeof f.ref === 'string' && f.ref.startsWith(`${tag}-`)) || (f.event === 'ack' && String(f.id).startsWith(`${tag}-`)));
+              return answered.length >= FRAMES && answered;
+            },
+            30_000,
+            `${FRAMES} answers`,
+          );
           for (const reply of replies) codes.add(reply.event === 'error' ? reply.code : reply.event);
           queueFull += replies.filter((r) => String(r.message).startsWith('too many of your requests are waiting')).length;
         }),
@@ -192,7 +198,10 @@ describe.skipIf(unavailable !== undefined)('a flood while Redis cannot answer', 
     const paused = await flood(clients, 'paused');
     redis.resume();
 
-    console.log('flood figures:', JSON.stringify({ frames: CONNECTIONS * FRAMES, down, paused }, (_, v) => (v instanceof Set ? [...v] : v)));
+    console.log(
+      'flood figures:',
+      JSON.stringify({ frames: CONNECTIONS * FRAMES, down, paused }, (_, v) => (v instanceof Set ? [...v] : v)),
+    );
     for (const result of [down, paused]) {
       expect([...result.codes]).toEqual([4503]);
       // 2,400 frames of 4 KB each: about 10 MB arrive; nothing of it may stay queued.

@@ -189,7 +189,8 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     await Promise.all([onRedis.bus.subscribe(roomTopic(room)), inMemory.bus.subscribe(roomTopic(room))]);
     const change = (c: GroupChange, expect: Array<[string, Standing]>) => (b: ChatBackend) => b.store.changeGroup(room, c, expect);
     const view = (uids: string[]) => (b: ChatBackend) => b.store.group(room, uids);
-    const joinWith = (uid: string, options: { link?: string; maxMembers?: number }) => (b: ChatBackend) => b.store.join(room, uid, uid.toUpperCase(), `conn-${uid}`, { mayCreate: false, ...options });
+    const joinWith = (uid: string, options: { link?: string; maxMembers?: number }) => (b: ChatBackend) =>
+      b.store.join(room, uid, uid.toUpperCase(), `conn-${uid}`, { mayCreate: false, ...options });
     /** An append, or how the log refused it. */
     const send = (uid: string, text: string) => {
       const message = draft(room, uid, text, `${uid}-${text}`);
@@ -208,24 +209,76 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     expect(await both((s) => s.store.userName('never-seen'))).toBeUndefined();
     await both(view(['o', 'i']));
     expect(await both((s) => s.store.group('g:absent', ['o']))).toBeUndefined();
-    for (const uid of ['a', 'm', 'b', 'c']) await both(change({ op: 'invite', user: uid, name: uid.toUpperCase(), maxMembers: 10 }, [['o', 'owner'], [uid, 'none']]));
+    for (const uid of ['a', 'm', 'b', 'c'])
+      await both(
+        change({ op: 'invite', user: uid, name: uid.toUpperCase(), maxMembers: 10 }, [
+          ['o', 'owner'],
+          [uid, 'none'],
+        ]),
+      );
     expect(await both(change({ op: 'invite', user: 'z', name: 'Z', maxMembers: 5 }, [['o', 'owner']]))).toBe('full');
     // Judged on standings that no longer hold: nothing happens.
-    expect(await both(change({ op: 'kick', user: 'm' }, [['o', 'admin'], ['m', 'member']]))).toBe('stale');
-    expect(await both(change({ op: 'kick', user: 'm' }, [['o', 'owner'], ['m', 'none']]))).toBe('stale');
+    expect(
+      await both(
+        change({ op: 'kick', user: 'm' }, [
+          ['o', 'admin'],
+          ['m', 'member'],
+        ]),
+      ),
+    ).toBe('stale');
+    expect(
+      await both(
+        change({ op: 'kick', user: 'm' }, [
+          ['o', 'owner'],
+          ['m', 'none'],
+        ]),
+      ),
+    ).toBe('stale');
     expect(await both(change({ op: 'unban', user: 'm' }, [['o', 'owner']]))).toBe('done');
     expect(await both((s) => s.store.changeGroup('g:absent', { op: 'unban', user: 'm' }, []))).toBe('stale');
-    await both(change({ op: 'role', user: 'a', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['a', 'member']]));
-    await both(change({ op: 'role', user: 'c', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['c', 'member']]));
-    expect(await both(change({ op: 'role', user: 'm', role: 'admin', maxAdmins: 2 }, [['o', 'owner'], ['m', 'member']]))).toBe('full');
-    await both(change({ op: 'mute', user: 'm', until: soon }, [['a', 'admin'], ['m', 'member']]));
+    await both(
+      change({ op: 'role', user: 'a', role: 'admin', maxAdmins: 2 }, [
+        ['o', 'owner'],
+        ['a', 'member'],
+      ]),
+    );
+    await both(
+      change({ op: 'role', user: 'c', role: 'admin', maxAdmins: 2 }, [
+        ['o', 'owner'],
+        ['c', 'member'],
+      ]),
+    );
+    expect(
+      await both(
+        change({ op: 'role', user: 'm', role: 'admin', maxAdmins: 2 }, [
+          ['o', 'owner'],
+          ['m', 'member'],
+        ]),
+      ),
+    ).toBe('full');
+    await both(
+      change({ op: 'mute', user: 'm', until: soon }, [
+        ['a', 'admin'],
+        ['m', 'member'],
+      ]),
+    );
     await both(change({ op: 'profile', title: '新名', notice: { text: '公告\n第二行', uid: 'o', name: 'O', ts: 1234 }, muteAll: true }, [['o', 'owner']]));
     await both(change({ op: 'link', key: 'key-1', expiresAt: soon, maxLinks: 2 }, [['a', 'admin']]));
     await both(change({ op: 'link', key: 'key-2', expiresAt: soon + 1, maxLinks: 2 }, [['a', 'admin']]));
     expect(await both(change({ op: 'link', key: 'key-3', expiresAt: soon, maxLinks: 2 }, [['a', 'admin']]))).toBe('full');
     await both(change({ op: 'revoke', key: 'key-2' }, [['a', 'admin']]));
-    await both(change({ op: 'ban', user: 'q', name: 'Q', maxBans: 10 }, [['o', 'owner'], ['q', 'none']]));
-    await both(change({ op: 'ban', user: 'b', name: 'B', maxBans: 10 }, [['a', 'admin'], ['b', 'member']]));
+    await both(
+      change({ op: 'ban', user: 'q', name: 'Q', maxBans: 10 }, [
+        ['o', 'owner'],
+        ['q', 'none'],
+      ]),
+    );
+    await both(
+      change({ op: 'ban', user: 'b', name: 'B', maxBans: 10 }, [
+        ['a', 'admin'],
+        ['b', 'member'],
+      ]),
+    );
     await both(view(['o', 'a', 'm', 'b', 'q']));
 
     // Admission of new members to the private room.
@@ -248,8 +301,20 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
 
     // The owner leaves: the admin who joined first owns the room; then hands it over.
     expect(await both((s) => s.store.leave(room, 'o'))).toMatchObject({ heir: { uid: 'a', name: 'A' } });
-    await both(change({ op: 'transfer', from: 'a', user: 'z' }, [['a', 'owner'], ['z', 'member']]));
-    expect(await both(change({ op: 'kick', user: 'c' }, [['z', 'owner'], ['c', 'admin']]))).toBe('done');
+    await both(
+      change({ op: 'transfer', from: 'a', user: 'z' }, [
+        ['a', 'owner'],
+        ['z', 'member'],
+      ]),
+    );
+    expect(
+      await both(
+        change({ op: 'kick', user: 'c' }, [
+          ['z', 'owner'],
+          ['c', 'admin'],
+        ]),
+      ),
+    ).toBe('done');
     expect(await both(view(['a', 'z', 'c']))).toMatchObject({ owner: 'z', admins: [] });
     expect(await both((s) => s.store.leave(room, 'a'))).not.toHaveProperty('heir');
     await both((s) => s.store.rooms('z'));
@@ -264,7 +329,10 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
   });
 
   const inMemoryBackend = (): ChatBackend => inMemory;
-  const recall = (notice: MessageDraft, windowMs = 60_000, scope: RecallRequest['scope'] = 'own') => (b: ChatBackend) => b.log.recall({ notice, scope, windowMs });
+  const recall =
+    (notice: MessageDraft, windowMs = 60_000, scope: RecallRequest['scope'] = 'own') =>
+    (b: ChatBackend) =>
+      b.log.recall({ notice, scope, windowMs });
 
   it('recall: the tombstone, quotes of it, the notice, refusals and resends; a quote made before a recall lands as recalled', async () => {
     await both(join('p-recall', 'a', 'A', 'conn-ra'));
@@ -292,7 +360,7 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     await both((s) => s.store.rooms('b'));
   });
 
-  it('recall in a direct chat rewrites the offline recipient\'s inbox and queues the notice', async () => {
+  it("recall in a direct chat rewrites the offline recipient's inbox and queues the notice", async () => {
     const roomid = directRoomId('s', 'r');
     await both((s) => s.store.disconnectUser('r', 'conn-r3'));
     const words = { ...draft(roomid, 's', 'private words'), to: 'r' };
@@ -337,7 +405,7 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     expect(rejoined).toMatchObject({ read: 5, newMember: true });
   });
 
-  it('a recalled text is gone from Redis\'s memory and the embedded snapshot, not only from what is read back', async () => {
+  it("a recalled text is gone from Redis's memory and the embedded snapshot, not only from what is read back", async () => {
     const admin = redis.client();
     // Uncompressed, so that the text would show in a key's serialised value.
     await admin.config('SET', 'rdbcompression', 'no');

@@ -114,7 +114,18 @@ describe('embedded mode survives a restart', () => {
     const v2 = {
       version: 2,
       takenAt: Date.now(),
-      rooms: [{ id: 'old-room', seq: 1, epoch: 'e-v2', history: [message], members: [['v2-first', 'first', 1], ['v2-second', 'second', null]] }],
+      rooms: [
+        {
+          id: 'old-room',
+          seq: 1,
+          epoch: 'e-v2',
+          history: [message],
+          members: [
+            ['v2-first', 'first', 1],
+            ['v2-second', 'second', null],
+          ],
+        },
+      ],
       users: [
         { uid: 'v2-first', name: 'first', rooms: ['old-room'], inbox: [], inboxGap: false },
         { uid: 'v2-second', name: 'second', rooms: ['old-room'], inbox: [], inboxGap: false },
@@ -125,7 +136,10 @@ describe('embedded mode survives a restart', () => {
     try {
       const first = await connectAs(server, 'first', 'v2-first');
       const second = await connectAs(server, 'second', 'v2-second');
-      expect(await second.join('old-room', { since: 0, epoch: 'e-v2' })).toMatchObject({ replayed: 1, group: { role: 'member', owner: 'v2-first', private: false } });
+      expect(await second.join('old-room', { since: 0, epoch: 'e-v2' })).toMatchObject({
+        replayed: 1,
+        group: { role: 'member', owner: 'v2-first', private: false },
+      });
       expect((await first.join('old-room')).group).toMatchObject({ role: 'owner' });
       expect(await first.request({ event: 'kick', roomid: 'old-room', user: 'v2-second' })).toMatchObject({ total: 1 });
       await Promise.all([first.close(), second.close()]);

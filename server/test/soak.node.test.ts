@@ -185,7 +185,18 @@ describe('soak', () => {
       // After warm-up (the second quarter) against the end (the last quarter).
       const heapEarly = lowest(0.25, 0.5);
       const heapLate = lowest(0.75, 1);
-      const figures = { seconds: SECONDS, members: members.length, accepted: sentCount, churns, lost, duplicates, heapEarlyKiB: heapEarly, heapLateKiB: heapLate, rssStartKiB: rssStart, rssEndKiB: rssEnd };
+      const figures = {
+        seconds: SECONDS,
+        members: members.length,
+        accepted: sentCount,
+        churns,
+        lost,
+        duplicates,
+        heapEarlyKiB: heapEarly,
+        heapLateKiB: heapLate,
+        rssStartKiB: rssStart,
+        rssEndKiB: rssEnd,
+      };
       console.log(`soak figures: ${JSON.stringify(figures)}`);
       expect(sentCount).toBeGreaterThan(SECONDS * 20);
       expect(lost).toBe(0);

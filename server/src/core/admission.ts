@@ -61,7 +61,10 @@ export function isTrustedProxy(socketAddress: string | undefined, trusted: reado
 /** The client's address: the socket's, or from a trusted proxy the one it appended to X-Forwarded-For. */
 export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trusted: readonly string[]): string {
   if (forwardedFor && isTrustedProxy(socketAddress, trusted)) {
-    const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean);
+    const hops = forwardedFor
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (hops.length > 0) return hops[hops.length - 1];
   }
   return socketAddress ?? 'unknown';

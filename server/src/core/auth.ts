@@ -99,7 +99,11 @@ export class Authenticator {
     if (this.settings.issuer) options.issuer = this.settings.issuer;
     if (this.settings.audience) options.audience = this.settings.audience;
     const token = jwt.sign({ name }, signKey, options);
-    const refreshToken = jwt.sign({ typ: REFRESH_TYPE }, signKey, { algorithm: this.settings.algorithm, subject: uid, expiresIn: this.settings.refreshTtlSeconds });
+    const refreshToken = jwt.sign({ typ: REFRESH_TYPE }, signKey, {
+      algorithm: this.settings.algorithm,
+      subject: uid,
+      expiresIn: this.settings.refreshTtlSeconds,
+    });
     const { exp } = jwt.decode(token) as jwt.JwtPayload;
     return { token, uid, name, expiresAt: (exp as number) * 1000, refreshToken };
   }

@@ -10,16 +10,7 @@
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import {
-  ClientEvent,
-  CloseCode,
-  ErrorCode,
-  HEARTBEAT_PING,
-  HEARTBEAT_PONG,
-  PROTOCOL_VERSION,
-  ServerEvent,
-  type ClientFrame,
-} from '../protocol.ts';
+import { ClientEvent, CloseCode, ErrorCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION, ServerEvent, type ClientFrame } from '../protocol.ts';
 import { AdmissionControl, type Refusal } from './admission.ts';
 import type { Authenticator, Identity, VerifyResult } from './auth.ts';
 import type { Bus } from './bus.ts';
@@ -211,7 +202,11 @@ export class ChatCore<P = unknown> {
     this.counters.messagesIn += 1;
     // While the backend is slow, a connection's frames wait here: bounded, the rest refused at once.
     if (session.queued >= this.deps.settings.queuedFramesPerConnection) {
-      return this.out.error(session, { code: ErrorCode.Unavailable, message: 'too many of your requests are waiting for the server; not accepted, send it again', ref: frame.id });
+      return this.out.error(session, {
+        code: ErrorCode.Unavailable,
+        message: 'too many of your requests are waiting for the server; not accepted, send it again',
+        ref: frame.id,
+      });
     }
     this.enqueue(session, frame, () => this.dispatch(session, frame));
   }

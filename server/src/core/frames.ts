@@ -65,8 +65,14 @@ export interface FrameLimits {
 /** Fields every frame may carry: its id, and the course client's own uid and name (checked against the token). */
 const common = {
   id: z.string().max(MAX_ID_LENGTH, `id must be at most ${MAX_ID_LENGTH} characters`).optional(),
-  uid: z.string('uid must be a string').nullish().transform((v) => v ?? undefined),
-  name: z.string('name must be a string').nullish().transform((v) => v ?? undefined),
+  uid: z
+    .string('uid must be a string')
+    .nullish()
+    .transform((v) => v ?? undefined),
+  name: z
+    .string('name must be a string')
+    .nullish()
+    .transform((v) => v ?? undefined),
 };
 
 const seq = (field: string) =>
@@ -94,6 +100,7 @@ const title = z
   .refine((raw) => cleanName(raw, GROUP_TITLE_MAX_CHARS) !== undefined, TITLE_RULE)
   .transform((raw) => cleanName(raw, GROUP_TITLE_MAX_CHARS)!);
 /** Controls other than the line break, which a notice keeps. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const NOTICE_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f]/g;
 const NOTICE_RULE = `notice must be at most ${GROUP_NOTICE_MAX_CHARS} characters`;
 const notice = z
@@ -174,7 +181,10 @@ const SCHEMAS = {
       muteAll: flag('muteAll').optional(),
       ...common,
     })
-    .refine((f) => f.title !== undefined || f.notice !== undefined || f.private !== undefined || f.muteAll !== undefined, 'update needs title, notice, private or muteAll'),
+    .refine(
+      (f) => f.title !== undefined || f.notice !== undefined || f.private !== undefined || f.muteAll !== undefined,
+      'update needs title, notice, private or muteAll',
+    ),
   [ClientEvent.Invite]: aboutUser(ClientEvent.Invite),
   [ClientEvent.Kick]: aboutUser(ClientEvent.Kick),
   [ClientEvent.Ban]: aboutUser(ClientEvent.Ban),
@@ -230,8 +240,32 @@ const schemasMatchProtocol: [
   Checked<(typeof SCHEMAS)[ClientEvent.Receipts], ReceiptsRequest>,
   Checked<(typeof SCHEMAS)[ClientEvent.Readers], ReadersRequest>,
 ] = [
-  true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
-  true, true, true, true, true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
 ];
 void schemasMatchProtocol;
 

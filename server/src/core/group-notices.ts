@@ -54,12 +54,28 @@ export function noticeText(actor: string, notice: GroupNotice, seconds = 0): str
  * Stores the notice in the room's history and fans it out, from `actor`. The change it tells of is
  * done already: when the store fails now, the notice is lost (logged), and the change stands.
  */
-export async function announce<P>(ctx: CoreContext<P>, roomid: string, actor: { uid: string; name: string }, notice: GroupNotice, seconds?: number): Promise<void> {
+export async function announce<P>(
+  ctx: CoreContext<P>,
+  roomid: string,
+  actor: { uid: string; name: string },
+  notice: GroupNotice,
+  seconds?: number,
+): Promise<void> {
   const message = noticeText(actor.name, notice, seconds);
   try {
     // A new 群公告 is @所有人: members who are away see "[有人@我]" until they read it.
     const mention = notice.mentionAll ? { mentionAll: true as const } : {};
-    await ctx.log.append({ event: ServerEvent.Message, id: uuidv4(), roomid, ts: Date.now(), uid: actor.uid, name: actor.name, message, system: notice, ...mention });
+    await ctx.log.append({
+      event: ServerEvent.Message,
+      id: uuidv4(),
+      roomid,
+      ts: Date.now(),
+      uid: actor.uid,
+      name: actor.name,
+      message,
+      system: notice,
+      ...mention,
+    });
   } catch (err) {
     ctx.logger.warn('group notice not stored', { roomid, type: notice.type, err: String(err) });
   }

@@ -44,7 +44,7 @@ function add<P>(map: Map<string, Set<Session<P>>>, key: string, session: Session
 /** Returns true when the key became empty. */
 function remove<P>(map: Map<string, Set<Session<P>>>, key: string, session: Session<P>): boolean {
   const set = map.get(key);
-  if (!set || !set.delete(session)) return false;
+  if (!set?.delete(session)) return false;
   if (set.size > 0) return false;
   map.delete(key);
   return true;

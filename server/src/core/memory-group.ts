@@ -153,9 +153,15 @@ export class RoomGroup {
       private: this.private,
       muteAll: this.muteAll,
       admins: this.admins(members),
-      mutes: [...this.mutes].filter(([, until]) => until > now).map(([uid, until]) => ({ uid, name: members.get(uid)?.name ?? uid, until })).sort(byUid),
+      mutes: [...this.mutes]
+        .filter(([, until]) => until > now)
+        .map(([uid, until]) => ({ uid, name: members.get(uid)?.name ?? uid, until }))
+        .sort(byUid),
       bans: [...this.bans].map(([uid, name]) => ({ uid, name })).sort(byUid),
-      links: [...this.links].filter(([, expiresAt]) => expiresAt > now).map(([key, expiresAt]) => ({ key, expiresAt })).sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : 1)),
+      links: [...this.links]
+        .filter(([, expiresAt]) => expiresAt > now)
+        .map(([key, expiresAt]) => ({ key, expiresAt }))
+        .sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : 1)),
       users,
     };
     if (this.title !== undefined) state.title = this.title;

@@ -279,7 +279,15 @@ export class MemoryStore implements ChatStore, RoomLog {
     conns.add(connId);
     // Nothing sent before a member joined is unread for them.
     if (newMember) member.read = room.seq;
-    const result: JoinResult = { ...this.countsOf(room), cameOnline, newMember, created: !existed, lastSeq: room.seq, epoch: room.epoch, read: member.read ?? 0 };
+    const result: JoinResult = {
+      ...this.countsOf(room),
+      cameOnline,
+      newMember,
+      created: !existed,
+      lastSeq: room.seq,
+      epoch: room.epoch,
+      read: member.read ?? 0,
+    };
     if (viaLink) result.viaLink = true;
     if (member.mention) result.mention = member.mention.first;
     if (cameOnline && member.cursor !== undefined) {
@@ -293,7 +301,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     const room = this.roomStates.get(roomid);
     if (!room) return { num: 0, total: 0, wentOffline: false };
     const conns = room.online.get(uid);
-    if (!conns || !conns.delete(connId)) return { ...this.countsOf(room), wentOffline: false };
+    if (!conns?.delete(connId)) return { ...this.countsOf(room), wentOffline: false };
     const wentOffline = conns.size === 0;
     if (wentOffline) {
       room.online.delete(uid);
@@ -601,7 +609,7 @@ export class MemoryStore implements ChatStore, RoomLog {
 
   async disconnectUser(uid: string, connId: string): Promise<{ lastConnection: boolean }> {
     const user = this.users.get(uid);
-    if (!user || !user.connections.delete(connId)) return { lastConnection: false };
+    if (!user?.connections.delete(connId)) return { lastConnection: false };
     user.activeAt = this.now();
     return { lastConnection: user.connections.size === 0 };
   }

@@ -26,7 +26,17 @@ export interface RecallRequest {
 
 /** The recall notice's draft: from `who`, about message `seq` of `roomid`. */
 export function recallNotice(who: { uid: string; name: string }, id: string, roomid: string, seq: number, ts: number, to?: string): MessageDraft {
-  const notice: MessageDraft = { event: ServerEvent.Message, id, ts, uid: who.uid, name: who.name, message: recallNoticeText(who.name), kind: 'recall', recall: seq, roomid };
+  const notice: MessageDraft = {
+    event: ServerEvent.Message,
+    id,
+    ts,
+    uid: who.uid,
+    name: who.name,
+    message: recallNoticeText(who.name),
+    kind: 'recall',
+    recall: seq,
+    roomid,
+  };
   if (to !== undefined) notice.to = to;
   return notice;
 }

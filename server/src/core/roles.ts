@@ -59,7 +59,10 @@ export function judge(roomid: string, action: GroupAction, actor: Standing, targ
     return { code: ErrorCode.NoSuchUser, message: `${target.uid} is not a member of ${roomid}` };
   }
   if (ON_LOWER_RANK.has(action) && RANK[target.standing] >= RANK[actor]) {
-    return { code: ErrorCode.Forbidden, message: `${actor === 'admin' ? 'an admin' : 'the owner'} cannot ${action} ${target.standing === 'owner' ? 'the owner' : `another ${target.standing}`}` };
+    return {
+      code: ErrorCode.Forbidden,
+      message: `${actor === 'admin' ? 'an admin' : 'the owner'} cannot ${action} ${target.standing === 'owner' ? 'the owner' : `another ${target.standing}`}`,
+    };
   }
   return undefined;
 }

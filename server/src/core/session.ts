@@ -5,7 +5,7 @@
  */
 
 import type { Identity } from './auth.ts';
-import { TokenBucket } from './rate-limiter.ts';
+import type { TokenBucket } from './rate-limiter.ts';
 import { Subscription } from './subscription.ts';
 
 /**

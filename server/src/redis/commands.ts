@@ -30,7 +30,17 @@ export interface ChatCommands {
   chatLeave(members: string, cursors: string, online: string, roles: string, mutes: string, order: string, uid: string): Promise<Reply>;
   chatCounts(members: string, online: string): Promise<number[]>;
   chatMembers(members: string, online: string): Promise<Reply>;
-  chatAppend(seq: string, history: string, ids: string, members: string, online: string, roles: string, mutes: string, group: string, ...args: Arg[]): Promise<Reply>;
+  chatAppend(
+    seq: string,
+    history: string,
+    ids: string,
+    members: string,
+    online: string,
+    roles: string,
+    mutes: string,
+    group: string,
+    ...args: Arg[]
+  ): Promise<Reply>;
   chatReadAfter(seq: string, history: string, after: number, limit: number, before: number): Promise<Reply>;
   chatReadBefore(seq: string, history: string, before: number, limit: number): Promise<Reply>;
   chatSummary(seq: string, history: string, members: string, online: string, withMembers: string): Promise<Reply>;

@@ -44,12 +44,23 @@ export async function queueDirect(
   const topic = userTopic(to);
   const text = JSON.stringify(message);
   // To oneself, the sender's own copy covers it.
-  const live = mode === 'send' && to !== message.uid
-    ? encodeEnvelope({ kind: EnvelopeKind.DirectMessage, topic, roomid: message.roomid, seq: message.seq, text }, '')
-    : '';
+  const live =
+    mode === 'send' && to !== message.uid
+      ? encodeEnvelope({ kind: EnvelopeKind.DirectMessage, topic, roomid: message.roomid, seq: message.seq, text }, '')
+      : '';
   const outcome = await redis.chatQueueDirect(
-    recipient.connections, recipient.inbox, recipient.info, recipient.handled,
-    text, limits.inboxPerUser, limits.roomTtlMs, keys.channel(topic), live, `${message.uid}\n${message.id}`, mode, HANDLED_PER_USER,
+    recipient.connections,
+    recipient.inbox,
+    recipient.info,
+    recipient.handled,
+    text,
+    limits.inboxPerUser,
+    limits.roomTtlMs,
+    keys.channel(topic),
+    live,
+    `${message.uid}\n${message.id}`,
+    mode,
+    HANDLED_PER_USER,
   );
   return outcome as DirectOutcome;
 }

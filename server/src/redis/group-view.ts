@@ -24,10 +24,19 @@ export function parseGroupView(reply: GroupViewReply, uids: string[]): GroupStat
     total: Number(total),
     private: fields.private === '1',
     muteAll: fields.muteAll === '1',
-    admins: roles.filter(([, role]) => role === 'admin').sort((a, b) => Number(a[2] || Infinity) - Number(b[2] || Infinity)).map(([uid]) => uid),
-    mutes: rows(mutesFlat, 3).map(([uid, until, name]) => ({ uid, name, until: Number(until) })).sort(byUid),
-    bans: rows(bansFlat, 2).map(([uid, name]) => ({ uid, name })).sort(byUid),
-    links: rows(linksFlat, 2).map(([key, expiresAt]) => ({ key, expiresAt: Number(expiresAt) })).sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : 1)),
+    admins: roles
+      .filter(([, role]) => role === 'admin')
+      .sort((a, b) => Number(a[2] || Infinity) - Number(b[2] || Infinity))
+      .map(([uid]) => uid),
+    mutes: rows(mutesFlat, 3)
+      .map(([uid, until, name]) => ({ uid, name, until: Number(until) }))
+      .sort(byUid),
+    bans: rows(bansFlat, 2)
+      .map(([uid, name]) => ({ uid, name }))
+      .sort(byUid),
+    links: rows(linksFlat, 2)
+      .map(([key, expiresAt]) => ({ key, expiresAt: Number(expiresAt) }))
+      .sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : 1)),
     users: {},
   };
   rows(usersFlat, 2).forEach(([standing, name], i) => {

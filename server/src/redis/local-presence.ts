@@ -38,7 +38,7 @@ export class LocalPresence {
   /** Returns true when that was the node's last connection in the room. */
   leftRoom(connId: string, roomid: string): boolean {
     const conn = this.connections.get(connId);
-    if (!conn || !conn.rooms.delete(roomid)) return false;
+    if (!conn?.rooms.delete(roomid)) return false;
     this.forgetIfIdle(connId, conn);
     return decrement(this.roomRefs, roomid);
   }
@@ -63,7 +63,7 @@ export class LocalPresence {
   /** Returns true when that was the node's last connection of the user. */
   userDisconnected(connId: string): boolean {
     const conn = this.connections.get(connId);
-    if (!conn || !conn.userConnected) return false;
+    if (!conn?.userConnected) return false;
     conn.userConnected = false;
     this.forgetIfIdle(connId, conn);
     return decrement(this.userRefs, conn.uid);

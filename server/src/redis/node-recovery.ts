@@ -98,7 +98,12 @@ export class NodeRecovery {
     const repaired = await this.store.repair(all);
     for (const change of repaired.cameOnline) await this.announce(ServerEvent.Login, change);
     for (const change of repaired.wentOffline) await this.announce(ServerEvent.Logout, change);
-    const figures = { connections: repaired.connections, cameOnline: repaired.cameOnline.length, wentOffline: repaired.wentOffline.length, drained: repaired.drained };
+    const figures = {
+      connections: repaired.connections,
+      cameOnline: repaired.cameOnline.length,
+      wentOffline: repaired.wentOffline.length,
+      drained: repaired.drained,
+    };
     if (reason) this.logger.warn(reason, figures);
     else if (repaired.connections + repaired.wentOffline.length > 0) this.logger.info('presence repaired after a redis outage', figures);
   }

@@ -115,7 +115,12 @@ export class PresenceReaper {
     this.reaping = true;
     try {
       const flat = await this.redis.chatClaimDeadNodes(
-        this.keys.nodes, this.keys.reaperLock, this.nodeId, this.ttls.presenceMs, Math.floor(this.ttls.presenceMs / 2), Math.floor(this.ttls.presenceMs / 2),
+        this.keys.nodes,
+        this.keys.reaperLock,
+        this.nodeId,
+        this.ttls.presenceMs,
+        Math.floor(this.ttls.presenceMs / 2),
+        Math.floor(this.ttls.presenceMs / 2),
       );
       const dead: string[] = [];
       for (let i = 0; i < flat.length; i += 2) {

@@ -50,7 +50,12 @@ export async function createRedisBackends(settings: RedisBackendSettings, logger
   const recovery = new NodeRecovery(commands, redisStore, bus, logger);
   const reaper = new PresenceReaper(commands, keys, redisStore, bus, recovery, logger, { presenceMs: settings.redisPresenceTtlMs, roomMs: settings.roomTtlMs });
   await reaper.start();
-  logger.info('redis connected', { node: nodeId, prefix: settings.redisKeyPrefix, presenceTtlMs: settings.redisPresenceTtlMs, commandTimeoutMs: settings.redisCommandTimeoutMs });
+  logger.info('redis connected', {
+    node: nodeId,
+    prefix: settings.redisKeyPrefix,
+    presenceTtlMs: settings.redisPresenceTtlMs,
+    commandTimeoutMs: settings.redisCommandTimeoutMs,
+  });
 
   let closing: Promise<void> | undefined;
   const closeAll = (): Promise<void> =>

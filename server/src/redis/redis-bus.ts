@@ -161,7 +161,8 @@ export class RedisBus implements Bus {
   }
 
   private emit(envelope: Envelope): void {
-    if (envelope.kind === EnvelopeKind.RoomMessage) this.watermarks.note(envelope.topic.roomid, envelope.seq, this.rooms.get(envelope.topic.roomid)?.currentEpoch);
+    if (envelope.kind === EnvelopeKind.RoomMessage)
+      this.watermarks.note(envelope.topic.roomid, envelope.seq, this.rooms.get(envelope.topic.roomid)?.currentEpoch);
     try {
       this.handler(envelope);
     } finally {
@@ -188,4 +189,3 @@ export class RedisBus implements Bus {
     });
   }
 }
-

@@ -62,7 +62,14 @@ export class RedisRoomLog implements RoomLog {
     if (!message.mentions && !message.mentionAll) return;
     const room = this.keys.room(message.roomid);
     await this.redis.chatNoteMentions(
-      room.members, room.reads, room.mentions, message.seq, message.uid, message.mentionAll ? '1' : '0', this.limits.roomTtlMs, ...(message.mentions ?? []),
+      room.members,
+      room.reads,
+      room.mentions,
+      message.seq,
+      message.uid,
+      message.mentionAll ? '1' : '0',
+      this.limits.roomTtlMs,
+      ...(message.mentions ?? []),
     );
   }
 
@@ -96,7 +103,13 @@ export class RedisRoomLog implements RoomLog {
   private async deliverDirect(message: StoredMessage, to: string): Promise<boolean> {
     const outcome = await queueDirect(this.redis, this.keys, this.limits, to, message, 'send');
     if (outcome !== DirectOutcome.HandledBefore) {
-      await this.bus.publish({ kind: EnvelopeKind.DirectMessage, topic: userTopic(message.uid), roomid: message.roomid, seq: message.seq, text: JSON.stringify(message) });
+      await this.bus.publish({
+        kind: EnvelopeKind.DirectMessage,
+        topic: userTopic(message.uid),
+        roomid: message.roomid,
+        seq: message.seq,
+        text: JSON.stringify(message),
+      });
     }
     return outcome !== DirectOutcome.Published;
   }
@@ -133,7 +146,10 @@ export class RedisRoomLog implements RoomLog {
       ];
       const members = notice.to === undefined ? [] : [notice.uid, notice.name, notice.to, notice.to];
       const channel = notice.to === undefined ? this.keys.channel(roomTopic(notice.roomid)) : '';
-      const reply = await this.runAppend(room, notice, channel, members, { command: 'chatRecall', args: [step.length + 1, `${notice.uid}\n${notice.id}`, ...step] });
+      const reply = await this.runAppend(room, notice, channel, members, {
+        command: 'chatRecall',
+        args: [step.length + 1, `${notice.uid}\n${notice.id}`, ...step],
+      });
       if (reply[0] === RECALL_REFUSED) return { refused: String(reply[1]) as RecallRefusal };
       if (reply[0] === RECALL_STALE) {
         if (attempt < RECALL_ATTEMPTS) continue;

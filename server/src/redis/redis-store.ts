@@ -116,9 +116,18 @@ export class RedisStore implements ChatStore {
         this.redis.chatNoteUserRoom(user.rooms, user.info, roomid, this.ttl, ''),
         this.redis.chatJoin(
           ...joinKeys(room),
-          uid, name, connId, this.nodeId, this.ttl, options.mayCreate ? '1' : '0',
-          this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(),
-          options.maxMembers ?? Number.MAX_SAFE_INTEGER, options.link ?? '', Date.now(),
+          uid,
+          name,
+          connId,
+          this.nodeId,
+          this.ttl,
+          options.mayCreate ? '1' : '0',
+          this.watermarks.floor(roomid),
+          this.watermarks.epoch(roomid),
+          randomUUID(),
+          options.maxMembers ?? Number.MAX_SAFE_INTEGER,
+          options.link ?? '',
+          Date.now(),
         ),
       ]);
       return joined;
@@ -283,8 +292,16 @@ export class RedisStore implements ChatStore {
       const [, connected] = await Promise.all([
         firstHere ? this.redis.sadd(this.keys.node(this.nodeId).users, uid) : undefined,
         this.redis.chatConnectUser(
-          user.connections, user.inbox, user.info, this.keys.takenInbox(uid, connId), user.rooms,
-          connId, this.nodeId, name, this.ttl, this.channelOf(uid),
+          user.connections,
+          user.inbox,
+          user.info,
+          this.keys.takenInbox(uid, connId),
+          user.rooms,
+          connId,
+          this.nodeId,
+          name,
+          this.ttl,
+          this.channelOf(uid),
         ),
       ]);
       return connected;
@@ -354,7 +371,10 @@ export class RedisStore implements ChatStore {
     const rooms = [...this.local.rooms];
     const users = [...this.local.users];
     try {
-      await Promise.all([rooms.length > 0 ? this.redis.sadd(node.rooms, ...rooms) : undefined, users.length > 0 ? this.redis.sadd(node.users, ...users) : undefined]);
+      await Promise.all([
+        rooms.length > 0 ? this.redis.sadd(node.rooms, ...rooms) : undefined,
+        users.length > 0 ? this.redis.sadd(node.users, ...users) : undefined,
+      ]);
     } catch (err) {
       for (const connId of connIds) this.unsure.add(connId);
       throw err;
@@ -381,9 +401,11 @@ export class RedisStore implements ChatStore {
       for (const [roomid, seq] of conn.rooms) {
         const room = this.keys.room(roomid);
         writes.push(
-          this.redis.chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl).then(([, cameOnline, num, total]) => {
-            if (cameOnline === 1) repaired.cameOnline.push({ roomid, uid: conn.uid, name: conn.name, num, total });
-          }),
+          this.redis
+            .chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl)
+            .then(([, cameOnline, num, total]) => {
+              if (cameOnline === 1) repaired.cameOnline.push({ roomid, uid: conn.uid, name: conn.name, num, total });
+            }),
         );
       }
       await Promise.all(writes);
@@ -421,7 +443,14 @@ export class RedisStore implements ChatStore {
     await Promise.all(
       [...this.local.rooms].map(async (roomid) => {
         const room = this.keys.room(roomid);
-        const [seq, epoch] = await this.redis.chatRestoreFloor(room.seq, room.history, this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(), this.ttl);
+        const [seq, epoch] = await this.redis.chatRestoreFloor(
+          room.seq,
+          room.history,
+          this.watermarks.floor(roomid),
+          this.watermarks.epoch(roomid),
+          randomUUID(),
+          this.ttl,
+        );
         // The bus tells the connections when the first message of a new epoch comes.
         if (String(epoch) === this.watermarks.epoch(roomid)) this.watermarks.note(roomid, Number(seq));
       }),
@@ -435,7 +464,14 @@ export class RedisStore implements ChatStore {
     const userRooms = this.keys.user(uid).rooms;
     const added = await this.redis.sadd(userRooms, roomid);
     const created = await this.redis.chatCreateGroup(
-      ...groupKeys(this.keys.room(roomid)), uid, name, group.title, group.private ? '1' : '0', this.ttl, this.ttl, randomUUID(),
+      ...groupKeys(this.keys.room(roomid)),
+      uid,
+      name,
+      group.title,
+      group.private ? '1' : '0',
+      this.ttl,
+      this.ttl,
+      randomUUID(),
     );
     if (created === 1) return 'created';
     if (added === 1) await this.redis.srem(userRooms, roomid);
@@ -451,7 +487,11 @@ export class RedisStore implements ChatStore {
     const userRooms = change.op === 'invite' ? this.keys.user(change.user).rooms : undefined;
     const added = userRooms ? await this.redis.sadd(userRooms, roomid) : 0;
     const outcome = (await this.redis.chatGroupChange(
-      ...groupKeys(this.keys.room(roomid)), JSON.stringify(expect), JSON.stringify(change), Date.now(), this.ttl,
+      ...groupKeys(this.keys.room(roomid)),
+      JSON.stringify(expect),
+      JSON.stringify(change),
+      Date.now(),
+      this.ttl,
     )) as ChangeOutcome;
     if (userRooms && outcome !== 'done' && added === 1) await this.redis.srem(userRooms, roomid);
     if ((change.op === 'kick' || change.op === 'ban') && outcome === 'done') {

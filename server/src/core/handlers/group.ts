@@ -49,7 +49,10 @@ interface Acted {
 /** 16 random bytes, base64url: an id nobody guesses (invite link keys, server-chosen room ids). */
 export function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 function refuse<P>(ctx: CoreContext<P>, session: Session<P>, refusal: Refusal, ref: string | undefined): void {
@@ -69,7 +72,13 @@ function refuseDirect<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
 }
 
 /** Reads the room with the asker's and `uids`' standings, plans, and applies the plan while they hold. */
-async function act<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, uids: string[], plan: (state: GroupState, mine: Standing) => Plan): Promise<Acted | Refusal> {
+async function act<P>(
+  ctx: CoreContext<P>,
+  session: Session<P>,
+  roomid: string,
+  uids: string[],
+  plan: (state: GroupState, mine: Standing) => Plan,
+): Promise<Acted | Refusal> {
   const { uid } = me(session);
   for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
     const state = await ctx.store.group(roomid, [uid, ...uids]);
@@ -95,7 +104,11 @@ async function replyProfile<P>(ctx: CoreContext<P>, session: Session<P>, roomid:
 /** The outcomes other than done, as the asker is told them. */
 function outcomeRefusal(roomid: string, outcome: ChangeOutcome, user: string, settings: CoreContext['settings']): Refusal | undefined {
   if (outcome === 'banned') return { code: ErrorCode.Banned, message: `${user} is banned from ${roomid}; unban them first` };
-  if (outcome === 'full') return { code: ErrorCode.RoomFull, message: `${roomid} is full: at most ${settings.roomMaxMembers} members, ${settings.roomMaxAdmins} admins and ${GROUP_LINKS_MAX} invite links` };
+  if (outcome === 'full')
+    return {
+      code: ErrorCode.RoomFull,
+      message: `${roomid} is full: at most ${settings.roomMaxMembers} members, ${settings.roomMaxAdmins} admins and ${GROUP_LINKS_MAX} invite links`,
+    };
   return undefined;
 }
 
@@ -128,7 +141,15 @@ async function actOn<P>(
     const refusal = judge(roomid, action, mine, who);
     if (refusal) return refusal;
     const change = decide(who, state);
-    return change === 'unchanged' ? change : { change, expect: [[asker, mine], [user, who.standing]] };
+    return change === 'unchanged'
+      ? change
+      : {
+          change,
+          expect: [
+            [asker, mine],
+            [user, who.standing],
+          ],
+        };
   });
   if ('code' in acted) return acted;
   const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
@@ -150,7 +171,8 @@ export async function handleCreate<P>(ctx: CoreContext<P>, session: Session<P>, 
   for (;;) {
     roomid = `${GROUP_ROOM_PREFIX}${randomKey()}`;
     const created = await ctx.store.createGroup(roomid, asker.uid, asker.name, { title: frame.title, private: frame.private ?? false });
-    if (created === 'store-full') return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'this server holds as many rooms as it may (ROOM_LIMIT); try again later' }, ref);
+    if (created === 'store-full')
+      return refuse(ctx, session, { code: ErrorCode.TooManyRooms, message: 'this server holds as many rooms as it may (ROOM_LIMIT); try again later' }, ref);
     if (created === 'created') break;
   }
   ctx.quotas.roomsCreated.take(asker.uid);
@@ -176,9 +198,13 @@ export async function handleUpdate<P>(ctx: CoreContext<P>, session: Session<P>, 
   const { roomid, id: ref } = frame;
   if (refuseDirect(ctx, session, roomid, ref)) return;
   const asker = me(session);
-  for (const [text, field] of [[frame.title, 'room-name'], [frame.notice, 'notice']] as const) {
+  for (const [text, field] of [
+    [frame.title, 'room-name'],
+    [frame.notice, 'notice'],
+  ] as const) {
     const review = text ? await reviewUserText(ctx.moderator, text, { field, uid: asker.uid, roomid }) : undefined;
-    if (review) return refuse(ctx, session, { code: ErrorCode.ContentRefused, message: `${field === 'room-name' ? 'title' : 'notice'} refused: ${review}` }, ref);
+    if (review)
+      return refuse(ctx, session, { code: ErrorCode.ContentRefused, message: `${field === 'room-name' ? 'title' : 'notice'} refused: ${review}` }, ref);
   }
   const notices: GroupNotice[] = [];
   const acted = await act(ctx, session, roomid, [], (state, mine) => {
@@ -238,7 +264,13 @@ async function invite<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
     if (refusal) return refusal;
     const invitee = target(state, user);
     if (invitee.standing !== 'none') return 'unchanged';
-    return { change: { op: 'invite', user, name, maxMembers: ctx.settings.roomMaxMembers }, expect: [[asker.uid, mine], [user, 'none']] };
+    return {
+      change: { op: 'invite', user, name, maxMembers: ctx.settings.roomMaxMembers },
+      expect: [
+        [asker.uid, mine],
+        [user, 'none'],
+      ],
+    };
   });
   if ('code' in acted) return refuse(ctx, session, acted, ref);
   const refusal = outcomeRefusal(roomid, acted.outcome as ChangeOutcome, user, ctx.settings);
@@ -252,7 +284,14 @@ async function invite<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
 }
 
 /** kick, or ban (a member is removed too; anyone else is only banned). */
-async function remove<P>(ctx: CoreContext<P>, session: Session<P>, roomid: string, user: string, action: 'kick' | 'ban', ref: string | undefined): Promise<void> {
+async function remove<P>(
+  ctx: CoreContext<P>,
+  session: Session<P>,
+  roomid: string,
+  user: string,
+  action: 'kick' | 'ban',
+  ref: string | undefined,
+): Promise<void> {
   const result = await actOn(ctx, session, roomid, user, action, (who) =>
     action === 'kick' ? { op: 'kick', user } : { op: 'ban', user, name: who.name, maxBans: ctx.settings.roomMaxMembers },
   );
@@ -266,11 +305,22 @@ async function remove<P>(ctx: CoreContext<P>, session: Session<P>, roomid: strin
  * Every connection of the removed user leaves the room and is told why (their rooms list follows,
  * on every device); the room sees them go, and the notice.
  */
-async function removedFromRoom<P>(ctx: CoreContext<P>, roomid: string, removed: { uid: string; name: string }, by: { uid: string; name: string }, action: 'kick' | 'ban'): Promise<void> {
+async function removedFromRoom<P>(
+  ctx: CoreContext<P>,
+  roomid: string,
+  removed: { uid: string; name: string },
+  by: { uid: string; name: string },
+  action: 'kick' | 'ban',
+): Promise<void> {
   const left: LeftEvent = { event: ServerEvent.Left, roomid, reason: action, by };
   await ctx.bus.publish({ kind: EnvelopeKind.LeftRoom, topic: userTopic(removed.uid), roomid, text: JSON.stringify(left) });
   const counts = await ctx.store.counts(roomid);
-  await ctx.bus.publish({ kind: EnvelopeKind.Notice, topic: roomTopic(roomid), text: presenceWire(ServerEvent.Logout, removed, roomid, counts, 'kick'), counts });
+  await ctx.bus.publish({
+    kind: EnvelopeKind.Notice,
+    topic: roomTopic(roomid),
+    text: presenceWire(ServerEvent.Logout, removed, roomid, counts, 'kick'),
+    counts,
+  });
   await announce(ctx, roomid, by, { type: 'kicked', user: removed, ...(action === 'ban' ? { banned: true } : {}) });
 }
 
@@ -318,7 +368,8 @@ export async function handleAdmin<P>(ctx: CoreContext<P>, session: Session<P>, f
     (who.standing === 'admin') === admin ? 'unchanged' : { op: 'role', user, role: admin ? 'admin' : 'member', maxAdmins: ctx.settings.roomMaxAdmins },
   );
   if ('code' in result) return refuse(ctx, session, result, ref);
-  if (result.acted.outcome === 'done') await announce(ctx, roomid, me(session), { type: admin ? 'admin' : 'unadmin', user: { uid: user, name: result.who.name } });
+  if (result.acted.outcome === 'done')
+    await announce(ctx, roomid, me(session), { type: admin ? 'admin' : 'unadmin', user: { uid: user, name: result.who.name } });
   await replyProfile(ctx, session, roomid, ref);
 }
 

@@ -8,7 +8,7 @@
 
 import { ErrorCode, ServerEvent, isDirectRoomId, isGroupRoomId, type JoinFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
-import { EnvelopeKind } from '../envelope.ts';
+import { type Envelope, EnvelopeKind } from '../envelope.ts';
 import { afterJoin, joinRefusal, profileOnJoin } from '../group-hooks.ts';
 import type { Session } from '../session.ts';
 import type { JoinRefusal, RoomCounts } from '../store.ts';
@@ -27,7 +27,6 @@ const REFUSALS: Partial<Record<JoinRefusal, string>> = {
 
 export async function handleJoin<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFrame): Promise<void> {
   const { roomid, id: ref } = frame;
-  const identity = session.identity!;
   if (isDirectRoomId(roomid)) {
     return ctx.out.error(session, { code: ErrorCode.InvalidField, message: 'direct chats need no join; read them with history', ref });
   }
@@ -77,7 +76,7 @@ async function join<P>(ctx: CoreContext<P>, session: Session<P>, frame: JoinFram
   const from = epochChanged ? 0 : (frame.since ?? joined.offlineCursor);
   let replayed = 0;
   let gap = epochChanged;
-  let held;
+  let held: Envelope[];
   if (from === undefined) {
     held = sub.joinedAt(joined.lastSeq, !rejoin);
   } else {

@@ -13,7 +13,7 @@ import { SendRefused } from '../group-store.ts';
 import { FrameError } from '../frames.ts';
 import type { ModerationVerdict } from '../moderation.ts';
 import { quoteOf } from '../quote.ts';
-import type { Appended, MessageDraft } from '../room-log.ts';
+import type { Appended, AppendedDirect, MessageDraft } from '../room-log.ts';
 import { StoreFullError } from '../store.ts';
 import type { Session } from '../session.ts';
 
@@ -50,12 +50,16 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: Se
   // Starting a conversation with someone new creates a room and maybe a user: bounded per sender.
   const known = session.knowsConversation(roomid) || (await ctx.store.isMember(roomid, uid));
   if (!known && !ctx.quotas.directPeers.take(uid)) {
-    return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: 'you have started as many new conversations as you may for now (DIRECT_PEERS_PER_HOUR)', ref });
+    return ctx.out.error(session, {
+      code: ErrorCode.TooManyRooms,
+      message: 'you have started as many new conversations as you may for now (DIRECT_PEERS_PER_HOUR)',
+      ref,
+    });
   }
   const checking = withContent(ctx, frame, draft, roomid);
   const refused = checking instanceof Promise ? await checking : checking;
   if (refused) return ctx.out.error(session, refused);
-  let appended;
+  let appended: AppendedDirect;
   try {
     appended = await ctx.log.appendDirect({ ...draft, roomid, to }, to);
   } catch (err) {
@@ -107,7 +111,12 @@ function refusalOf(verdict: ModerationVerdict, ref: string | undefined): Refusal
 }
 
 /** The snapshot of the quoted message; it must be a kept message of the same room. */
-async function quoteFor<P>(ctx: CoreContext<P>, roomid: string, quote: NonNullable<SendFrame['quote']>, ref: string | undefined): Promise<QuoteSnapshot | FrameError> {
+async function quoteFor<P>(
+  ctx: CoreContext<P>,
+  roomid: string,
+  quote: NonNullable<SendFrame['quote']>,
+  ref: string | undefined,
+): Promise<QuoteSnapshot | FrameError> {
   if (quote.roomid !== roomid) return new FrameError(ErrorCode.InvalidField, 'a message can only quote a message of the same room', ref);
   const [quoted] = (await ctx.log.readAfter(roomid, quote.seq - 1, 1, quote.seq + 1)).messages;
   if (quoted?.seq !== quote.seq) return new FrameError(ErrorCode.UnknownMessage, `message ${quote.seq} of ${roomid} is not kept`, ref);
