@@ -48,6 +48,17 @@ async function aliceIn(target: TestServer): Promise<LibClient> {
   return alice;
 }
 
+/** Alice on the library client, online, and bob on a raw socket: their direct chat. */
+async function directChat(): Promise<{ target: TestServer; alice: LibClient; bob: TestClient & { user: { uid: string } }; dm: string }> {
+  const target = await server();
+  const alice = await libClient(target, 'alice');
+  alice.client.start();
+  await alice.online();
+  const bob = await connectAs(target, 'bob');
+  cleanups.push(() => bob.close());
+  return { target, alice, bob, dm: directRoomId(alice.sessions.uid()!, bob.user.uid) };
+}
+
 describe('messaging features of the mobile client against the real server', () => {
   it('a recall replaces the message and every quote of it, live and in what the phone keeps', { timeout: 20_000 }, async () => {
     const target = await server();
@@ -96,13 +107,7 @@ describe('messaging features of the mobile client against the real server', () =
   });
 
   it('a recall in a direct chat reaches the phone that was away, by catch-up', { timeout: 20_000 }, async () => {
-    const target = await server();
-    const alice = await libClient(target, 'alice');
-    alice.client.start();
-    await alice.online();
-    const bob = await connectAs(target, 'bob');
-    cleanups.push(() => bob.close());
-    const dm = directRoomId(alice.sessions.uid()!, bob.user.uid);
+    const { target, alice, bob, dm } = await directChat();
     const said = await bob.request({ event: 'message', to: alice.sessions.uid(), message: '私聊里说错的', id: 'dm-wrong' });
     await alice.waitFor(() => alice.texts(dm).includes('私聊里说错的'), 'the direct message');
     alice.stop();
@@ -182,13 +187,7 @@ describe('messaging features of the mobile client against the real server', () =
   });
 
   it('typing: shown on the peer’s typing event, ended by their message', { timeout: 20_000 }, async () => {
-    const target = await server();
-    const alice = await libClient(target, 'alice');
-    alice.client.start();
-    await alice.online();
-    const bob = await connectAs(target, 'bob');
-    cleanups.push(() => bob.close());
-    const dm = directRoomId(alice.sessions.uid()!, bob.user.uid);
+    const { target, alice, bob, dm } = await directChat();
     await bob.request({ event: 'message', to: alice.sessions.uid(), message: '在吗', id: 'dm-1' });
     await alice.waitFor(() => alice.texts(dm).includes('在吗'), 'the first direct message');
     const typing: boolean[] = [];
