@@ -114,7 +114,7 @@ describe('connection state machine', () => {
 
   it('a reply meant for an earlier join, or for a room left meanwhile, changes nothing', async () => {
     const { client, server } = setup();
-    server.intercept = (conn, frame) => {
+    server.intercept = (_conn, frame) => {
       // Hold every join: the test answers them by hand.
       return frame.event === 'join';
     };
@@ -214,7 +214,11 @@ describe('connection state machine', () => {
     server.post('lobby', 'after the restart');
     client.setNetworkAvailable(true);
     await run(1_000);
-    expect(server.framesOf('join').map((f) => [f.since, f.epoch])).toEqual([[undefined, undefined], [1, 'epoch-1'], [0, 'epoch-2']]);
+    expect(server.framesOf('join').map((f) => [f.since, f.epoch])).toEqual([
+      [undefined, undefined],
+      [1, 'epoch-1'],
+      [0, 'epoch-2'],
+    ]);
     expect(texts).toEqual(['before', 'after the restart']);
     expect(client.roomState('lobby')).toBe('joined');
   });
@@ -233,7 +237,13 @@ describe('connection state machine', () => {
     first.server.post('lobby', 'three');
 
     const second = setup({}, { server: first.server, storage: first.storage });
-    expect(second.client.storedRooms()).toEqual([expect.objectContaining({ roomid: 'lobby', unread: 2, messages: [expect.objectContaining({ message: 'one' }), expect.objectContaining({ message: 'two' })] })]);
+    expect(second.client.storedRooms()).toEqual([
+      expect.objectContaining({
+        roomid: 'lobby',
+        unread: 2,
+        messages: [expect.objectContaining({ message: 'one' }), expect.objectContaining({ message: 'two' })],
+      }),
+    ]);
     second.client.start();
     await run();
     expect(second.server.framesOf('join').at(-1)).toMatchObject({ roomid: 'lobby', since: 2, epoch: 'epoch-1' });

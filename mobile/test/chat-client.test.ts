@@ -21,7 +21,12 @@ async function serverWithProxy(env: Record<string, string> = {}): Promise<{ serv
   return { server, proxy };
 }
 
-async function libClient(server: TestServer, name: string, via?: TcpProxy, extra: Partial<ConstructorParameters<typeof LibClient>[0]> = {}): Promise<LibClient> {
+async function libClient(
+  server: TestServer,
+  name: string,
+  via?: TcpProxy,
+  extra: Partial<ConstructorParameters<typeof LibClient>[0]> = {},
+): Promise<LibClient> {
   const wsUrl = via ? `wss://127.0.0.1:${via.port}/` : server.url;
   const client = new LibClient({ wsUrl, httpUrl: server.httpUrl, ca: server.tls?.cert, name, ...extra });
   cleanups.push(() => client.stop());
@@ -51,10 +56,7 @@ describe('mobile chat client against the real server', () => {
     proxy.cutAll();
     // Full jitter may pick a delay near 0, so the state can be online again before a poll sees it:
     // read the recorded transitions instead.
-    const waiting = await alice.waitFor(
-      () => alice.states.slice(statesBefore).find((s) => s.status === 'reconnecting'),
-      'reconnecting after the cut',
-    );
+    const waiting = await alice.waitFor(() => alice.states.slice(statesBefore).find((s) => s.status === 'reconnecting'), 'reconnecting after the cut');
     expect(waiting.status === 'reconnecting' && waiting.retryAt - cutAt).toBeLessThanOrEqual(1_000 + 200);
     await alice.online();
     expect(proxy.connections).toBe(2);
@@ -264,7 +266,7 @@ describe('mobile chat client against the real server', () => {
     phone.stop();
 
     const texts = Array.from({ length: 300 }, (_, i) => `dm ${i + 1}`);
-    texts.forEach((text, i) => bob.send({ event: 'message', to: account.uid, message: text, id: `dm-${i + 1}` }));
+    for (const [i, text] of texts.entries()) bob.send({ event: 'message', to: account.uid, message: text, id: `dm-${i + 1}` });
     await bob.next((f) => f.event === 'ack' && f.id === 'dm-300', 10_000);
 
     const relaunched = await libClient(server, 'alice', undefined, { storage: phone.storage, session: phone.sessions.value });

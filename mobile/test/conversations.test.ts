@@ -36,9 +36,10 @@ describe('conversation list', () => {
 
   it('restores what the phone kept: messages, badges and unsent own messages after them', () => {
     const list = new ConversationList('u-me', 'me');
-    list.restore([{ roomid: 'lobby', messages: [message(1), message(2, 'u-me')], unread: 1 }], [
-      { id: 'out-1', roomid: 'lobby', text: 'pending', status: 'sending', createdAt: 3_000 },
-    ]);
+    list.restore(
+      [{ roomid: 'lobby', messages: [message(1), message(2, 'u-me')], unread: 1 }],
+      [{ id: 'out-1', roomid: 'lobby', text: 'pending', status: 'sending', createdAt: 3_000 }],
+    );
     expect(texts(list)).toEqual(['m1', 'm2', 'pending']);
     expect(list.byId.lobby.unread).toBe(1);
     expect(list.byId.lobby.lastText).toBe('pending');

@@ -13,7 +13,19 @@ const members = [
 
 describe('group-view: what the group pages show and offer', () => {
   it('lists the owner first, then admins, then members, with their roles and running mutes', () => {
-    const rows = memberRows(members, { ...base, role: 'owner', mutes: [{ uid: 'm', name: '小明', until: NOW + 60_000 }, { uid: 'a', name: '阿姨', until: NOW - 1 }] }, 'o', NOW);
+    const rows = memberRows(
+      members,
+      {
+        ...base,
+        role: 'owner',
+        mutes: [
+          { uid: 'm', name: '小明', until: NOW + 60_000 },
+          { uid: 'a', name: '阿姨', until: NOW - 1 },
+        ],
+      },
+      'o',
+      NOW,
+    );
     expect(rows.map((r) => [r.uid, r.role, r.mutedUntil, r.self])).toEqual([
       ['o', 'owner', undefined, true],
       ['a', 'admin', undefined, false],
@@ -25,8 +37,7 @@ describe('group-view: what the group pages show and offer', () => {
     const asOwner = memberRows(members, { ...base, role: 'owner' }, 'o', NOW);
     const asAdmin = memberRows(members, { ...base, role: 'admin' }, 'a', NOW);
     const asMember = memberRows(members, { ...base, role: 'member' }, 'm', NOW);
-    const of = (rows: typeof asOwner, uid: string, role: 'owner' | 'admin' | 'member') =>
-      memberActions({ ...base, role }, rows.find((r) => r.uid === uid)!);
+    const of = (rows: typeof asOwner, uid: string, role: 'owner' | 'admin' | 'member') => memberActions({ ...base, role }, rows.find((r) => r.uid === uid)!);
     expect(of(asOwner, 'a', 'owner')).toEqual(['message', 'mute', 'kick', 'ban', 'unadmin', 'transfer']);
     expect(of(asOwner, 'o', 'owner')).toEqual([]);
     expect(of(asAdmin, 'm', 'admin')).toEqual(['message', 'mute', 'kick', 'ban']);

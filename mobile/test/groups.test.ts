@@ -43,7 +43,13 @@ class GroupUser extends LibClient {
 }
 
 async function user(server: TestServer, name: string, session?: GroupUser): Promise<GroupUser> {
-  const client = new GroupUser({ wsUrl: server.url, httpUrl: server.httpUrl, ca: server.tls?.cert, name, ...(session ? { session: session.sessions.value! } : {}) });
+  const client = new GroupUser({
+    wsUrl: server.url,
+    httpUrl: server.httpUrl,
+    ca: server.tls?.cert,
+    name,
+    ...(session ? { session: session.sessions.value! } : {}),
+  });
   cleanups.push(() => client.stop());
   if (!session) await client.login(name);
   client.wireGroups().client.start();

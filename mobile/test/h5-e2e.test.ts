@@ -11,9 +11,7 @@ import { TcpProxy } from './support/tcp-proxy';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));
 // Screenshots refresh the ones in docs/ only when asked (UPDATE_SCREENSHOTS=1): a test run leaves the tree clean.
-const DOCS_DIR = process.env.UPDATE_SCREENSHOTS === '1'
-  ? fileURLToPath(new URL('../../docs/', import.meta.url))
-  : `${join(tmpdir(), 'chatroom-screenshots')}/`;
+const DOCS_DIR = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/', import.meta.url)) : `${join(tmpdir(), 'chatroom-screenshots')}/`;
 const ROOM = 'lobby';
 
 describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone viewport, served by the real server', () => {
@@ -175,7 +173,7 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
       { text: '有空', own: false, status: 'sent' },
     ]);
     expect([...dora.errors, ...eve.errors]).toEqual([]);
-    });
+  });
 
   it('sign out forgets the user: the next person on this phone sees nothing of the first', { timeout: 60_000 }, async () => {
     const server = await startTestServer({ STATIC_DIR: H5_DIR });

@@ -8,9 +8,8 @@ import { PHONE_CONTEXT, chromiumAvailable, chromiumSuite } from './support/chrom
 import { H5User } from './support/h5-user';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));
-const SHOTS_DIR = process.env.UPDATE_SCREENSHOTS === '1'
-  ? fileURLToPath(new URL('../../docs/', import.meta.url))
-  : `${join(tmpdir(), 'chatroom-screenshots')}/`;
+const SHOTS_DIR =
+  process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/', import.meta.url)) : `${join(tmpdir(), 'chatroom-screenshots')}/`;
 
 const LIST = 'uni-page[data-page="pages/conversations/index"]';
 const CHAT = 'uni-page[data-page="pages/chat/index"]';
@@ -71,7 +70,10 @@ class GroupPages {
 
   /** What the input bar says instead of the input, or null while the user may speak. */
   silenced(): Promise<string | null> {
-    return this.page.locator(`${CHAT} .silenced-text`).textContent({ timeout: 200 }).catch(() => null);
+    return this.page
+      .locator(`${CHAT} .silenced-text`)
+      .textContent({ timeout: 200 })
+      .catch(() => null);
   }
 
   async waitForSilenced(probe: (text: string | null) => boolean, what: string, timeout = 10_000): Promise<string | null> {
@@ -88,7 +90,9 @@ class GroupPages {
 describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner creates a private room, invites, mutes, kicks', () => {
   const { browser, servers } = chromiumSuite(H5_DIR);
 
-  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link, and a new user by the same link after signing in', { timeout: 120_000 }, async () => {
+  it('owner creates a private room, invites a second phone, posts a notice, mutes and unmutes it, mutes all, kicks it; it comes back by an invite link, and a new user by the same link after signing in', {
+    timeout: 120_000,
+  }, async () => {
     const server = await startTestServer({ STATIC_DIR: H5_DIR });
     servers.push(server);
     const olivia = await H5User.open(await browser().newContext(PHONE_CONTEXT), 'olivia', `${server.httpUrl}/`);
@@ -128,7 +132,7 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
 
     // Muted for 10 minutes: max's input bar says until when; the timeline says it happened.
     await owner.memberAction(maxUid, '禁言', '10分钟');
-    const mutedText = await member.waitForSilenced((t) => t !== null && t.startsWith('你已被禁言'), 'the mute');
+    const mutedText = await member.waitForSilenced((t) => t?.startsWith('你已被禁言') === true, 'the mute');
     expect(mutedText).toMatch(/^你已被禁言，至 (明天 )?\d\d:\d\d$/);
     await max.waitForNotice('max被管理员禁言10分钟');
     await olivia.page.locator(`${SETTINGS} .member[data-uid="${maxUid}"] .muted-tag`).waitFor();
@@ -155,10 +159,10 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     await owner.confirmModal();
     await olivia.page.locator(`${SETTINGS} .member[data-uid="${maxUid}"]`).waitFor({ state: 'detached' });
     await max.page.locator(`${LIST} .room-input`).waitFor();
-    await max.page.waitForFunction(
-      ({ sel, id }) => ![...document.querySelectorAll(sel)].some((row) => row.getAttribute('data-roomid') === id),
-      { sel: `${LIST} .conversation`, id: roomid },
-    );
+    await max.page.waitForFunction(({ sel, id }) => ![...document.querySelectorAll(sel)].some((row) => row.getAttribute('data-roomid') === id), {
+      sel: `${LIST} .conversation`,
+      id: roomid,
+    });
     expect(await max.listedRooms()).not.toContain(roomid);
 
     // An invite link (the QR code's content): max opens it, sees the room's preview and comes back in.
@@ -185,7 +189,14 @@ describe.runIf(chromiumAvailable())('H5 groups in headless Chromium: an owner cr
     await olivia.waitForNotice('max被管理员移出群聊');
     const notices = await olivia.notices();
     expect(notices).toEqual(
-      expect.arrayContaining(['olivia邀请max加入了群聊', '@所有人 周六中午聚餐', 'max被管理员禁言10分钟', 'olivia关闭了全员禁言', 'max通过邀请链接加入了群聊', 'nina通过邀请链接加入了群聊']),
+      expect.arrayContaining([
+        'olivia邀请max加入了群聊',
+        '@所有人 周六中午聚餐',
+        'max被管理员禁言10分钟',
+        'olivia关闭了全员禁言',
+        'max通过邀请链接加入了群聊',
+        'nina通过邀请链接加入了群聊',
+      ]),
     );
     await olivia.backToList();
     expect((await olivia.listRow(roomid)).name).toBe('家庭群');

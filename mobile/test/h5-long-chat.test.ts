@@ -28,7 +28,9 @@ describe.runIf(chromiumAvailable())('H5 build: a long chat in headless Chromium'
     for (const server of servers) await server.close();
   });
 
-  it('a room of 10,000 messages: a bounded number of bubbles while scrolling to the first; a new message does not pull the reader down', { timeout: 120_000 }, async () => {
+  it('a room of 10,000 messages: a bounded number of bubbles while scrolling to the first; a new message does not pull the reader down', {
+    timeout: 120_000,
+  }, async () => {
     // The writer sends as fast as it can: no rate limit in its way.
     const server = await startTestServer({ STATIC_DIR: H5_DIR, HISTORY_PER_ROOM: '10000', RATE_LIMIT_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000' });
     servers.push(server);
@@ -36,7 +38,9 @@ describe.runIf(chromiumAvailable())('H5 build: a long chat in headless Chromium'
     await reader.loginAndJoin('big');
     const writer = await connectAs(server, 'writer');
     await writer.join('big');
-    const lastAck = new Promise<void>((resolve) => writer.ws.on('message', (data) => String(data).includes('"id":"big-10000"') && String(data).includes('"ack"') && resolve()));
+    const lastAck = new Promise<void>((resolve) =>
+      writer.ws.on('message', (data) => String(data).includes('"id":"big-10000"') && String(data).includes('"ack"') && resolve()),
+    );
     for (let i = 1; i <= 10_000; i++) writer.send({ event: 'message', roomid: 'big', message: `第 ${i} 条`, id: `big-${i}` });
     await lastAck;
     await reader.waitForBubble('第 10000 条', 30_000);
@@ -72,13 +76,18 @@ describe.runIf(chromiumAvailable())('H5 build: a long chat in headless Chromium'
     }, 'uni-page[data-page="pages/chat/index"]');
     const sorted = [...run.frames].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))].toFixed(1);
-    console.log(`10,000-message scroll to the first: ${run.steps} steps, ${run.frames.length} frames in ${run.ms.toFixed(0)} ms; frame median ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms; at most ${run.most} bubbles rendered`);
+    console.log(
+      `10,000-message scroll to the first: ${run.steps} steps, ${run.frames.length} frames in ${run.ms.toFixed(0)} ms; frame median ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms; at most ${run.most} bubbles rendered`,
+    );
     expect(run.reachedFirst).toBe(true);
     expect(run.most).toBeLessThanOrEqual(bound);
 
     // Reading old messages: a new one does not move the page, it is announced instead.
     await writer.say('big', '新的一条');
-    await reader.page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('1条新消息'), 'uni-page[data-page="pages/chat/index"] .new-messages');
+    await reader.page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent?.includes('1条新消息'),
+      'uni-page[data-page="pages/chat/index"] .new-messages',
+    );
     expect(await reader.page.locator('uni-page[data-page="pages/chat/index"] .bubble', { hasText: /^第 1 条$/ }).count()).toBe(1);
     await reader.page.locator('uni-page[data-page="pages/chat/index"] .new-messages').click();
     await reader.waitForBubble('新的一条');

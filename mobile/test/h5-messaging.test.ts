@@ -22,7 +22,11 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
   }
 
   function waitForNoTitle(user: H5User, fragment: string): Promise<unknown> {
-    return user.page.waitForFunction((f) => ![...document.querySelectorAll('.uni-page-head__title')].some((e) => (e as HTMLElement).innerText.includes(f)), fragment, { timeout: 10_000 });
+    return user.page.waitForFunction(
+      (f) => ![...document.querySelectorAll('.uni-page-head__title')].some((e) => (e as HTMLElement).innerText.includes(f)),
+      fragment,
+      { timeout: 10_000 },
+    );
   }
 
   it('recall: the other page sees the notice live and after a reload, and the text leaves storage; quotes follow', { timeout: 90_000 }, async () => {
@@ -40,7 +44,10 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
     expect(await eve.page.locator(`${CHAT} .quoting-text`).innerText()).toBe('dora：这条要撤回');
     await eve.sendWithEnter('你说的这句？');
     await dora.waitForBubble('你说的这句？');
-    await dora.page.waitForFunction((sel) => [...document.querySelectorAll(sel)].some((n) => (n as HTMLElement).innerText === 'dora：这条要撤回'), `${CHAT} .msg .quote`);
+    await dora.page.waitForFunction(
+      (sel) => [...document.querySelectorAll(sel)].some((n) => (n as HTMLElement).innerText === 'dora：这条要撤回'),
+      `${CHAT} .msg .quote`,
+    );
     expect(await eve.page.locator(`${CHAT} .quoting`).count()).toBe(0);
 
     await dora.messageAction('这条要撤回', '撤回');
@@ -48,7 +55,10 @@ describe.runIf(chromiumAvailable())('H5 messaging in headless Chromium: recall, 
     await eve.waitForNotice('dora撤回了一条消息');
     for (const user of [dora, eve]) {
       expect((await user.bubbles()).map((b) => b.text)).toEqual(['你说的这句？']);
-      await user.page.waitForFunction((sel) => [...document.querySelectorAll(sel)].some((n) => (n as HTMLElement).innerText === 'dora：[该消息已撤回]'), `${CHAT} .msg .quote`);
+      await user.page.waitForFunction(
+        (sel) => [...document.querySelectorAll(sel)].some((n) => (n as HTMLElement).innerText === 'dora：[该消息已撤回]'),
+        `${CHAT} .msg .quote`,
+      );
     }
 
     // After a reload, from the phone's storage and then the server: still recalled, the text nowhere.

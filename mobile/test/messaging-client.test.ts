@@ -36,7 +36,10 @@ async function peer(target: TestServer, name: string, roomid = ROOM): Promise<Te
 
 /** Everything the phone keeps, as one string: what a recalled text must not be found in. */
 function dump(storage: KeyValueStorage): string {
-  return storage.keys().map((k) => `${k}=${JSON.stringify(storage.get(k))}`).join('\n');
+  return storage
+    .keys()
+    .map((k) => `${k}=${JSON.stringify(storage.get(k))}`)
+    .join('\n');
 }
 
 /** Alice on the library client in ROOM, online and joined. */
@@ -95,7 +98,10 @@ describe('messaging features of the mobile client against the real server', () =
     await bob.request({ event: 'recall', roomid: ROOM, seq: said.seq, id: 'bob-recall' });
     const back = await libClient(target, 'alice', { storage: alice.storage, session: alice.sessions.value });
     // Written before the socket is up: it waits in the outbox with its quote and mention.
-    const quoted = back.client.send(ROOM, '@bob 收到', { quote: { seq: said.seq as number, uid: bob.user.uid, name: 'bob', excerpt: '鲍勃说错的话' }, mentions: [bob.user.uid] });
+    const quoted = back.client.send(ROOM, '@bob 收到', {
+      quote: { seq: said.seq as number, uid: bob.user.uid, name: 'bob', excerpt: '鲍勃说错的话' },
+      mentions: [bob.user.uid],
+    });
     back.client.start();
     await back.waitFor(() => back.messages.find((m) => m.kind === 'recall' && m.recall === said.seq), 'the recall notice, replayed');
     const echo = await bob.next((f) => f.event === 'message' && f.id === quoted.id, 5_000);
@@ -187,7 +193,7 @@ describe('messaging features of the mobile client against the real server', () =
   });
 
   it('typing: shown on the peer’s typing event, ended by their message', { timeout: 20_000 }, async () => {
-    const { target, alice, bob, dm } = await directChat();
+    const { alice, bob, dm } = await directChat();
     await bob.request({ event: 'message', to: alice.sessions.uid(), message: '在吗', id: 'dm-1' });
     await alice.waitFor(() => alice.texts(dm).includes('在吗'), 'the first direct message');
     const typing: boolean[] = [];

@@ -12,7 +12,17 @@ import { fromServer, type MessageItem } from '../src/lib/timeline';
 import { TypingIndicator, TypingSender } from '../src/lib/typing';
 
 function message(seq: number, extra: Partial<ChatMessage> = {}): ChatMessage {
-  return { event: 'message' as ChatMessage['event'], id: `id-${seq}`, roomid: 'r', seq, ts: 1_000 + seq, uid: 'bob', name: 'bob', message: `text ${seq}`, ...extra };
+  return {
+    event: 'message' as ChatMessage['event'],
+    id: `id-${seq}`,
+    roomid: 'r',
+    seq,
+    ts: 1_000 + seq,
+    uid: 'bob',
+    name: 'bob',
+    message: `text ${seq}`,
+    ...extra,
+  };
 }
 
 describe('message actions', () => {
@@ -92,7 +102,10 @@ describe('read state', () => {
     reporter.seen('r', 3);
     expect(sent).toEqual([['r', 1]]);
     vi.advanceTimersByTime(3_000);
-    expect(sent).toEqual([['r', 1], ['r', 3]]);
+    expect(sent).toEqual([
+      ['r', 1],
+      ['r', 3],
+    ]);
     reporter.seen('r', 4);
     reporter.flush('r');
     expect(sent.at(-1)).toEqual(['r', 4]);
@@ -116,7 +129,11 @@ describe('read state', () => {
     const counts: number[] = [];
     const mentions: Array<number | undefined> = [];
     const reported: number[] = [];
-    const reads = new ReadMarks(archive, () => 'me', (_r, n) => counts.push(n));
+    const reads = new ReadMarks(
+      archive,
+      () => 'me',
+      (_r, n) => counts.push(n),
+    );
     reads.mentionChanged = (_r, seq) => mentions.push(seq);
     reads.reported = (_r, seq) => reported.push(seq);
     reads.server('r', { read: 2, lastSeq: 5, mention: 4 });

@@ -84,7 +84,9 @@ describe('the compiled mp-weixin build, run headless against the real server', (
     await until(() => chat.dom.textContent?.includes('你好 bob，我在小程序里'), 'the own message on the page');
   });
 
-  it('WeChat kills the app in the background: the relaunched app shows the chat and the badge it had, then what came meanwhile, once', { timeout: 30_000 }, async () => {
+  it('WeChat kills the app in the background: the relaunched app shows the chat and the badge it had, then what came meanwhile, once', {
+    timeout: 30_000,
+  }, async () => {
     const target = await server();
     const proxy = await proxyTo(target);
     const first = launch(target);
@@ -255,7 +257,9 @@ describe('the compiled mp-weixin build, run headless against the real server', (
     await until(() => texts(chat, 'text').includes('我回来了'), 'bob’s message after coming back');
     expect(texts(chat, 'notice-text')).toEqual(['欢迎bob加入聊天室']);
   });
-  it('groups: an invited member sees the room by its name, the notice on entry, the mute in the input bar and 群设置 with roles; a kick takes the room off the list', { timeout: 30_000 }, async () => {
+  it('groups: an invited member sees the room by its name, the notice on entry, the mute in the input bar and 群设置 with roles; a kick takes the room off the list', {
+    timeout: 30_000,
+  }, async () => {
     const target = await server();
     const runtime = launch(target);
     await signIn(runtime, '小林', target.url);

@@ -6,7 +6,19 @@ import { MemoryStorage, utf8Length } from '../src/lib/storage';
 const LIMITS: ArchiveLimits = { tailMessages: 5, keyBytes: 2_000, totalBytes: 5_000, minTailMessages: 2, flushDelayMs: 1_000 };
 
 function message(roomid: string, seq: number, text = `m${seq}`, ts = seq): ChatMessage {
-  return { event: 'message' as ChatMessage['event'], id: `${roomid}-${seq}`, roomid, seq, ts, uid: 'u1', name: 'n', message: text, num: 3, total: 4, replay: true };
+  return {
+    event: 'message' as ChatMessage['event'],
+    id: `${roomid}-${seq}`,
+    roomid,
+    seq,
+    ts,
+    uid: 'u1',
+    name: 'n',
+    message: text,
+    num: 3,
+    total: 4,
+    replay: true,
+  };
 }
 
 /** A storage that counts writes and can refuse them (full). */

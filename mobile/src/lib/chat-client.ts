@@ -165,7 +165,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       const sub = this.subscriptions.get(roomid);
       return sub ? { through: sub.cursor.through, epoch: sub.epoch } : {};
     };
-    this.reads = new ReadMarks(this.archive, () => options.auth.uid(), (roomid, count) => this.emit('unread', { roomid, count }));
+    this.reads = new ReadMarks(
+      this.archive,
+      () => options.auth.uid(),
+      (roomid, count) => this.emit('unread', { roomid, count }),
+    );
     this.readReporter = new ReadReporter((roomid, seq) => this.sendFrame({ event: ClientEvent.Read, roomid, seq }));
     this.reads.reported = (roomid, seq) => this.readReporter.seen(roomid, seq);
     this.reads.mentionChanged = (roomid, seq) => this.emit('mention', { roomid, seq });
@@ -722,7 +726,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     // A reply to a join this socket no longer waits for (left meanwhile, or joined again since).
-    if (!sub || sub.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
+    if (sub?.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
     const since = sub.cursor.through ?? 0;
     const epochChanged = frame.epoch !== undefined && sub.epoch !== undefined && frame.epoch !== sub.epoch;
     if (frame.epoch !== undefined) sub.epoch = frame.epoch;
@@ -922,7 +926,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     } else if (frame.code === ErrorCode.AuthFailed) {
       void this.onNoAuth(link);
     }
-    this.emit('error', { ...frame, ...(request ? { request: request.event } : {}), ...(request && 'roomid' in request && request.roomid ? { roomid: request.roomid } : {}) });
+    this.emit('error', {
+      ...frame,
+      ...(request ? { request: request.event } : {}),
+      ...(request && 'roomid' in request && request.roomid ? { roomid: request.roomid } : {}),
+    });
   }
 
   /** A read cursor moved: one's own on another device, or a direct chat's peer's. */

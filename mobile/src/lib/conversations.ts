@@ -195,7 +195,8 @@ export class ConversationList {
     // An own message is already shown (pending); its echo takes its place, in seq order.
     if (item.own) removeById(conversation.items, message.id);
     insertBySeq(conversation.items, item);
-    if (message.kind === 'recall' && message.recall !== undefined) recallItems(conversation.items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
+    if (message.kind === 'recall' && message.recall !== undefined)
+      recallItems(conversation.items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
     if (message.num !== undefined) conversation.num = message.num;
     if (message.total !== undefined) conversation.total = message.total;
     this.touch(conversation);
@@ -349,7 +350,8 @@ export class ConversationList {
       items.splice(0, 0, ...older.filter((i) => !known.has(i.key)));
     }
     for (const message of event.messages) {
-      if (message.kind === 'recall' && message.recall !== undefined) recallItems(items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
+      if (message.kind === 'recall' && message.recall !== undefined)
+        recallItems(items, message.recall, { uid: message.uid, name: message.name, ts: message.ts });
     }
     if (event.purpose === 'older') {
       conversation.loadingOlder = false;

@@ -16,7 +16,7 @@ export interface EndpointConfig {
 export function resolveEndpoints(config: EndpointConfig, origin?: { protocol: string; host: string }): Endpoints {
   let wsUrl = config.wsUrl?.trim();
   if (!wsUrl) {
-    if (!origin?.host) throw new Error('VITE_WS_URL is not set: the mini-program build needs the server\'s wss:// URL');
+    if (!origin?.host) throw new Error("VITE_WS_URL is not set: the mini-program build needs the server's wss:// URL");
     wsUrl = `${origin.protocol === 'http:' ? 'ws' : 'wss'}://${origin.host}/`;
   }
   const apiBase = (config.apiUrl?.trim() || wsUrl.replace(/^ws(s?):\/\//, 'http$1://')).replace(/^(https?:\/\/[^/]+).*$/, '$1');

@@ -124,10 +124,13 @@ export function parseInvite(text: string): { roomid: string; link: string } | un
   const query = text.trim().split('?')[1];
   if (!query) return undefined;
   const params = new Map(
-    query.split('#')[0].split('&').map((pair) => {
-      const [key, value = ''] = pair.split('=');
-      return [key, safeDecode(value)] as const;
-    }),
+    query
+      .split('#')[0]
+      .split('&')
+      .map((pair) => {
+        const [key, value = ''] = pair.split('=');
+        return [key, safeDecode(value)] as const;
+      }),
   );
   const roomid = params.get('roomid');
   const link = params.get('link');

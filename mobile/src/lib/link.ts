@@ -34,14 +34,7 @@ export class Link {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private closed = false;
 
-  constructor(
-    transport: Transport,
-    url: string,
-    handlers: SocketHandlers,
-    onSilent: () => void,
-    grace: (intervalMs: number) => number,
-    pace?: PacerOptions,
-  ) {
+  constructor(transport: Transport, url: string, handlers: SocketHandlers, onSilent: () => void, grace: (intervalMs: number) => number, pace?: PacerOptions) {
     this.watchdog = new HeartbeatWatchdog(onSilent, grace);
     this.pacer = new RequestPacer((frame) => this.write(frame), pace);
     this.socket = transport.open(url, {

@@ -45,7 +45,7 @@ export function quoteOf(item: MessageItem): QuoteSnapshot {
 
 /** What a bubble shows of a quote. */
 export function quoteText(quote: QuoteSnapshot): string {
-  return `${quote.name}：${quote.recalled ? '[该消息已撤回]' : quote.kind === 'image' ? '[图片]' : quote.excerpt ?? ''}`;
+  return `${quote.name}：${quote.recalled ? '[该消息已撤回]' : quote.kind === 'image' ? '[图片]' : (quote.excerpt ?? '')}`;
 }
 
 /** What a recall changes in a message, wherever it is kept (timeline item, archived message). */
@@ -84,5 +84,11 @@ export function recallIn<T extends Recallable>(list: T[], seq: number, mark: Rec
 /** A recall reached a timeline (recall notices themselves are left alone). */
 export function recallItems(items: TimelineItem[], seq: number, mark: RecallMark): boolean {
   const messages = items.filter((i): i is MessageItem => i.kind === 'message');
-  return recallIn(messages, seq, mark, (item) => item.recallOf !== undefined, (item) => (item.text = ''));
+  return recallIn(
+    messages,
+    seq,
+    mark,
+    (item) => item.recallOf !== undefined,
+    (item) => (item.text = ''),
+  );
 }

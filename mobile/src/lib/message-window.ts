@@ -33,14 +33,24 @@ export function pin(items: readonly Keyed[], state: WindowState, size = WINDOW_S
  * bottom). Returns the new state and the key to keep in view (the item that was first), or
  * undefined when the window already starts at the first item.
  */
-export function shiftUp(items: readonly Keyed[], state: WindowState, size = WINDOW_SIZE, step = WINDOW_STEP): { state: WindowState; anchor: string } | undefined {
+export function shiftUp(
+  items: readonly Keyed[],
+  state: WindowState,
+  size = WINDOW_SIZE,
+  step = WINDOW_STEP,
+): { state: WindowState; anchor: string } | undefined {
   const { start } = windowRange(items, state, size);
   if (start === 0) return undefined;
   return { state: { startKey: items[Math.max(0, start - step)].key }, anchor: items[start].key };
 }
 
 /** The reader reached the bottom of a pinned window: `step` later items come in, or it follows the newest again. */
-export function shiftDown(items: readonly Keyed[], state: WindowState, size = WINDOW_SIZE, step = WINDOW_STEP): { state: WindowState; anchor: string } | undefined {
+export function shiftDown(
+  items: readonly Keyed[],
+  state: WindowState,
+  size = WINDOW_SIZE,
+  step = WINDOW_STEP,
+): { state: WindowState; anchor: string } | undefined {
   const { start, end } = windowRange(items, state, size);
   if (state.startKey === undefined || end >= items.length) return undefined;
   const next = start + step;

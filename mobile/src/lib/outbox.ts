@@ -98,7 +98,7 @@ export class Outbox {
 
   fail(id: string, errorCode: number, until?: number): OutgoingMessage | undefined {
     const message = this.entries.get(id);
-    if (!message || message.status !== 'sending') return undefined;
+    if (message?.status !== 'sending') return undefined;
     message.status = 'failed';
     message.errorCode = errorCode;
     if (until !== undefined) message.errorUntil = until;
@@ -110,7 +110,7 @@ export class Outbox {
   /** Sending again, with the same id. */
   retry(id: string): OutgoingMessage | undefined {
     const message = this.entries.get(id);
-    if (!message || message.status !== 'failed') return undefined;
+    if (message?.status !== 'failed') return undefined;
     message.status = 'sending';
     message.errorCode = undefined;
     message.errorUntil = undefined;

@@ -24,7 +24,14 @@ export class ReadReporter {
     if (this.timers.has(roomid)) return;
     const wait = (this.sentAt.get(roomid) ?? -Infinity) + this.intervalMs - Date.now();
     if (wait <= 0) this.sendNow(roomid);
-    else this.timers.set(roomid, setTimeout(() => (this.timers.delete(roomid), this.sendNow(roomid)), wait));
+    else
+      this.timers.set(
+        roomid,
+        setTimeout(() => {
+          this.timers.delete(roomid);
+          this.sendNow(roomid);
+        }, wait),
+      );
   }
 
   /** Sends what waits now (leaving a chat, going to the background): one room, or all. */

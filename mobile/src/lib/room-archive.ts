@@ -127,7 +127,16 @@ export class RoomArchive {
   recall(roomid: string, seq: number, mark: RecallMark): void {
     if (!this.records.has(roomid)) return;
     const messages = this.record(roomid).messages;
-    if (recallIn(messages, seq, mark, (m) => m.kind === 'recall', (m) => (m.message = ''))) this.touch(roomid);
+    if (
+      recallIn(
+        messages,
+        seq,
+        mark,
+        (m) => m.kind === 'recall',
+        (m) => (m.message = ''),
+      )
+    )
+      this.touch(roomid);
   }
 
   /** The record changed: it is written with the next batch. */

@@ -48,7 +48,10 @@ export class ScopedStorage implements KeyValueStorage {
   }
 
   keys(): string[] {
-    return this.base.keys().filter((k) => k.startsWith(this.prefix)).map((k) => k.slice(this.prefix.length));
+    return this.base
+      .keys()
+      .filter((k) => k.startsWith(this.prefix))
+      .map((k) => k.slice(this.prefix.length));
   }
 
   /** Removes every key of this scope. */

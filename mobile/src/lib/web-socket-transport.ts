@@ -21,8 +21,7 @@ export class WebSocketTransport<Options = never> implements Transport {
   ) {}
 
   open(url: string, handlers: SocketHandlers): Socket {
-    const socket =
-      this.options === undefined ? new this.WebSocketImpl(url) : new this.WebSocketImpl(url, this.options);
+    const socket = this.options === undefined ? new this.WebSocketImpl(url) : new this.WebSocketImpl(url, this.options);
     let closed = false;
     socket.onopen = () => handlers.onOpen();
     socket.onmessage = (event) => {

@@ -130,7 +130,8 @@ let uiTimer: ReturnType<typeof setTimeout> | undefined;
 function inFrame<T>(apply: (payload: T) => void): (payload: T) => void {
   return (payload) => {
     uiQueue.push(() => apply(payload));
-    uiTimer ??= setTimeout(() => {
+    if (uiTimer !== undefined) return;
+    uiTimer = setTimeout(() => {
       uiTimer = undefined;
       const queue = uiQueue;
       uiQueue = [];
@@ -180,14 +181,38 @@ export function startChat(): boolean {
     list.selfName = authed.name;
     chat.session = sessions().value;
   });
-  instance.on('message', inFrame((m) => list.addMessage(m)));
-  instance.on('outbox', inFrame((m) => list.updateOutgoing(m)));
-  instance.on('presence', inFrame((p) => list.presence(p)));
-  instance.on('joined', inFrame((j) => list.joined(j)));
-  instance.on('gap', inFrame(({ roomid, beforeSeq }) => list.gap(roomid, beforeSeq)));
-  instance.on('rooms', inFrame((rooms) => list.rooms(rooms)));
-  instance.on('members', inFrame((m) => list.members(m)));
-  instance.on('history', inFrame((h) => list.history(h, OLDER_PAGE)));
+  instance.on(
+    'message',
+    inFrame((m) => list.addMessage(m)),
+  );
+  instance.on(
+    'outbox',
+    inFrame((m) => list.updateOutgoing(m)),
+  );
+  instance.on(
+    'presence',
+    inFrame((p) => list.presence(p)),
+  );
+  instance.on(
+    'joined',
+    inFrame((j) => list.joined(j)),
+  );
+  instance.on(
+    'gap',
+    inFrame(({ roomid, beforeSeq }) => list.gap(roomid, beforeSeq)),
+  );
+  instance.on(
+    'rooms',
+    inFrame((rooms) => list.rooms(rooms)),
+  );
+  instance.on(
+    'members',
+    inFrame((m) => list.members(m)),
+  );
+  instance.on(
+    'history',
+    inFrame((h) => list.history(h, OLDER_PAGE)),
+  );
   instance.on(
     'left',
     inFrame(({ roomid, reason, by }) => {
@@ -196,14 +221,37 @@ export function startChat(): boolean {
       if (reason) uni.showToast({ title: removedText(title, reason, by?.name), icon: 'none', duration: 3_000 });
     }),
   );
-  instance.on('group', inFrame((g) => list.group(g)));
-  instance.on('invited', inFrame((i) => list.invited(i)));
-  instance.on('unread', inFrame(({ roomid, count }) => list.setUnread(roomid, count)));
-  instance.on('mention', inFrame(({ roomid, seq }) => list.setMention(roomid, seq)));
-  instance.on('peerRead', inFrame(({ roomid, seq }) => list.setPeerRead(roomid, seq)));
-  instance.on('typing', inFrame(({ roomid, typing }) => list.setTyping(roomid, typing)));
-  instance.on('receipts', inFrame((r) => list.receipts(r)));
-  instance.on('readers', (r) => readersListeners.forEach((listener) => listener(r)));
+  instance.on(
+    'group',
+    inFrame((g) => list.group(g)),
+  );
+  instance.on(
+    'invited',
+    inFrame((i) => list.invited(i)),
+  );
+  instance.on(
+    'unread',
+    inFrame(({ roomid, count }) => list.setUnread(roomid, count)),
+  );
+  instance.on(
+    'mention',
+    inFrame(({ roomid, seq }) => list.setMention(roomid, seq)),
+  );
+  instance.on(
+    'peerRead',
+    inFrame(({ roomid, seq }) => list.setPeerRead(roomid, seq)),
+  );
+  instance.on(
+    'typing',
+    inFrame(({ roomid, typing }) => list.setTyping(roomid, typing)),
+  );
+  instance.on(
+    'receipts',
+    inFrame((r) => list.receipts(r)),
+  );
+  instance.on('readers', (r) => {
+    for (const listener of readersListeners) listener(r);
+  });
   instance.on(
     'error',
     inFrame((e) => {

@@ -80,7 +80,10 @@ export class H5User {
 
   /** The "N条新消息" pill, or null when there is none. */
   newMessagesPill(): Promise<string | null> {
-    return this.page.locator(`${CHAT} .new-messages`).textContent({ timeout: 500 }).catch(() => null);
+    return this.page
+      .locator(`${CHAT} .new-messages`)
+      .textContent({ timeout: 500 })
+      .catch(() => null);
   }
 
   /** Why an own message failed, as the page says it. */
@@ -196,15 +199,14 @@ export class H5User {
   }
 
   bannerText(): Promise<string | null> {
-    return this.page.locator(`${CHAT} .banner`).textContent({ timeout: 1_000 }).catch(() => null);
+    return this.page
+      .locator(`${CHAT} .banner`)
+      .textContent({ timeout: 1_000 })
+      .catch(() => null);
   }
 
   async waitForBanner(present: boolean, timeout = 15_000): Promise<void> {
-    await this.page.waitForFunction(
-      ({ sel, p }) => Boolean(document.querySelector(sel)) === p,
-      { sel: `${CHAT} .banner`, p: present },
-      { timeout },
-    );
+    await this.page.waitForFunction(({ sel, p }) => Boolean(document.querySelector(sel)) === p, { sel: `${CHAT} .banner`, p: present }, { timeout });
   }
 
   /** All own bubbles acknowledged (no pending or failed marks). */
@@ -238,7 +240,9 @@ export class H5User {
       { sel: `${CHAT} .msg .bubble`, t: text },
     );
     await this.page.locator('.uni-actionsheet_toggle').waitFor();
-    const actions = await this.page.$$eval('.uni-actionsheet_toggle .uni-actionsheet__menu .uni-actionsheet__cell', (nodes) => nodes.map((n) => (n as HTMLElement).innerText.trim()).filter((t) => t));
+    const actions = await this.page.$$eval('.uni-actionsheet_toggle .uni-actionsheet__menu .uni-actionsheet__cell', (nodes) =>
+      nodes.map((n) => (n as HTMLElement).innerText.trim()).filter((t) => t),
+    );
     await this.page.locator('.uni-actionsheet_toggle .uni-actionsheet__action .uni-actionsheet__cell').click();
     await this.page.waitForFunction(() => !document.querySelector('.uni-actionsheet_toggle'));
     return actions;
@@ -291,7 +295,9 @@ export class H5User {
       box.scrollTop = 0;
       const touch = (y: number) => new Touch({ identifier: 1, target: box, pageX: 100, pageY: y, clientX: 100, clientY: y });
       const fire = (type: string, y: number) =>
-        box.dispatchEvent(new TouchEvent(type, { bubbles: true, cancelable: true, touches: type === 'touchend' ? [] : [touch(y)], changedTouches: [touch(y)] }));
+        box.dispatchEvent(
+          new TouchEvent(type, { bubbles: true, cancelable: true, touches: type === 'touchend' ? [] : [touch(y)], changedTouches: [touch(y)] }),
+        );
       fire('touchstart', 200);
       for (let y = 210; y <= 320; y += 10) fire('touchmove', y);
       fire('touchend', 320);

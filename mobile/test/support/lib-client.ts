@@ -39,7 +39,11 @@ export class LibClient {
   constructor(private readonly options: LibClientOptions) {
     this.storage = options.storage ?? new MemoryStorage();
     if (options.session) this.storage.set('chat.session', options.session);
-    this.sessions = new SessionStore(this.storage, nodePost(options.ca, (_url, body) => this.logins.push(body)), options.httpUrl);
+    this.sessions = new SessionStore(
+      this.storage,
+      nodePost(options.ca, (_url, body) => this.logins.push(body)),
+      options.httpUrl,
+    );
   }
 
   /** The client of the signed-in user (made on first use, after the login). */
@@ -96,7 +100,9 @@ export class LibClient {
       const value = probe();
       if (value !== undefined && value !== false) return value;
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; state ${JSON.stringify(this.client.state)}, messages ${JSON.stringify(this.messages.map((m) => m.message))}`);
+        throw new Error(
+          `timed out waiting for ${what}; state ${JSON.stringify(this.client.state)}, messages ${JSON.stringify(this.messages.map((m) => m.message))}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -42,7 +42,15 @@ export class MemoryServer implements Transport {
   post(roomid: string, text: string, from = { uid: 'u-bob', name: 'bob' }): ChatMessage {
     const room = this.room(roomid);
     room.seq += 1;
-    const message: ChatMessage = { event: 'message' as ChatMessage['event'], id: `srv-${this.epoch}-${roomid}-${room.seq}`, roomid, seq: room.seq, ts: Date.now(), ...from, message: text };
+    const message: ChatMessage = {
+      event: 'message' as ChatMessage['event'],
+      id: `srv-${this.epoch}-${roomid}-${room.seq}`,
+      roomid,
+      seq: room.seq,
+      ts: Date.now(),
+      ...from,
+      message: text,
+    };
     room.messages.push(message);
     for (const conn of this.connections) if (conn.rooms.has(roomid)) conn.push(message);
     return message;
@@ -83,7 +91,17 @@ export class MemoryServer implements Transport {
         const replay = since === undefined ? [] : room.messages.filter((m) => m.seq > since);
         for (const m of replay) conn.push({ ...m, replay: true });
         conn.rooms.add(roomid);
-        conn.push({ event: 'joined', roomid, num: 1, total: 1, lastSeq: room.seq, replayed: replay.length, gap: !sameEpoch, epoch: this.epoch, ref } as ServerFrame);
+        conn.push({
+          event: 'joined',
+          roomid,
+          num: 1,
+          total: 1,
+          lastSeq: room.seq,
+          replayed: replay.length,
+          gap: !sameEpoch,
+          epoch: this.epoch,
+          ref,
+        } as ServerFrame);
         return;
       }
       case 'leave':
@@ -103,14 +121,27 @@ export class MemoryServer implements Transport {
           return;
         }
         room.seq += 1;
-        const message: ChatMessage = { event: 'message' as ChatMessage['event'], id: ref ?? `srv-${room.seq}`, roomid, seq: room.seq, ts: Date.now(), uid: conn.identity.uid, name: conn.identity.name, message: String(frame.message) };
+        const message: ChatMessage = {
+          event: 'message' as ChatMessage['event'],
+          id: ref ?? `srv-${room.seq}`,
+          roomid,
+          seq: room.seq,
+          ts: Date.now(),
+          uid: conn.identity.uid,
+          name: conn.identity.name,
+          message: String(frame.message),
+        };
         room.messages.push(message);
         for (const other of this.connections) if (other.rooms.has(roomid)) other.push(message);
         if (ref) conn.push({ event: 'ack', id: ref, roomid, seq: message.seq, ts: message.ts } as ServerFrame);
         return;
       }
       case 'rooms':
-        conn.push({ event: 'rooms', rooms: [...conn.rooms].map((roomid) => ({ roomid, num: 1, total: 1, lastSeq: this.room(roomid).seq })), ref } as ServerFrame);
+        conn.push({
+          event: 'rooms',
+          rooms: [...conn.rooms].map((roomid) => ({ roomid, num: 1, total: 1, lastSeq: this.room(roomid).seq })),
+          ref,
+        } as ServerFrame);
         return;
       case 'history': {
         const room = this.room(String(frame.roomid));

@@ -71,7 +71,19 @@ export class MpWeixinRuntime {
     /** The phone's storage: pass the one of a killed runtime to relaunch the app on the same phone. */
     storage: Map<string, unknown> = new Map(),
   ) {
-    this.record = { titles: [], navigations: [], sockets: [], storage, received: [], sent: [], socketTimes: [], toasts: [], modals: [], actionSheets: [], clipboard: [] };
+    this.record = {
+      titles: [],
+      navigations: [],
+      sockets: [],
+      storage,
+      received: [],
+      sent: [],
+      socketTimes: [],
+      toasts: [],
+      modals: [],
+      actionSheets: [],
+      clipboard: [],
+    };
   }
 
   start(): void {
@@ -187,9 +199,20 @@ export class MpWeixinRuntime {
       options.complete?.(res);
     };
     const systemInfo = {
-      platform: 'devtools', brand: 'devtools', model: 'iPhone 13', system: 'iOS 16', language: 'zh_CN', version: '8.0.50',
-      SDKVersion: '3.5.0', pixelRatio: 3, windowWidth: 390, windowHeight: 844, screenWidth: 390, screenHeight: 844,
-      statusBarHeight: 47, safeArea: { top: 47, left: 0, right: 390, bottom: 810, width: 390, height: 763 },
+      platform: 'devtools',
+      brand: 'devtools',
+      model: 'iPhone 13',
+      system: 'iOS 16',
+      language: 'zh_CN',
+      version: '8.0.50',
+      SDKVersion: '3.5.0',
+      pixelRatio: 3,
+      windowWidth: 390,
+      windowHeight: 844,
+      screenWidth: 390,
+      screenHeight: 844,
+      statusBarHeight: 47,
+      safeArea: { top: 47, left: 0, right: 390, bottom: 810, width: 390, height: 763 },
     };
     return {
       getSystemInfoSync: () => systemInfo,
@@ -225,7 +248,9 @@ export class MpWeixinRuntime {
         }
       },
       setClipboardData: (o: Callbacks & { data: string }) => (record.clipboard.push(o.data), done(o, { errMsg: 'setClipboardData:ok' })),
-      showModal: (o: Callbacks & { content?: string }) => (record.modals.push(o.content ?? ''), done(o, { errMsg: 'showModal:ok', confirm: false, cancel: true })),
+      showModal: (o: Callbacks & { content?: string }) => (
+        record.modals.push(o.content ?? ''), done(o, { errMsg: 'showModal:ok', confirm: false, cancel: true })
+      ),
       request: (o: Callbacks & { url: string; method?: string; data?: unknown; header?: Record<string, string> }) => {
         const req = request(o.url, { method: o.method ?? 'GET', ca, headers: o.header }, (res) => {
           const chunks: Buffer[] = [];
@@ -261,7 +286,10 @@ export class MpWeixinRuntime {
         ws.on('message', (data) => record.received.push({ socket: number, frame: JSON.parse(data.toString()) as Record<string, unknown>, at: Date.now() }));
         ws.on('close', (code) => ((times.closedAt = Date.now()), (times.closeCode = code)));
         // Callbacks of a killed app never run.
-        const live = <A extends unknown[]>(cb: (...args: A) => void) => (...args: A) => void (alive() && cb(...args));
+        const live =
+          <A extends unknown[]>(cb: (...args: A) => void) =>
+          (...args: A) =>
+            void (alive() && cb(...args));
         const task = {
           send: (s: Callbacks & { data: string }) => {
             record.sent.push({ socket: number, frame: JSON.parse(s.data) as Record<string, unknown>, at: Date.now() });
@@ -272,11 +300,23 @@ export class MpWeixinRuntime {
             ws.close(c.code ?? 1000, c.reason);
             done(c, { errMsg: 'closeSocket:ok' });
           },
-          onOpen: (cb: (res: unknown) => void) => ws.on('open', live(() => cb({ header: {} }))),
-          onMessage: (cb: (res: { data: string }) => void) => ws.on('message', live((data: WebSocket.RawData) => cb({ data: data.toString() }))),
+          onOpen: (cb: (res: unknown) => void) =>
+            ws.on(
+              'open',
+              live(() => cb({ header: {} })),
+            ),
+          onMessage: (cb: (res: { data: string }) => void) =>
+            ws.on(
+              'message',
+              live((data: WebSocket.RawData) => cb({ data: data.toString() })),
+            ),
           onClose: (cb: (res: { code: number; reason: string }) => void) =>
             ws.on('close', (code: number, reason: Buffer) => (openSockets.delete(ws), alive() && cb({ code, reason: reason.toString() }))),
-          onError: (cb: (res: unknown) => void) => ws.on('error', live((err: Error) => cb({ errMsg: String(err) }))),
+          onError: (cb: (res: unknown) => void) =>
+            ws.on(
+              'error',
+              live((err: Error) => cb({ errMsg: String(err) })),
+            ),
         };
         setTimeout(() => done(o, { errMsg: 'connectSocket:ok' }), 0);
         return task;
