@@ -32,6 +32,8 @@ describe('message actions', () => {
     const now = 10_000_000;
     expect(actionsFor(own(now - 1_000), 'member', now)).toEqual(['复制', '引用', '撤回']);
     expect(actionsFor(own(now - RECALL_WINDOW_MS - 1), 'member', now)).toEqual(['复制', '引用']);
+    // A server with a longer RECALL_WINDOW_MS (told in welcome) keeps 撤回 on offer that long.
+    expect(actionsFor(own(now - 5 * 60_000), 'member', now, 10 * 60_000)).toEqual(['复制', '引用', '撤回']);
     const others = fromServer(message(2, { ts: 0 }), 'me');
     expect(canRecall(others, undefined, now)).toBe(false);
     expect(canRecall(others, 'admin', now)).toBe(true);

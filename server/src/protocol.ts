@@ -497,6 +497,8 @@ export interface WelcomeEvent {
   event: ServerEvent.Welcome;
   protocol: number;
   heartbeatMs: number;
+  /** RECALL_WINDOW_MS: how long after sending a user may recall their own message (0: not at all). */
+  recallWindowMs: number;
   /** Set when the token came in the upgrade URL and was accepted. */
   uid?: string;
   name?: string;

@@ -21,6 +21,8 @@ describe('token in the upgrade URL', () => {
     const welcome = alice.events('welcome')[0];
     expect(welcome).toMatchObject({ uid: alice.user.uid, name: 'alice', protocol: 1 });
     expect(welcome.heartbeatMs).toBeGreaterThan(0);
+    // The client offers 撤回 as long as the server allows it (RECALL_WINDOW_MS, default 2 minutes).
+    expect(welcome.recallWindowMs).toBe(120_000);
     await alice.close();
   });
 

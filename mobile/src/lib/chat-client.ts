@@ -29,6 +29,7 @@ import { TypedEmitter } from './emitter';
 import { GroupActions, type GroupRequestFrame } from './group-actions';
 import { defaultGrace } from './heartbeat-watchdog';
 import { Link } from './link';
+import { RECALL_WINDOW_MS } from './message-actions';
 import { Outbox, type MessageExtras, type OutgoingMessage } from './outbox';
 import { NOT_CONNECTED, PendingRequests, RequestFailed } from './pending-requests';
 import { ReadMarks } from './read-marks';
@@ -131,6 +132,8 @@ const FRESH_ATTEMPT_MS = 500;
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
   /** Group requests (docs/protocol.md#groups): each resolves with its reply or rejects with RequestFailed. */
   readonly groups: GroupActions;
+  /** How long one's own messages may be recalled: the server's RECALL_WINDOW_MS from `welcome`. */
+  recallWindowMs = RECALL_WINDOW_MS;
   private current: ConnectionState = { status: 'offline', reason: 'stopped' };
   /** The socket of `connecting` and `online`; undefined in every other state. */
   private link: Link | undefined;
@@ -644,6 +647,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     switch (frame.event) {
       case ServerEvent.Welcome:
         link.watchdog.start(frame.heartbeatMs);
+        if (typeof frame.recallWindowMs === 'number') this.recallWindowMs = frame.recallWindowMs;
         break;
       case ServerEvent.Heartbeat:
         link.send({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG }, Priority.Control);

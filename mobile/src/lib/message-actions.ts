@@ -2,8 +2,8 @@ import type { GroupRole, QuoteSnapshot, RecallMark } from '@chatroom/server/prot
 import type { MessageItem, TimelineItem } from './timeline';
 
 /**
- * How long after sending a message its sender may recall it. The server's RECALL_WINDOW_MS (default 2
- * minutes) is not told to clients; the server has the last word (4411 RecallTooLate) either way.
+ * How long after sending a message its sender may recall it, until the server's `welcome` says
+ * (its RECALL_WINDOW_MS, default 2 minutes); the server has the last word (4411 RecallTooLate).
  */
 export const RECALL_WINDOW_MS = 2 * 60_000;
 
@@ -15,18 +15,18 @@ export function recallNotice(mark: Pick<RecallMark, 'uid' | 'name'>, selfUid: st
 }
 
 /** Whether the user may recall this message now: their own within the window, or any as the room's owner or an admin. */
-export function canRecall(item: MessageItem, role: GroupRole | undefined, now = Date.now()): boolean {
+export function canRecall(item: MessageItem, role: GroupRole | undefined, now = Date.now(), windowMs = RECALL_WINDOW_MS): boolean {
   if (item.seq === undefined || item.recalled || item.recallOf !== undefined || item.status !== 'sent') return false;
   if (role === 'owner' || role === 'admin') return true;
-  return item.own && now - item.ts < RECALL_WINDOW_MS;
+  return item.own && now - item.ts < windowMs;
 }
 
 /** What a long press on a bubble offers, in order. */
-export function actionsFor(item: MessageItem, role: GroupRole | undefined, now = Date.now()): MessageAction[] {
+export function actionsFor(item: MessageItem, role: GroupRole | undefined, now = Date.now(), windowMs = RECALL_WINDOW_MS): MessageAction[] {
   if (item.recalled || item.recallOf !== undefined) return [];
   const actions: MessageAction[] = ['复制'];
   if (item.seq !== undefined && item.status === 'sent') actions.push('引用');
-  if (canRecall(item, role, now)) actions.push('撤回');
+  if (canRecall(item, role, now, windowMs)) actions.push('撤回');
   return actions;
 }
 

@@ -167,6 +167,7 @@ export class ChatCore<P = unknown> {
         event: ServerEvent.Welcome,
         protocol: PROTOCOL_VERSION,
         heartbeatMs: settings.heartbeatIntervalMs,
+        recallWindowMs: settings.recallWindowMs,
         ...(options.identity ? { uid: options.identity.uid, name: options.identity.name } : {}),
       });
     }
