@@ -10,7 +10,7 @@ import path from 'node:path';
 import { dialectByName } from './dialects.ts';
 import { Session, type StepResult } from './loadgen.ts';
 import { PEERS, BENCH_DIR, REPO_DIR, launch, versions, type RunningPeer } from './peers.ts';
-import { othersBusy, processesRss } from './procstat.ts';
+import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
 import { plotSvg, type PlotSeries } from './plot.ts';
 import { httpBench, type HttpBenchResult } from './httpbench.ts';
@@ -193,16 +193,8 @@ function toPoint(server: string, r: StepResult, limit: number): Point {
 }
 
 /** Waits (bounded, 3 min for the whole run) while other processes use more than 40% of a core. */
-let busyBudgetMs = 180_000;
-async function waitForQuietMachine(pids: number[]): Promise<void> {
-  for (;;) {
-    const busy = await othersBusy(400, pids);
-    if (busy === undefined || busy < 40 || busyBudgetMs <= 0) return;
-    log(`machine busy: other processes use ${busy.toFixed(0)}% of a core; waiting (budget ${Math.round(busyBudgetMs / 1000)} s left)`);
-    await new Promise((r) => setTimeout(r, 2000));
-    busyBudgetMs -= 2400;
-  }
-}
+const busyBudget = { ms: 180_000 };
+const waitForQuietMachine = (pids: number[]) => waitUntilQuiet(pids, busyBudget, log);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

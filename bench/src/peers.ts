@@ -371,7 +371,15 @@ interface NodeHandle {
   stop(): Promise<void>;
 }
 
-async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number }): Promise<NodeHandle> {
+interface LaunchOptions {
+  extraEnv?: Record<string, string>;
+  nodeArgs?: string[];
+  /** A command the server runs under, say valgrind with its options: `[...wrapper, node, ...nodeArgs, script]`. */
+  wrapper?: string[];
+  timeoutMs?: number;
+}
+
+async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandle> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -383,7 +391,8 @@ async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, strin
   };
   for (const k of spec.unsetEnv ?? []) delete env[k];
   let measured: number | undefined;
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), spec.script], {
+  const argv = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeArgs ?? []), spec.script];
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     cwd: spec.cwd ?? (spec.id.startsWith('ours') ? path.resolve(path.dirname(spec.script), '..', '..') : BENCH_DIR),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -439,7 +448,7 @@ async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, strin
  * Starts a server under test: its redis-server first if it needs one, then its node processes
  * (in parallel). Whatever started is stopped again if any part fails.
  */
-export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningPeer> {
+export async function launch(spec: PeerSpec, opts: LaunchOptions = {}): Promise<RunningPeer> {
   const missing = spec.available();
   if (missing) throw new Error(`${spec.id}: ${missing}`);
   let redis: RedisHandle | undefined;

@@ -1,8 +1,13 @@
 /**
- * `node bench/dist/profile.js [--server ours] [--members 1000] [--deliveries 400000] [--duration 5]`:
- * runs a server under `node --cpu-prof` through one load step and prints where its CPU went
- * (self time by function, top 30), so a lost target can be explained.
+ * `npm run profile -w bench -- [--server ours] [--members 1000] [--rooms 1 | --direct] [--publishers 10]
+ * [--deliveries 400000] [--duration 5] [--perf]`: runs a server through one load step and prints where its CPU went during the measured
+ * window (warm-up, login and connect excluded), so a lost target can be explained.
+ *
+ * By default the server runs under `node --cpu-prof` (JavaScript self time by function; a system call counts as
+ * the native function that made it). With `--perf`, `perf record` samples the server process instead (with
+ * `--perf-basic-prof` for JavaScript names), which splits the kernel's share by function too.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,22 +23,37 @@ interface ProfileNode {
   children?: number[];
 }
 
-export function summarizeProfile(file: string, top = 30): string {
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+/** The monotonic clock V8's profiler stamps samples with (CLOCK_MONOTONIC, µs), shared across processes. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** Self time by function; with `window`, only samples taken in [from, to) (monotonicUs). */
+export function summarizeProfile(file: string, top = 30, window?: { from: number; to: number }): string {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number };
   const self = new Map<string, number>();
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const counts = new Map<number, number>();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+  let t = prof.startTime;
   let total = 0;
-  for (const [id, c] of counts) {
-    const n = byId.get(id)!;
-    const f = n.callFrame;
+  for (let i = 0; i < prof.samples.length; i++) {
+    t += prof.timeDeltas[i];
+    if (window && (t < window.from || t >= window.to)) continue;
+    const f = byId.get(prof.samples[i])!.callFrame;
     const key = `${f.functionName || '(anonymous)'} ${f.url ? path.basename(f.url) + ':' + (f.lineNumber + 1) : ''}`.trim();
-    self.set(key, (self.get(key) ?? 0) + c);
-    total += c;
+    self.set(key, (self.get(key) ?? 0) + 1);
+    total++;
   }
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return rows.map(([k, c]) => `${((c / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', () => {});
+    child.on('error', reject);
+    child.on('exit', () => resolve(out));
+  });
 }
 
 async function main(): Promise<void> {
@@ -44,27 +64,49 @@ async function main(): Promise<void> {
   };
   const id = opt('--server', 'ours');
   const members = Number(opt('--members', '1000'));
+  const direct = argv.includes('--direct');
+  const rooms = direct ? members / 2 : Number(opt('--rooms', '1'));
+  const publishers = Number(opt('--publishers', '10'));
   const deliveries = Number(opt('--deliveries', '400000'));
   const duration = Number(opt('--duration', '5'));
+  const usePerf = argv.includes('--perf');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-prof-'));
-  const peer = await launch(PEERS[id], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  const session = new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), members, rooms: 1, publishers: 10, serverPid: peer.pid, log: (l) => process.stderr.write(l + '\n') });
+  const nodeArgs = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const peer = await launch(PEERS[id], { nodeArgs });
+  const session = new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), members, rooms, publishers, direct, serverPid: peer.pid, log: (l) => process.stderr.write(l + '\n') });
+  const warmupMs = 1000;
+  const perfData = path.join(dir, 'perf.data');
+  let window: { from: number; to: number } | undefined;
+  let perfDone: Promise<string> | undefined;
   try {
     await session.connect();
-    const r = await session.step({ rate: deliveries / members, size: 100, warmupMs: 1000, durationMs: duration * 1000, drainMs: 2000 });
+    const from = monotonicUs() + warmupMs * 1000;
+    window = { from, to: from + duration * 1e6 };
+    if (usePerf) {
+      perfDone = new Promise((r) => setTimeout(r, warmupMs)).then(() =>
+        run('perf', ['record', '-F', '499', '-g', '-p', String(peer.pid), '-o', perfData, '--', 'sleep', String(duration)]),
+      );
+    }
+    const r = await session.step({ rate: deliveries / (members / rooms), size: 100, warmupMs, durationMs: duration * 1000, drainMs: 2000 });
     process.stdout.write(
-      `${id} ${members} members, target ${deliveries}/s: got ${r.deliveriesPerSec}/s, p50 ${r.latency.p50} p99 ${r.latency.p99} ms, lost ${r.lost}, ${r.deliveriesPerRead} deliveries per read, ` +
+      `${id} ${members} members in ${rooms} room(s), target ${deliveries}/s: got ${r.deliveriesPerSec}/s, p50 ${r.latency.p50} p99 ${r.latency.p99} ms, lost ${r.lost}, ${r.deliveriesPerRead} deliveries per read, ` +
         `server ${r.cpu.serverUserPct}% user + ${r.cpu.serverSysPct}% sys, ${r.cpu.serverUsPerDelivery} µs/delivery; load generator ${r.cpu.loadgenUserPct}+${r.cpu.loadgenSysPct}%\n`,
     );
+    await perfDone;
   } finally {
     await session.close();
     await peer.stop();
     destroyAgents();
   }
+  if (usePerf) {
+    const report = await run('perf', ['report', '-i', perfData, '--stdio', '--no-children', '--sort', 'dso,sym', '-g', 'none', '--percent-limit', '0.7']);
+    process.stdout.write(`perf data: ${perfData}\nself time in the measured window, by shared object and symbol:\n${report.split('\n').filter((l) => l && !l.startsWith('#')).join('\n')}\n`);
+    return;
+  }
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length === 0) throw new Error(`no profile written in ${dir}`);
   const file = path.join(dir, files[0]);
-  process.stdout.write(`profile: ${file}\nself time, whole server process run (setup included):\n${summarizeProfile(file)}\n`);
+  process.stdout.write(`profile: ${file}\nself time in the measured window:\n${summarizeProfile(file, 30, window)}\n`);
 }
 
 main().then(
