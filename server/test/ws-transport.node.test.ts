@@ -114,6 +114,15 @@ describe.each([
     await until(() => transport.bufferedAmount === 0, 'an empty backlog once everything was read');
   });
 
+  it('frames text of every length encoding and multi-byte UTF-8 intact, the same text twice included', async () => {
+    const { transport, received } = await openPair(secure);
+    // 7-bit, 16-bit and 64-bit payload lengths; 3-byte UTF-8 characters across the boundaries.
+    const texts = ['你好', '小明: '.padEnd(125, '好'), 'x'.repeat(126), '群'.repeat(30_000), 'y'.repeat(70_000), '群'.repeat(30_000)];
+    for (const text of texts) transport.send(text);
+    await until(() => received.length === texts.length, 'every frame');
+    expect(received).toEqual(texts);
+  });
+
   it('writes what is queued before the close frame', async () => {
     const { transport, client, received } = await openPair(secure);
     for (let i = 0; i < 5; i += 1) transport.send(`frame ${i}`);

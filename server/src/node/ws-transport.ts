@@ -27,9 +27,12 @@ function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
 }
 
-/** One final, unmasked text frame: header and payload in one Buffer. */
-function frameOf(payload: Buffer): Buffer {
-  const len = payload.length;
+/**
+ * One final, unmasked text frame: header and payload in one Buffer, the text encoded straight
+ * into it (one allocation and no copy).
+ */
+function frameOf(text: string): Buffer {
+  const len = Buffer.byteLength(text, 'utf8');
   const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(hdr + len);
   frame[0] = 0x81;
@@ -42,7 +45,7 @@ function frameOf(payload: Buffer): Buffer {
     frame.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
     frame.writeUInt32BE(len >>> 0, 6);
   }
-  payload.copy(frame, hdr);
+  frame.write(text, hdr, len, 'utf8');
   return frame;
 }
 
@@ -78,8 +81,19 @@ function batchOf(first: Buffer, rest: Buffer[], bytes: number): Buffer {
   return lastBatch;
 }
 
+/**
+ * The last text framed and its frame. A direct message is fanned out twice with the same text (to
+ * the recipient's connections and to the sender's): the second fan-out reuses the frame.
+ */
+let lastText: string | undefined;
+let lastFrame: Buffer | undefined;
+
 export function prepareText(text: string): Buffer {
-  return frameOf(Buffer.from(text, 'utf8'));
+  if (text !== lastText) {
+    lastFrame = frameOf(text);
+    lastText = text;
+  }
+  return lastFrame!;
 }
 
 export class WsTransport implements Transport {
