@@ -13,6 +13,7 @@ import { PEERS, launch, type RunningPeer } from './peers.ts';
 import { destroyAgents } from './http.ts';
 import { si } from './report.ts';
 import { waitForQuietMachine } from './procstat.ts';
+import { toolArgs, toolLoad } from './tool-args.ts';
 
 const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -20,19 +21,12 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const opt = (name: string, dflt: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : dflt;
-  };
-  const servers = opt('--servers', 'ours,ours-alt').split(',').filter(Boolean);
-  const members = Number(opt('--members', '10000'));
-  const direct = argv.includes('--direct');
-  const rooms = direct ? members / 2 : Number(opt('--rooms', '1000'));
-  const publishers = Number(opt('--publishers', String(rooms)));
-  const deliveries = Number(opt('--deliveries', '50000'));
-  const rounds = Number(opt('--rounds', '3'));
-  const duration = Number(opt('--duration', '4'));
+  const args = toolArgs();
+  const servers = args.opt('--servers', 'ours,ours-alt').split(',').filter(Boolean);
+  const { members, rooms, publishers, direct } = toolLoad(args, { members: 10_000, rooms: 1000 });
+  const deliveries = args.num('--deliveries', 50_000);
+  const rounds = args.num('--rounds', 3);
+  const duration = args.num('--duration', 4);
   const log = (l: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
   const running: { id: string; peer: RunningPeer; session: Session }[] = [];
   const results = new Map<string, StepResult[]>();

@@ -8,7 +8,8 @@
  * The server runs uninstrumented through start, login, connect and a first load step (`--instr-atstart=no`), so
  * that V8 has compiled the hot paths; instrumentation is switched on (`callgrind_control -i on`) for a second,
  * identical step of `rate` messages/s, and the counters are dumped after its drain. Reported: instructions per
- * delivery and per message over that whole step.
+ * delivery and per message over that whole step, and the parts of it run from setImmediate and timers (on our
+ * server: the write coalescer's flush, i.e. the writes) and in the garbage collector.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +19,7 @@ import { dialectByName } from './dialects.ts';
 import { Session } from './loadgen.ts';
 import { PEERS, launch } from './peers.ts';
 import { destroyAgents } from './http.ts';
+import { toolArgs, toolLoad } from './tool-args.ts';
 
 /**
  * vgdb finds the server's valgrind by a file name that contains $HOST, which launch() sets to
@@ -30,36 +32,34 @@ const control = (args: string[]) => execFileSync('callgrind_control', args, { en
  * Runtime_Compile* entries). The compiler still runs now and then after the warm-up, by 10-25 % of a step's
  * count and differently every run; the figure compared is the count without it.
  */
-function instructions(dir: string, pid: number): { total: number; compile: number } {
+function instructions(dir: string, pid: number): { total: number; compile: number; timers: number; gc: number } {
   let total = 0;
   let compile = 0;
+  let timers = 0;
+  let gc = 0;
   for (const f of fs.readdirSync(dir).filter((x) => x.startsWith(`callgrind.${pid}.`))) {
     const file = path.join(dir, f);
     const m = /^(?:totals|summary):\s+(\d+)/m.exec(fs.readFileSync(file, 'utf8'));
     if (m) total += Number(m[1]);
     const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
     for (const line of annotated.split('\n')) {
-      const c = /^\s*([\d,]+) .*v8::internal::Runtime_Compile\w*\(/.exec(line);
-      if (c) compile += Number(c[1].replace(/,/g, ''));
+      const count = Number(/^\s*([\d,]+) /.exec(line)?.[1].replace(/,/g, '') ?? NaN);
+      if (Number.isNaN(count)) continue;
+      if (/v8::internal::Runtime_Compile\w*\(/.test(line)) compile += count;
+      else if (/node::Environment::(CheckImmediate|RunTimers)\(/.test(line)) timers += count;
+      else if (/v8::internal::Heap::CollectGarbage\(/.test(line)) gc += count;
     }
   }
-  return { total, compile };
+  return { total, compile, timers, gc };
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const opt = (name: string, dflt: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : dflt;
-  };
-  const servers = opt('--servers', 'ours').split(',').filter(Boolean);
-  const members = Number(opt('--members', '1000'));
-  const direct = argv.includes('--direct');
-  const rooms = direct ? members / 2 : Number(opt('--rooms', '100'));
-  const publishers = Number(opt('--publishers', String(rooms)));
-  const rate = Number(opt('--rate', '200'));
-  const duration = Number(opt('--duration', '5'));
-  const keep = argv.includes('--keep');
+  const args = toolArgs();
+  const servers = args.opt('--servers', 'ours').split(',').filter(Boolean);
+  const { members, rooms, publishers, direct } = toolLoad(args, { members: 1000, rooms: 100 });
+  const rate = args.num('--rate', 200);
+  const duration = args.num('--duration', 5);
+  const keep = args.flag('--keep');
   const log = (l: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
   const rows: string[] = [];
   for (const id of servers) {
@@ -77,12 +77,13 @@ async function main(): Promise<void> {
       control(['-z', String(peer.pid)]);
       const r = await session.step({ rate, size: 100, warmupMs: 1000, durationMs: duration * 1000, drainMs: 20_000 });
       control(['-d', String(peer.pid)]);
-      const { total, compile } = instructions(dir, peer.pid);
+      const { total, compile, timers, gc } = instructions(dir, peer.pid);
       const ir = total - compile;
       const perRoom = members / rooms;
       const delivered = r.sent * perRoom - r.lost;
       log(`${id}: ${r.sent} messages, ${delivered} deliveries (lost ${r.lost}), ${total} instructions, ${compile} of them compiling`);
-      rows.push(`| ${id} | ${r.sent} | ${delivered} | ${r.lost} | ${(total / 1e6).toFixed(1)} M | ${(compile / 1e6).toFixed(1)} M | ${Math.round(ir / delivered)} | ${Math.round(ir / r.sent)} |`);
+      const per = (n: number) => Math.round(n / delivered);
+      rows.push(`| ${id} | ${r.sent} | ${delivered} | ${r.lost} | ${(total / 1e6).toFixed(1)} M | ${(compile / 1e6).toFixed(1)} M | ${per(ir)} | ${per(timers)} | ${per(gc)} | ${Math.round(ir / r.sent)} |`);
     } finally {
       await session.close();
       await peer.stop();
@@ -93,7 +94,10 @@ async function main(): Promise<void> {
   destroyAgents();
   const load = direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`;
   process.stdout.write(`\nuser-space instructions (callgrind), ${load}, ${publishers} publishers, ${rate} messages/s for 1 + ${duration} s:\n`);
-  process.stdout.write('| server | messages | deliveries | lost | instructions | of them compiling | per delivery (without compiling) | per message |\n|---|---|---|---|---|---|---|---|\n');
+  process.stdout.write(
+    '| server | messages | deliveries | lost | instructions | of them compiling | per delivery (without compiling) | of it in immediates and timers | of it in GC | per message |\n' +
+      '|---|---|---|---|---|---|---|---|---|---|\n',
+  );
   process.stdout.write(rows.join('\n') + '\n');
 }
 

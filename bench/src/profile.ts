@@ -15,6 +15,7 @@ import { dialectByName } from './dialects.ts';
 import { Session } from './loadgen.ts';
 import { PEERS, launch } from './peers.ts';
 import { destroyAgents } from './http.ts';
+import { toolArgs, toolLoad } from './tool-args.ts';
 
 interface ProfileNode {
   id: number;
@@ -57,19 +58,12 @@ function run(cmd: string, args: string[]): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const opt = (name: string, dflt: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : dflt;
-  };
-  const id = opt('--server', 'ours');
-  const members = Number(opt('--members', '1000'));
-  const direct = argv.includes('--direct');
-  const rooms = direct ? members / 2 : Number(opt('--rooms', '1'));
-  const publishers = Number(opt('--publishers', '10'));
-  const deliveries = Number(opt('--deliveries', '400000'));
-  const duration = Number(opt('--duration', '5'));
-  const usePerf = argv.includes('--perf');
+  const args = toolArgs();
+  const id = args.opt('--server', 'ours');
+  const { members, rooms, publishers, direct } = toolLoad(args, { members: 1000, rooms: 1, publishers: 10 });
+  const deliveries = args.num('--deliveries', 400_000);
+  const duration = args.num('--duration', 5);
+  const usePerf = args.flag('--perf');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-prof-'));
   const nodeArgs = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const peer = await launch(PEERS[id], { nodeArgs });

@@ -10,13 +10,13 @@
  * this process per write:
  *   - `socket.write`: net.Socket's stream path;
  *   - `socket.write, corked`: the same inside cork()/uncork() per socket (what a per-turn batch does);
- *   - `handle.writeBuffer`: the socket's libuv handle directly, as server/src/node/socket-writer.ts does;
- *   - `uws-like C++`: not measured here; see docs/benchmarks.md for the uWS peer's figures in the same runs.
+ *   - `handle.writeBuffer`: the socket's libuv handle directly, as server/src/node/socket-writer.ts does.
  * System time is the kernel's loopback TCP path for the write, the reader's wake-up included.
  */
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { toolArgs } from './tool-args.ts';
 
 interface WriteWrapCtor {
   new (): object;
@@ -30,11 +30,7 @@ interface TcpHandle {
   writeBuffer(req: object, data: Buffer): number;
 }
 
-const argv = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const args = toolArgs();
 
 /** The child: connects `n` sockets to `port` and reads everything into one buffer. */
 function reader(port: number, n: number): void {
@@ -58,12 +54,12 @@ async function main(): Promise<void> {
     reader(Number(process.env.WRITE_COST_READER), Number(process.env.WRITE_COST_SOCKETS));
     return;
   }
-  const sockets = Number(opt('--sockets', '5000'));
-  const writes = Number(opt('--writes', '200000'));
-  const perTurn = Number(opt('--per-turn', '10'));
-  const size = Number(opt('--size', '120'));
-  const rounds = Number(opt('--rounds', '3'));
-  const only = opt('--ways', '').split(',').filter(Boolean);
+  const sockets = args.num('--sockets', 5000);
+  const writes = args.num('--writes', 200_000);
+  const perTurn = args.num('--per-turn', 10);
+  const size = args.num('--size', 120);
+  const rounds = args.num('--rounds', 3);
+  const only = args.opt('--ways', '').split(',').filter(Boolean);
   const accepted: net.Socket[] = [];
   const server = net.createServer((s) => {
     s.setNoDelay(true);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
-import { connectAs, httpRequest, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, httpRequest, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -41,11 +41,7 @@ describe('slow consumers', () => {
   });
 });
 
-// Over TLS the transport writes through the socket's stream; over plain TCP straight to its handle.
-describe.each([
-  ['TLS', {}],
-  ['plain TCP', { PLAIN_HTTP: 'true' }],
-])('slow consumers, a burst of large replies (%s)', (_name, env) => {
+describe.each(OVER_TLS_AND_PLAIN_TCP)('slow consumers, a burst of large replies (%s)', (_name, env) => {
   let burstServer: TestServer;
   beforeAll(async () => {
     burstServer = await startTestServer({ SEND_BUFFER_LIMIT_BYTES: String(1024 * 1024), ...env });

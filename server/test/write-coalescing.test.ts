@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteCoalescer, type Flushable } from '../src/node/write-coalescer.ts';
-import { connectAs, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -69,11 +69,7 @@ describe('write coalescing: when queued frames are written', () => {
   });
 });
 
-// Over TLS the transport writes through the socket's stream; over plain TCP straight to its handle.
-describe.each([
-  ['TLS', {}],
-  ['plain TCP', { PLAIN_HTTP: 'true' }],
-])('write coalescing over real sockets (%s)', (_name, env) => {
+describe.each(OVER_TLS_AND_PLAIN_TCP)('write coalescing over real sockets (%s)', (_name, env) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000', ...env });
