@@ -1,11 +1,12 @@
 /**
  * `npm run profile -w bench -- [--server ours] [--members 1000] [--rooms 1 | --direct] [--publishers 10]
- * [--deliveries 400000] [--duration 5] [--perf]`: runs a server through one load step and prints where its CPU went during the measured
- * window (warm-up, login and connect excluded), so a lost target can be explained.
+ * [--deliveries 400000] [--duration 5] [--perf | --syscalls]`: runs a server through one load step and prints where
+ * its CPU went during the measured window (warm-up, login and connect excluded), so a lost target can be explained.
  *
  * By default the server runs under `node --cpu-prof` (JavaScript self time by function; a system call counts as
  * the native function that made it). With `--perf`, `perf record` samples the server process instead (with
- * `--perf-basic-prof` for JavaScript names), which splits the kernel's share by function too.
+ * `--perf-basic-prof` for JavaScript names), which splits the kernel's share by function too. With `--syscalls`,
+ * `perf stat` counts the server's system calls by kind in the window, per delivery.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,6 +26,9 @@ interface ProfileNode {
 }
 
 /** The monotonic clock V8's profiler stamps samples with (CLOCK_MONOTONIC, µs), shared across processes. */
+/** The system calls `--syscalls` counts. */
+const SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg', 'epoll_wait', 'epoll_pwait', 'epoll_ctl'];
+
 const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** Self time by function; with `window`, only samples taken in [from, to) (monotonicUs). */
@@ -64,33 +68,47 @@ async function main(): Promise<void> {
   const deliveries = args.num('--deliveries', 400_000);
   const duration = args.num('--duration', 5);
   const usePerf = args.flag('--perf');
+  const countSyscalls = args.flag('--syscalls');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-prof-'));
-  const nodeArgs = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const nodeArgs = usePerf ? ['--perf-basic-prof'] : countSyscalls ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const peer = await launch(PEERS[id], { nodeArgs });
   const session = new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), members, rooms, publishers, direct, serverPid: peer.pid, log: (l) => process.stderr.write(l + '\n') });
   const warmupMs = 1000;
   const perfData = path.join(dir, 'perf.data');
   let window: { from: number; to: number } | undefined;
   let perfDone: Promise<string> | undefined;
+  let delivered = 0;
   try {
     await session.connect();
     const from = monotonicUs() + warmupMs * 1000;
     window = { from, to: from + duration * 1e6 };
-    if (usePerf) {
-      perfDone = new Promise((r) => setTimeout(r, warmupMs)).then(() =>
-        run('perf', ['record', '-F', '499', '-g', '-p', String(peer.pid), '-o', perfData, '--', 'sleep', String(duration)]),
-      );
+    if (usePerf || countSyscalls) {
+      const perfArgs = usePerf
+        ? ['record', '-F', '499', '-g', '-p', String(peer.pid), '-o', perfData]
+        : ['stat', '-x', ',', '-o', perfData, '-e', SYSCALLS.map((c) => `syscalls:sys_enter_${c}`).join(','), '-p', String(peer.pid)];
+      perfDone = new Promise((r) => setTimeout(r, warmupMs)).then(() => run('perf', [...perfArgs, '--', 'sleep', String(duration)]));
     }
     const r = await session.step({ rate: deliveries / (members / rooms), size: 100, warmupMs, durationMs: duration * 1000, drainMs: 2000 });
     process.stdout.write(
       `${id} ${members} members in ${rooms} room(s), target ${deliveries}/s: got ${r.deliveriesPerSec}/s, p50 ${r.latency.p50} p99 ${r.latency.p99} ms, lost ${r.lost}, ${r.deliveriesPerRead} deliveries per read, ` +
         `server ${r.cpu.serverUserPct}% user + ${r.cpu.serverSysPct}% sys, ${r.cpu.serverUsPerDelivery} µs/delivery; load generator ${r.cpu.loadgenUserPct}+${r.cpu.loadgenSysPct}%\n`,
     );
+    delivered = r.deliveriesPerSec * duration;
     await perfDone;
   } finally {
     await session.close();
     await peer.stop();
     destroyAgents();
+  }
+  if (countSyscalls) {
+    // perf stat -x: value,unit,event,...
+    const rows = fs.readFileSync(perfData, 'utf8').split('\n').filter((l) => l.includes('syscalls:'));
+    process.stdout.write(`system calls of the server in the measured window, per delivery (${Math.round(delivered)} deliveries):\n`);
+    for (const row of rows) {
+      const [value, , event] = row.split(',');
+      process.stdout.write(`${(Number(value) / delivered).toFixed(3).padStart(8)}  ${event.replace('syscalls:sys_enter_', '')}\n`);
+    }
+    return;
   }
   if (usePerf) {
     const report = await run('perf', ['report', '-i', perfData, '--stdio', '--no-children', '--sort', 'dso,sym', '-g', 'none', '--percent-limit', '0.7']);
