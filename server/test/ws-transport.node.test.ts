@@ -132,3 +132,19 @@ describe.each([
     expect(received).toEqual([0, 1, 2, 3, 4].map((i) => `frame ${i}`));
   });
 });
+
+// A TLS client socket cannot send a TCP reset (resetAndDestroy needs a TCP handle).
+describe('ws transport, plain TCP: written to the handle', () => {
+  it('a peer that resets the connection with writes still queued: the server side closes and lets go of them', async () => {
+    const { transport, serverWs, clientSocket } = await openPair(false);
+    clientSocket.pause();
+    await nextTurn();
+    const body = 'r'.repeat(60_000);
+    while (transport.bufferedAmount <= LIMIT) transport.send(body);
+    const closed = new Promise<number>((resolve) => serverWs.once('close', (code) => resolve(code)));
+    clientSocket.resetAndDestroy();
+    expect(await closed).toBe(1006);
+    expect(transport.open).toBe(false);
+    await until(() => transport.bufferedAmount === 0, 'nothing counted once the socket is gone');
+  });
+});

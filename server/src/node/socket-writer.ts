@@ -54,6 +54,9 @@ function loadStreamWrap(): StreamWrapBinding | undefined {
 }
 
 const streamWrap = loadStreamWrap();
+/** After a handle write: [kLastWriteWasAsync] is 0 when the kernel took every byte at once. */
+const streamBaseState = streamWrap?.streamBaseState ?? new Int32Array(0);
+const kLastWriteWasAsync = streamWrap?.kLastWriteWasAsync ?? 0;
 let spareReq: WriteReq | undefined;
 
 function onQueuedWriteDone(this: WriteReq, status: number): void {
@@ -87,8 +90,7 @@ export class DirectWriter {
   write(data: Buffer, bytes: number): boolean {
     const state = this.state;
     if (state.length !== 0 || state.corked !== 0 || (this.socket as unknown as { _handle: unknown })._handle !== this.handle) return false;
-    const binding = streamWrap!;
-    const req = spareReq ?? new binding.WriteWrap();
+    const req = spareReq ?? new streamWrap!.WriteWrap();
     spareReq = undefined;
     const err = this.handle.writeBuffer(req, data);
     if (err !== 0) {
@@ -96,7 +98,7 @@ export class DirectWriter {
       this.socket.destroy();
       return true;
     }
-    if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) {
+    if (streamBaseState[kLastWriteWasAsync] === 0) {
       spareReq = req;
       return true;
     }
