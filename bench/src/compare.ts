@@ -32,7 +32,8 @@ interface CompareArgs {
   size: number;
   publishers: number;
   bisections: number;
-  startDeliveries: number;
+  /** Where every search starts; default per workload (50k in one room, 10k in small rooms and direct chats). */
+  startDeliveries?: number;
   maxDeliveries: number;
   idle: number;
   idleServers: string[];
@@ -57,6 +58,8 @@ const HELP = `Usage: npm run bench:compare -- [options]
   --size BYTES         message text, default 100
   --publishers P       publishers of a one-room workload, default 10
   --bisections N       default 3
+  --start D            deliveries/s where every search starts (default 50k in one room, 10k in
+                       small rooms and direct chats)
   --idle N             idle connections for memory per connection, default 10000 (0: skip)
   --idle-servers LIST  default bare-ws,ours,naive,socketio,uws
   --wss-members N      also search ours over TLS at this room size (0: skip), default 1000
@@ -81,7 +84,6 @@ function parse(argv: string[]): CompareArgs {
     size: 100,
     publishers: 10,
     bisections: 3,
-    startDeliveries: 50_000,
     maxDeliveries: 3_200_000,
     idle: 10_000,
     idleServers: ['bare-ws', 'ours', 'naive', 'socketio', 'uws'],
@@ -250,7 +252,8 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
     await session.connect();
     const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
       await session!.reconnectClosed();
-      await session!.quiesce(300, 10_000);
+      // An overloaded step can leave seconds of backlog (small rooms: each message costs the most).
+      await session!.quiesce(300, 30_000);
       await waitForQuietMachine([...peer!.pids, ...peer!.auxPids]);
       // A server may close members (slow consumers of the previous, overloaded step) only once its
       // backlog drains, i.e. during the waits above: reconnect those too.
@@ -267,7 +270,8 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
     let pass = 0;
     let passResult: StepResult | undefined;
     let fail = 0;
-    for (let d = a.startDeliveries; d <= a.maxDeliveries; d *= 2) {
+    const start = a.startDeliveries ?? w.startDeliveries;
+    for (let d = start; d <= a.maxDeliveries; d *= 2) {
       const { p, r } = await step(d);
       if (p.pass) {
         pass = d;
@@ -279,7 +283,7 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
     }
     if (pass === 0) {
       // Below the start: go down.
-      for (let d = a.startDeliveries / 2; d >= 1000; d /= 2) {
+      for (let d = start / 2; d >= 1000; d /= 2) {
         const { p, r } = await step(d);
         if (p.pass) {
           pass = d;
