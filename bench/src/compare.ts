@@ -60,6 +60,8 @@ const HELP = `Usage: npm run bench:compare -- [options]
   --bisections N       default 3
   --start D            deliveries/s where every search starts (default 50k in one room, 10k in
                        small rooms and direct chats)
+  --wait-budget SEC    longest wait, all steps together, for other processes to go quiet
+                       (default 180); a step that fails while they use > 40% of a core runs again
   --idle N             idle connections for memory per connection, default 10000 (0: skip)
   --idle-servers LIST  default bare-ws,ours,naive,socketio,uws
   --wss-members N      also search ours over TLS at this room size (0: skip), default 1000
@@ -108,6 +110,7 @@ function parse(argv: string[]): CompareArgs {
       case '--publishers': a.publishers = Number(v()); break;
       case '--bisections': a.bisections = Number(v()); break;
       case '--start': a.startDeliveries = Number(v()); break;
+      case '--wait-budget': busyBudget.ms = Number(v()) * 1000; break;
       case '--max': a.maxDeliveries = Number(v()); break;
       case '--idle': a.idle = Number(v()); break;
       case '--idle-servers': a.idleServers = list(); break;
@@ -219,8 +222,10 @@ function toPoint(server: string, workload: string, r: StepResult, limit: number)
   };
 }
 
-/** Waits (bounded, 3 min for the whole run) while other processes use more than 40% of a core. */
+/** Waits (bounded, --wait-budget for the whole run, 3 min by default) while other processes use more than 40% of a core. */
 const busyBudget = { ms: 180_000 };
+/** Other processes' share of a core above which a failed step is run again. */
+const DISTURBED_PCT = 40;
 const waitForQuietMachine = (pids: number[]) => waitUntilQuiet(pids, busyBudget, log);
 
 const median = (xs: number[]) => {
@@ -250,7 +255,7 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
       log: (l) => log(`${id}: ${l}`),
     });
     await session.connect();
-    const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
+    const measure = async (deliveries: number, durationS: number): Promise<{ p: Point; r: StepResult }> => {
       await session!.reconnectClosed();
       // An overloaded step can leave seconds of backlog (small rooms: each message costs the most).
       await session!.quiesce(300, 30_000);
@@ -266,6 +271,14 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
           `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? `  redis ${p.auxPct}%` : ''}  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
       );
       return { p, r };
+    };
+    // A step that failed while other processes used more than DISTURBED_PCT of a core is run once more,
+    // whichever server it is: the failure may be theirs. Both runs stay in the steps table.
+    const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
+      const first = await measure(deliveries, durationS);
+      if (first.p.pass || (first.p.othersPct ?? 0) <= DISTURBED_PCT) return first;
+      first.p.why += ` (other processes ${first.p.othersPct}%: run again)`;
+      return measure(deliveries, durationS);
     };
     let pass = 0;
     let passResult: StepResult | undefined;
