@@ -17,6 +17,7 @@ const NOT_PROTOCOL_SUITES = [
   // Unit suites: no server, nothing runtime-specific.
   'server/test/config.test.ts',
   'server/test/memory-store.test.ts',
+  'server/test/core.test.ts',
   'server/test/*.node.test.ts',
   // Their servers are in-process Node nodes and Node children by design.
   'server/test/redis-*.test.ts',

@@ -81,6 +81,11 @@ function oursEnv(secure: boolean, certsDir: string): Record<string, string> {
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
     LOGIN_PER_MINUTE: '0',
+    PENDING_PER_ADDRESS: '0',
+    USER_RATE_PER_SEC: '1000000',
+    USER_RATE_BURST: '1000000',
+    ROOMS_CREATED_PER_HOUR: '1000000',
+    DIRECT_PEERS_PER_HOUR: '1000000',
     // No snapshot file of the in-memory store at shutdown.
     SNAPSHOT_PATH: 'off',
   };

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../server/src/core/auth';
-import { connectAs, login, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
+import { directRoomId } from '@chatroom/server/protocol';
+import { connect, connectAs, login, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
 import { LibClient } from './support/lib-client';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -109,7 +110,33 @@ describe('mobile chat client against the real server', () => {
     expect(alice.texts(ROOM)).toEqual(['exactly once', 'written offline']);
   });
 
-  it('marks a message failed after the bounded time and sends it on retry', async () => {
+  it('marks a message failed after the bounded time online without an ack, and sends it on retry', async () => {
+    const { server, proxy } = await serverWithProxy();
+    const alice = await libClient(server, 'alice', proxy, { client: { outboxTimeoutMs: 600 } });
+    alice.client.joinRoom(ROOM);
+    alice.client.start();
+    await alice.joinedRoom(ROOM);
+    const bob = await peer(server, 'bob');
+
+    // Online, but nothing alice sends reaches the server: the socket looks fine, no ack comes.
+    proxy.mute('up');
+    const message = alice.client.send(ROOM, 'will fail first');
+    await alice.waitFor(() => alice.outbox.some((m) => m.id === message.id && m.status === 'failed'), 'failed', 3_000);
+    expect(alice.client.state.status).toBe('online');
+    proxy.cutAll();
+    await alice.waitFor(() => alice.states.at(-1)?.status === 'online' && proxy.connections === 2, 'a new socket');
+    await alice.joinedRoom(ROOM, 1);
+    // A failed message waits for the user: nothing goes out by itself.
+    await bob.request({ event: 'rooms' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bob.messages(ROOM)).toHaveLength(0);
+
+    alice.client.retry(message.id);
+    await bob.next((f) => f.event === 'message' && f.message === 'will fail first' && f.id === message.id);
+    await alice.waitFor(() => alice.outbox.some((m) => m.id === message.id && m.status === 'sent'), 'sent on retry');
+  });
+
+  it('a message written in a tunnel stays pending however long the tunnel is, and goes out when the network returns', async () => {
     const { server, proxy } = await serverWithProxy();
     const alice = await libClient(server, 'alice', proxy, { client: { outboxTimeoutMs: 600 } });
     alice.client.joinRoom(ROOM);
@@ -119,17 +146,14 @@ describe('mobile chat client against the real server', () => {
 
     proxy.refusing = true;
     proxy.cutAll();
-    const message = alice.client.send(ROOM, 'will fail first');
-    await alice.waitFor(() => alice.outbox.some((m) => m.id === message.id && m.status === 'failed'), 'failed', 3_000);
+    const message = alice.client.send(ROOM, 'from the tunnel');
+    // Three times the failure timeout without a connection: the timer only runs while online.
+    await new Promise((r) => setTimeout(r, 1_800));
+    expect(alice.outbox.filter((m) => m.id === message.id).map((m) => m.status)).toEqual(['sending']);
     proxy.refusing = false;
     alice.client.reconnectNow();
-    await alice.online();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(bob.messages(ROOM)).toHaveLength(0);
-
-    alice.client.retry(message.id);
-    await bob.next((f) => f.event === 'message' && f.message === 'will fail first' && f.id === message.id);
-    await alice.waitFor(() => alice.outbox.some((m) => m.id === message.id && m.status === 'sent'), 'sent on retry');
+    await bob.next((f) => f.event === 'message' && f.message === 'from the tunnel', 5_000);
+    await alice.waitFor(() => alice.outbox.some((m) => m.id === message.id && m.status === 'sent'), 'acknowledged');
   });
 
   it('resumes with since: exactly the missed messages, once and in order, and reports a gap', async () => {
@@ -217,5 +241,87 @@ describe('mobile chat client against the real server', () => {
     const bob = await peer(server, 'bob');
     await bob.say(ROOM, 'after the watchdog');
     await alice.waitFor(() => alice.texts(ROOM).includes('after the watchdog'), 'a message on the new socket');
+  });
+
+  it('a burst of 300 direct messages this device missed arrives whole, in order, once', { timeout: 30_000 }, async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.close());
+    const account = await login(server, 'alice');
+    // Her other device is online: the messages go there, not to her offline inbox.
+    const otherDevice = await connect(server, { token: account.token });
+    cleanups.push(() => otherDevice.close());
+    await otherDevice.request({ event: 'rooms' });
+    const bob = await connectAs(server, 'bob');
+    cleanups.push(() => bob.close());
+    const dm = directRoomId(account.uid, bob.user.uid);
+
+    // This device knew the chat up to its first message.
+    const phone = await libClient(server, 'alice', undefined, { session: { ...account, color: '#07c160' } });
+    phone.client.start();
+    await phone.online();
+    bob.send({ event: 'message', to: account.uid, message: 'dm 0', id: 'dm-0' });
+    await phone.waitFor(() => phone.texts(dm).includes('dm 0'), 'the first direct message');
+    phone.stop();
+
+    const texts = Array.from({ length: 300 }, (_, i) => `dm ${i + 1}`);
+    texts.forEach((text, i) => bob.send({ event: 'message', to: account.uid, message: text, id: `dm-${i + 1}` }));
+    await bob.next((f) => f.event === 'ack' && f.id === 'dm-300', 10_000);
+
+    const relaunched = await libClient(server, 'alice', undefined, { storage: phone.storage, session: phone.sessions.value });
+    relaunched.client.start();
+    await relaunched.waitFor(() => relaunched.texts(dm).length >= 300, '300 messages', 10_000);
+    // Everything asked for before this round trip has been answered by the end of it.
+    await relaunched.roundTrip();
+    expect(relaunched.texts(dm)).toEqual(texts);
+
+    // A device that never saw the chat (first delivered to the other device) gets it too.
+    const fresh = await libClient(server, 'alice', undefined, { session: { ...account, color: '#07c160' } });
+    fresh.client.start();
+    await fresh.waitFor(() => fresh.historyTexts(dm).includes('dm 300'), 'the direct chat', 10_000);
+    // Its newest page, read on the other device: shown, not new, not counted.
+    await fresh.roundTrip();
+    expect(fresh.historyTexts(dm)).toEqual(texts.slice(-50));
+    expect(fresh.texts(dm)).toEqual([]);
+    expect(fresh.client.unreadOf(dm)).toBe(0);
+  });
+
+  it('renews the token before it expires: the socket stays up and no 4001 comes', { timeout: 20_000 }, async () => {
+    const secret = 'mobile-test-secret-0123456789abcdef0123456789';
+    const { server, proxy } = await serverWithProxy({ JWT_SECRET: secret });
+    const original = await login(server, 'erin');
+    const issuer = new Authenticator({ algorithm: 'HS256', verifyKey: secret, signKey: secret, tokenTtlSeconds: 2, refreshTtlSeconds: 3600 });
+    const shortLived = issuer.issue('erin', original.uid);
+    const erin = await libClient(server, 'erin', proxy, { session: { ...original, ...shortLived, color: '#10aeff' } });
+    erin.client.joinRoom(ROOM);
+    erin.client.start();
+    await erin.joinedRoom(ROOM);
+    await erin.waitFor(() => erin.logins.length === 1, 'a renewal before the expiry', 3_000);
+    // Past the first token's expiry.
+    await new Promise((r) => setTimeout(r, Math.max(0, shortLived.expiresAt - Date.now()) + 500));
+    expect(proxy.connections).toBe(1);
+    expect(erin.client.state.status).toBe('online');
+    const bob = await peer(server, 'bob');
+    erin.client.send(ROOM, 'still here');
+    await bob.next((f) => f.event === 'message' && f.message === 'still here');
+  });
+
+  it('a room left on another device is left here too, and not joined again after a reconnect', async () => {
+    const { server, proxy } = await serverWithProxy();
+    const alice = await libClient(server, 'alice', proxy);
+    alice.client.joinRoom(ROOM);
+    alice.client.joinRoom('other-room');
+    alice.client.start();
+    await alice.joinedRoom(ROOM);
+    const session = alice.sessions.value!;
+    const otherDevice = await connect(server, { token: session.token });
+    cleanups.push(() => otherDevice.close());
+    await otherDevice.request({ event: 'leave', roomid: ROOM });
+    await alice.waitFor(() => !alice.client.joinedRooms.includes(ROOM), 'the room gone from this device');
+
+    const joins = alice.joined.length;
+    proxy.cutAll();
+    await alice.joinedRoom('other-room', joins);
+    const rooms = await otherDevice.request({ event: 'rooms' });
+    expect((rooms.rooms as Array<{ roomid: string }>).map((r) => r.roomid)).toEqual(['other-room']);
   });
 });

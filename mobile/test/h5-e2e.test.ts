@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../server/test/harness';
+import { connectAs, startTestServer, type TestServer } from '../../server/test/harness';
 import { PHONE_CONTEXT, chromiumAvailable, launchChromium } from './support/chromium';
 import { H5User } from './support/h5-user';
 import { TcpProxy } from './support/tcp-proxy';
@@ -26,6 +26,18 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
     if (!existsSync(`${H5_DIR}index.html`)) throw new Error(`${H5_DIR} is not built: run npm run build -w mobile`);
     browser = await launchChromium();
   });
+
+  /** Two phones on a fresh server, both in room `team`, each seeing the other online. */
+  async function doraAndEveInTeam(): Promise<{ dora: H5User; eve: H5User }> {
+    const server = await startTestServer({ STATIC_DIR: H5_DIR });
+    servers.push(server);
+    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
+    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
+    await dora.loginAndJoin('team');
+    await eve.loginAndJoin('team');
+    await dora.waitForTitle('在线 2 / 2');
+    return { dora, eve };
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -126,13 +138,7 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
   });
 
   it('the conversation list shows unread badges and last messages; a member opens a direct chat', { timeout: 60_000 }, async () => {
-    const server = await startTestServer({ STATIC_DIR: H5_DIR });
-    servers.push(server);
-    const dora = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'dora', `${server.httpUrl}/`);
-    const eve = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'eve', `${server.httpUrl}/`);
-    await dora.loginAndJoin('team');
-    await eve.loginAndJoin('team');
-    await dora.waitForTitle('在线 2 / 2');
+    const { dora, eve } = await doraAndEveInTeam();
 
     await dora.backToList();
     await eve.sendWithEnter('第一条');
@@ -169,5 +175,60 @@ describe.runIf(chromiumAvailable())('H5 build in headless Chromium on a phone vi
       { text: '有空', own: false, status: 'sent' },
     ]);
     expect([...dora.errors, ...eve.errors]).toEqual([]);
+    });
+
+  it('sign out forgets the user: the next person on this phone sees nothing of the first', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ STATIC_DIR: H5_DIR });
+    servers.push(server);
+    const context = await browser!.newContext(PHONE_CONTEXT);
+    const alice = await H5User.open(context, 'alice', `${server.httpUrl}/`);
+    await alice.loginAndJoin('alice-secret');
+    await alice.sendWithEnter('只给 alice 看的');
+    await alice.waitForAllSent();
+    await alice.backToList();
+    const aliceUid = await alice.page.evaluate(() => JSON.parse(localStorage.getItem('chat.session') ?? '{}').uid as string);
+    await alice.signOut();
+    const keysLeft = await alice.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('chat.')));
+    expect(keysLeft.filter((k) => k !== 'chat.server')).toEqual([]);
+    expect(JSON.stringify(await alice.page.evaluate(() => ({ ...localStorage })))).not.toContain(aliceUid);
+
+    const mallory = new H5User('mallory', context, alice.page);
+    await mallory.login();
+    await mallory.joinFromList('mallory-room');
+    await mallory.sendWithEnter('我是 mallory');
+    // Her socket carried every earlier request (a join of alice's room would be one) before this ack.
+    await mallory.waitForAllSent();
+    await mallory.backToList();
+    expect(await mallory.listedRooms()).toEqual(['mallory-room']);
+    const watcher = await connectAs(server, 'watcher');
+    await watcher.join('alice-secret');
+    const members = await watcher.request({ event: 'members', roomid: 'alice-secret' });
+    expect((members.members as Array<{ name: string }>).map((m) => m.name).sort()).toEqual(['alice', 'watcher']);
+    await watcher.close();
+  });
+
+  it('a chat read, left for another and come back to, collects no badges while it is on screen', { timeout: 60_000 }, async () => {
+    const { dora, eve } = await doraAndEveInTeam();
+    // Away to the member list and a direct chat, then back to the group.
+    await dora.openMembers();
+    await dora.openDirectChatWith('eve');
+    await dora.page.goBack();
+    await dora.page.goBack();
+    await dora.waitForTitle('在线 2 / 2');
+    await eve.sendWithEnter('你看到了吗');
+    await dora.waitForBubble('你看到了吗');
+    await dora.backToList();
+    const row = await dora.listRow('team');
+    expect(row.badge).toBeNull();
+  });
+
+  it('a refused message says why, in Chinese', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ STATIC_DIR: H5_DIR, MAX_MESSAGE_CHARS: '10' });
+    servers.push(server);
+    const gina = await H5User.open(await browser!.newContext(PHONE_CONTEXT), 'gina', `${server.httpUrl}/`);
+    await gina.loginAndJoin('limits');
+    await gina.sendWithEnter('这一条消息超过了服务器允许的长度');
+    await gina.page.waitForFunction((sel) => document.querySelector(sel) !== null, 'uni-page[data-page="pages/chat/index"] .msg.own[data-status="failed"]');
+    expect(await gina.failureReasons()).toEqual(['消息太长，发送失败']);
   });
 });

@@ -1,33 +1,35 @@
 /**
- * Chooses the store and the bus: embedded (memory + in-process) by default, Redis when REDIS_URL
- * is set. The core sees only the ChatStore and Bus interfaces.
+ * Chooses the backend: embedded (memory + in-process) by default, Redis when REDIS_URL is set.
  */
 
 import type { Config } from './config.ts';
-import type { Bus } from './core/bus.ts';
+import type { ChatBackend } from './core/backend.ts';
 import { LocalBus } from './core/local-bus.ts';
 import type { Logger } from './core/logger.ts';
 import { MemoryStore } from './core/memory-store.ts';
-import type { ChatStore } from './core/store.ts';
 import { createRedisBackends } from './redis/redis-backends.ts';
 
-export interface Backends {
-  store: ChatStore;
-  bus: Bus;
-  kind: 'memory' | 'redis';
-  /** False while an external backend is unreachable. */
-  healthy: () => boolean;
+export interface MemoryBackend extends ChatBackend {
+  kind: 'memory';
+  store: MemoryStore;
 }
 
-export async function createBackends(config: Config, logger: Logger): Promise<Backends> {
-  if (config.redisUrl) {
-    const redis = await createRedisBackends({ ...config, redisUrl: config.redisUrl }, logger);
-    return { store: redis.store, bus: redis.bus, kind: 'redis', healthy: redis.healthy };
-  }
+export function createMemoryBackend(config: Config): MemoryBackend {
+  const bus = new LocalBus();
+  const store = new MemoryStore(config, bus);
   return {
-    store: new MemoryStore(config),
-    bus: new LocalBus(),
     kind: 'memory',
+    store,
+    log: store,
+    bus,
     healthy: () => true,
+    close: async () => {
+      await Promise.allSettled([store.close(), bus.close()]);
+    },
   };
+}
+
+export async function createBackend(config: Config, logger: Logger): Promise<ChatBackend> {
+  if (config.redisUrl) return createRedisBackends({ ...config, redisUrl: config.redisUrl }, logger);
+  return createMemoryBackend(config);
 }

@@ -37,23 +37,42 @@ export interface Config {
   /** Shortest time between two writes to a socket under sustained traffic; 0 = every event-loop turn. */
   writeCoalesceMs: number;
   historyPerRoom: number;
-  historyTotal: number;
+  /** Embedded store: history and inboxes together, in estimated heap bytes. */
+  storeMaxBytes: number;
   roomLimit: number;
   roomTtlMs: number;
+  /** Members one room may have (joins, invites and links past it are refused); bans are bounded by it too. */
+  roomMaxMembers: number;
+  /** Admins one room may have besides its owner. */
+  roomMaxAdmins: number;
   userLimit: number;
   inboxPerUser: number;
-  idempotencyLimit: number;
-  idempotencyTtlMs: number;
   roomsPerConnection: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
+  /** Frames per second of one user over all their connections (on one node). */
+  userRatePerSec: number;
+  userRateBurst: number;
+  /** Rooms one user may create per hour, and direct conversations with new people. */
+  roomsCreatedPerHour: number;
+  directPeersPerHour: number;
   sendBufferLimitBytes: number;
+  /** How long a large reply waits for its connection to read what came before (then 4008). */
+  drainTimeoutMs: number;
+  /** All connections' unread output together; past it the largest backlogs are closed (4008). */
+  outputMaxBytes: number;
+  /** Frames of one connection waiting for the backend; more get 4503 at once. */
+  queuedFramesPerConnection: number;
+  /** TCP connections per address that have not finished their TLS handshake or HTTP request. */
+  pendingPerAddress: number;
+  /** Time allowed for the TLS handshake and for the HTTP request head. */
+  handshakeTimeoutMs: number;
   allowedOrigins: string[];
   connectionsPerAddress: number;
   handshakesPerSec: number;
   handshakeBurst: number;
-  /** Take the client address from X-Forwarded-For (only behind your own proxy). */
-  trustProxy: boolean;
+  /** Proxies whose X-Forwarded-For is believed: `loopback` (TRUST_PROXY=true) or their addresses. */
+  trustedProxies: string[];
   /** Bearer token for /metrics; without it /metrics answers loopback addresses only. */
   metricsToken?: string;
   /** Embedded mode: state written here on shutdown and loaded on start; undefined = off. */
@@ -67,8 +86,11 @@ export interface Config {
   redisKeyPrefix: string;
   /** A node silent this long is taken for dead; its members drop out within 1.5× this. */
   redisPresenceTtlMs: number;
-  /** Reconnect attempts a command waits through before it fails (and the client resends). */
-  redisCommandRetries: number;
+  /**
+   * How long a Redis command may take before it fails (the client gets 4503 and resends) and the
+   * connection is taken for stalled and opened again; meanwhile requests are refused at once.
+   */
+  redisCommandTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -113,6 +135,22 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 function snapshotPath(env: Env, fallback: string | undefined): string | undefined {
   const raw = str(env, 'SNAPSHOT_PATH') ?? fallback ?? 'data/snapshot.json';
   return raw === 'off' ? undefined : raw;
+}
+
+/** TRUST_PROXY: false, true (a proxy on this machine), or the proxies' addresses, comma-separated. */
+function trustedProxies(env: Env): string[] {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined) return [];
+  const lower = raw.toLowerCase();
+  if (['0', 'false', 'no', 'off'].includes(lower)) return [];
+  if (['1', 'true', 'yes', 'on'].includes(lower)) return ['loopback'];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const address of list) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(address)) {
+      throw new ConfigError('TRUST_PROXY', `must be true, false or proxy addresses like 10.0.0.2, got "${address}"`);
+    }
+  }
+  return list;
 }
 
 export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
@@ -179,22 +217,31 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     perMessageDeflate: bool(env, 'PER_MESSAGE_DEFLATE', defaults.perMessageDeflate ?? false),
     writeCoalesceMs: int(env, 'WRITE_COALESCE_MS', defaults.writeCoalesceMs ?? 1, 0, 100),
     historyPerRoom: int(env, 'HISTORY_PER_ROOM', defaults.historyPerRoom ?? 500, 0),
-    historyTotal: int(env, 'HISTORY_TOTAL', defaults.historyTotal ?? 500_000, 1),
+    storeMaxBytes: int(env, 'STORE_MAX_BYTES', defaults.storeMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
     roomLimit: int(env, 'ROOM_LIMIT', defaults.roomLimit ?? 50_000, 1),
     roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs ?? 30 * 24 * 3600 * 1000, 1000),
+    roomMaxMembers: int(env, 'ROOM_MAX_MEMBERS', defaults.roomMaxMembers ?? 2000, 1),
+    roomMaxAdmins: int(env, 'ROOM_MAX_ADMINS', defaults.roomMaxAdmins ?? 10, 0),
     userLimit: int(env, 'USER_LIMIT', defaults.userLimit ?? 200_000, 1),
     inboxPerUser: int(env, 'INBOX_PER_USER', defaults.inboxPerUser ?? 1000, 1),
-    idempotencyLimit: int(env, 'IDEMPOTENCY_LIMIT', defaults.idempotencyLimit ?? 200_000, 1),
-    idempotencyTtlMs: int(env, 'IDEMPOTENCY_TTL_MS', defaults.idempotencyTtlMs ?? 24 * 3600 * 1000, 1000),
     roomsPerConnection: int(env, 'ROOMS_PER_CONNECTION', defaults.roomsPerConnection ?? 100, 1),
     rateLimitPerSec: int(env, 'RATE_LIMIT_PER_SEC', defaults.rateLimitPerSec ?? 20, 1),
     rateLimitBurst: int(env, 'RATE_LIMIT_BURST', defaults.rateLimitBurst ?? 40, 1),
+    userRatePerSec: int(env, 'USER_RATE_PER_SEC', defaults.userRatePerSec ?? 40, 1),
+    userRateBurst: int(env, 'USER_RATE_BURST', defaults.userRateBurst ?? 80, 1),
+    roomsCreatedPerHour: int(env, 'ROOMS_CREATED_PER_HOUR', defaults.roomsCreatedPerHour ?? 100, 1),
+    directPeersPerHour: int(env, 'DIRECT_PEERS_PER_HOUR', defaults.directPeersPerHour ?? 200, 1),
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', defaults.sendBufferLimitBytes ?? 1024 * 1024, 1024),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs ?? 10_000, 100),
+    outputMaxBytes: int(env, 'OUTPUT_MAX_BYTES', defaults.outputMaxBytes ?? 256 * 1024 * 1024, 64 * 1024),
+    queuedFramesPerConnection: int(env, 'QUEUED_FRAMES_PER_CONNECTION', defaults.queuedFramesPerConnection ?? 1000, 1, 100_000),
+    pendingPerAddress: int(env, 'PENDING_PER_ADDRESS', defaults.pendingPerAddress ?? 20, 0),
+    handshakeTimeoutMs: int(env, 'HANDSHAKE_TIMEOUT_MS', defaults.handshakeTimeoutMs ?? 10_000, 100),
     allowedOrigins: (str(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     connectionsPerAddress: int(env, 'CONNECTIONS_PER_ADDRESS', defaults.connectionsPerAddress ?? 1000, 0),
     handshakesPerSec: int(env, 'HANDSHAKES_PER_SEC', defaults.handshakesPerSec ?? 50, 0),
     handshakeBurst: int(env, 'HANDSHAKE_BURST', defaults.handshakeBurst ?? 100, 1),
-    trustProxy: bool(env, 'TRUST_PROXY', defaults.trustProxy ?? false),
+    trustedProxies: trustedProxies(env),
     metricsToken: str(env, 'METRICS_TOKEN'),
     snapshotPath: snapshotPath(env, defaults.snapshotPath),
     tlsReloadIntervalMs: int(env, 'TLS_RELOAD_INTERVAL_MS', defaults.tlsReloadIntervalMs ?? 60_000, 100),
@@ -203,7 +250,7 @@ export function loadConfig(env: Env, defaults: Partial<Config> = {}): Config {
     redisUrl,
     redisKeyPrefix: redisKeyPrefix ?? defaults.redisKeyPrefix ?? 'chat:',
     redisPresenceTtlMs: int(env, 'REDIS_PRESENCE_TTL_MS', defaults.redisPresenceTtlMs ?? 15_000, 300, 3_600_000),
-    redisCommandRetries: int(env, 'REDIS_COMMAND_RETRIES', defaults.redisCommandRetries ?? 10, 0, 1000),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', defaults.redisCommandTimeoutMs ?? 2000, 50, 60_000),
     logLevel,
   };
   for (const origin of config.allowedOrigins) {

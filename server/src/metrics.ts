@@ -42,7 +42,7 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
     users: new Gauge({ name: 'chatroom_store_users', help: 'Users kept by the store', registers: [registry] }),
     historyMessages: new Gauge({ name: 'chatroom_store_history_messages', help: 'Messages kept in room history', registers: [registry] }),
     inboxMessages: new Gauge({ name: 'chatroom_store_inbox_messages', help: 'Direct messages queued for offline users', registers: [registry] }),
-    idempotencyKeys: new Gauge({ name: 'chatroom_store_idempotency_keys', help: 'Client message ids remembered', registers: [registry] }),
+    bytes: new Gauge({ name: 'chatroom_store_bytes', help: 'Estimated heap bytes of history and inboxes (embedded store; STORE_MAX_BYTES bounds it)', registers: [registry] }),
   };
 
   mirrorCounter(registry, 'chatroom_authenticated_total', 'Connections that authenticated', () => stats().authenticated);
@@ -85,7 +85,7 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
     contentType: registry.contentType,
     async render() {
       const sizes = await store.stats?.();
-      if (sizes) for (const [key, gauge] of Object.entries(storeGauges)) gauge.set(sizes[key as keyof typeof sizes]);
+      if (sizes) for (const [key, gauge] of Object.entries(storeGauges)) gauge.set(sizes[key as keyof typeof sizes] ?? 0);
       return registry.metrics();
     },
     observeFanOut(seconds, recipients) {

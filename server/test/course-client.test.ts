@@ -128,7 +128,7 @@ describe("the course's own client works unchanged", () => {
     await carol.until(() => carol.items.includes('dan已经退出了聊天室!'));
     carol.submit('while you were out');
     carol.submit('second');
-    await new Promise((r) => setTimeout(r, 100));
+    await carol.until(() => carol.items.includes('carol: second'));
     const danAgain = await courseUser('dan', 'u-dan', '2001');
     danAgain.into();
     await danAgain.until(() => danAgain.items.length === 3);

@@ -26,7 +26,12 @@ interface LogLine {
   source?: string;
 }
 
-export async function startDenoTestServer(env: Record<string, string>): Promise<TestServer> {
+/** A Deno test server, with the process id for what only the process shows (its memory). */
+export interface DenoTestServer extends TestServer {
+  pid: number;
+}
+
+export async function startDenoTestServer(env: Record<string, string>): Promise<DenoTestServer> {
   // The address comes from the `listening` line, so the child logs at info even when tests ask for silence.
   const level = env.LOG_LEVEL === 'debug' ? 'debug' : 'info';
   const child = spawn(denoBinary(), denoServerArgs(), {
@@ -83,5 +88,6 @@ export async function startDenoTestServer(env: Record<string, string>): Promise<
     tls: certPath ? { cert: readFileSync(certPath, 'utf8') } : undefined,
     env,
     close,
+    pid: child.pid!,
   };
 }

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientEvent, CloseCode, ErrorCode } from '../src/protocol.ts';
-import { connectAs, httpRequest, sleep, startTestServer, type TestClient, type TestServer } from './harness.ts';
+import { connectAs, httpRequest, startTestServer, type TestClient, type TestServer } from './harness.ts';
 
 const MAX_PAYLOAD = 16 * 1024;
 const ERROR_CODES = new Set<number>(Object.values(ErrorCode).filter((v) => typeof v === 'number') as number[]);
@@ -92,7 +92,7 @@ describe('fuzzing frames over real sockets', () => {
     expect((await httpRequest(server, '/healthz')).status).toBe(200);
     await watcherA.say('watch', 'still talking');
     await watcherB.waitFor(() => watcherB.messages('watch').length === 1);
-    await sleep(50);
+    await Promise.all([watcherA.settled(), watcherB.settled()]);
     for (const watcher of [watcherA, watcherB]) {
       expect(watcher.frames.filter((f) => f.roomid !== undefined && f.roomid !== 'watch')).toEqual([]);
       expect(watcher.events('error')).toEqual([]);

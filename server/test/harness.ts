@@ -65,6 +65,12 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     CONNECTIONS_PER_ADDRESS: '0',
     HANDSHAKES_PER_SEC: '0',
     LOGIN_PER_MINUTE: '0',
+    PENDING_PER_ADDRESS: '0',
+    // Suites that push thousands of frames set RATE_LIMIT_* themselves; the user's limit follows.
+    USER_RATE_PER_SEC: '1000000',
+    USER_RATE_BURST: '1000000',
+    ROOMS_CREATED_PER_HOUR: '100000',
+    DIRECT_PEERS_PER_HOUR: '100000',
     SNAPSHOT_PATH: 'off',
     // TEST_BACKEND=redis: the same suite against Redis (a prefix of its own per server).
     ...redisBackendEnv(),
@@ -82,14 +88,14 @@ export interface HttpResult<T = unknown> {
 export function httpRequest<T = unknown>(
   server: TestServer,
   path: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string; headers?: Record<string, string>; localAddress?: string } = {},
 ): Promise<HttpResult<T>> {
   const url = new URL(path, server.httpUrl);
   const doRequest = url.protocol === 'https:' ? request : plainRequest;
   return new Promise((resolve, reject) => {
     const req = doRequest(
       url,
-      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost' },
+      { method: options.method ?? 'GET', headers: options.headers, ca: server.tls?.cert, servername: 'localhost', localAddress: options.localAddress },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -133,7 +139,9 @@ export async function login(server: TestServer, name: string, uid?: string): Pro
   return res.body;
 }
 
-type Frame = ServerFrame & Record<string, unknown>;
+/** A received frame: assertions read any of its fields, whichever event it is. */
+// biome-ignore lint/suspicious/noExplicitAny: a test reads the fields of whatever event arrived
+type Frame = ServerFrame & Record<string, any>;
 
 /** A real WebSocket client that records every frame it receives. */
 export class TestClient {
@@ -223,6 +231,15 @@ export class TestClient {
     return reply;
   }
 
+  /**
+   * A barrier: a request and its reply. Everything the server sent this connection before it
+   * handled the request has arrived when this resolves, so a check that something did NOT arrive
+   * is made after it, never after a sleep.
+   */
+  async settled(): Promise<void> {
+    await this.request({ event: 'rooms' });
+  }
+
   close(code = 1000): Promise<number> {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
     return this.closed;
@@ -243,13 +260,15 @@ export interface ConnectOptions {
   /** Answer heartbeat pings (default true), as every real client does. */
   pong?: boolean;
   path?: string;
+  /** The client's own address (127.0.0.2 and so on are this machine too), to be another client to per-address limits. */
+  localAddress?: string;
 }
 
 export async function connect(server: TestServer, options: ConnectOptions = {}): Promise<TestClient> {
   const url = new URL(options.path ?? '/', server.url);
   if (options.token) url.searchParams.set('token', options.token);
   if (options.v) url.searchParams.set('v', '1');
-  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers });
+  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers, localAddress: options.localAddress });
   const client = new TestClient(ws);
   if (options.pong !== false) {
     ws.on('message', (data) => {

@@ -41,9 +41,9 @@ describe('room messages', () => {
     alice.send({ event: 'message', message: 'plain' });
     const message = await alice.nextEvent('message');
     expect(message.id).toMatch(/^[0-9a-f-]{36}$/);
-    await sleep(100);
+    await alice.settled();
     expect(alice.events('ack')).toHaveLength(0);
-    expect(alice.frames.map((f) => f.event)).toEqual(['welcome', 'joined', 'login', 'message']);
+    expect(alice.frames.map((f) => f.event)).toEqual(['welcome', 'joined', 'login', 'message', 'rooms']);
     await alice.close();
   });
 
@@ -103,7 +103,7 @@ describe('direct messages', () => {
       expect(m).toMatchObject({ roomid, to: bob.user.uid, uid: alice.user.uid, message: 'psst' });
     }
     const outsider = await connectAs(server, 'outsider');
-    await sleep(100);
+    await outsider.settled();
     expect(outsider.messages()).toHaveLength(0);
     await Promise.all([alice.close(), bob.close(), bobPhone.close(), outsider.close()]);
   });
@@ -120,7 +120,7 @@ describe('direct messages', () => {
     expect(back.messages().map((m) => m.message)).toEqual(['one', 'two', 'three']);
     expect(back.messages().every((m) => m.replay === true)).toBe(true);
     const secondDevice = await connectAs(server, 'bob', bobUid);
-    await sleep(150);
+    await secondDevice.settled();
     expect(secondDevice.messages()).toHaveLength(0);
     expect(back.messages()).toHaveLength(3);
     // The conversation shows in both users' room lists.
@@ -135,9 +135,9 @@ describe('direct messages', () => {
     for (const text of ['h1', 'h2', 'h3']) await alice.request({ event: 'message', to: bob.user.uid, message: text });
     const roomid = directRoomId(alice.user.uid, bob.user.uid);
     const page = await bob.request({ event: 'history', roomid, limit: 2 });
-    expect(page.messages.map((m: any) => m.message)).toEqual(['h2', 'h3']);
+    expect((page.messages as { message: string }[]).map((m) => m.message)).toEqual(['h2', 'h3']);
     const after = await bob.request({ event: 'history', roomid, after: 1 });
-    expect(after.messages.map((m: any) => m.message)).toEqual(['h2', 'h3']);
+    expect((after.messages as { message: string }[]).map((m) => m.message)).toEqual(['h2', 'h3']);
     const eve = await connectAs(server, 'eve');
     expect((await eve.request({ event: 'history', roomid })).event).toBe('error');
     await Promise.all([alice.close(), bob.close(), eve.close()]);

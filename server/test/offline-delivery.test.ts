@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAs, sleep, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
 let small: TestServer;
@@ -40,7 +40,7 @@ describe('offline messages', () => {
     await back.close();
     const again = await connectAs(server, 'bob', bob.user.uid);
     expect(await again.join('away')).toMatchObject({ replayed: 0 });
-    await sleep(100);
+    await again.settled();
     expect(again.messages('away')).toHaveLength(0);
     await Promise.all([alice.close(), again.close()]);
   });

@@ -53,8 +53,10 @@ describe('admission control', () => {
       const b = await connect(limited, { token });
       await expect(connect(limited, { token })).rejects.toThrow('429');
       await a.close();
-      await new Promise((r) => setTimeout(r, 50));
-      const c = await connect(limited, { token });
+      // The slot frees once the server has seen the close.
+      let c: Awaited<ReturnType<typeof connect>> | undefined;
+      for (const deadline = Date.now() + 3000; !c && Date.now() < deadline; ) c = await connect(limited, { token }).catch(() => undefined);
+      if (!c) throw new Error('the slot was not freed');
       await Promise.all([b.close(), c.close()]);
       const metrics = await httpRequest(limited, '/metrics');
       expect(metrics.text).toMatch(/chatroom_refused_handshakes_total\{reason="too-many-connections"\} 1/);
@@ -71,6 +73,22 @@ describe('admission control', () => {
       expect(refused.length).toBe(2);
       expect(String((refused[0] as PromiseRejectedResult).reason)).toContain('429');
       for (const r of results) if (r.status === 'fulfilled') await r.value.close();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('believes X-Forwarded-For only from a trusted proxy: a client reaching the node directly cannot pose as others', async () => {
+    const limited = await startTestServer({ CONNECTIONS_PER_ADDRESS: '1', TRUST_PROXY: '127.0.0.9' });
+    try {
+      const { token } = await login(limited, 'direct');
+      // Straight from 127.0.0.2: its header is ignored, both sockets count for 127.0.0.2.
+      const first = await connect(limited, { token, localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '10.0.0.1' } });
+      await expect(connect(limited, { token, localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '10.0.0.2' } })).rejects.toThrow('429');
+      // From the proxy: each forwarded client is its own address.
+      const viaProxy = await connect(limited, { token, localAddress: '127.0.0.9', headers: { 'x-forwarded-for': '127.0.1.3' } });
+      const another = await connect(limited, { token, localAddress: '127.0.0.9', headers: { 'x-forwarded-for': '127.0.1.4' } });
+      await Promise.all([first.close(), viaProxy.close(), another.close()]);
     } finally {
       await limited.close();
     }

@@ -5,28 +5,42 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
+import type { ChatBackend } from '../src/core/backend.ts';
+import { createLogger } from '../src/core/logger.ts';
+import type { ChatStore } from '../src/core/store.ts';
 import { startNodeServer, type RunningServer } from '../src/node/server.ts';
-import { httpRequest, testEnv, type TestServer } from './harness.ts';
+import { createRedisBackends, type RedisBackends } from '../src/redis/redis-backends.ts';
+import { httpRequest, sleep, testEnv, type TestClient, type TestServer } from './harness.ts';
 
 export const SHARED_JWT_SECRET = 'redis-tests-shared-secret-0123456789abcdef';
 const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface InProcessNode extends TestServer {
   running: RunningServer;
+  /** The node's Redis backend as built (its store unwrapped): the reaper, the store's local presence. */
+  redis: RedisBackends;
 }
 
 export function nodeEnv(redisUrl: string, env: Record<string, string> = {}): Record<string, string> {
   return testEnv({ REDIS_URL: redisUrl, JWT_SECRET: SHARED_JWT_SECRET, REDIS_KEY_PREFIX: 'chat:', ...env });
 }
 
-export async function startInProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<InProcessNode> {
+export interface NodeOptions {
+  /** Wraps the node's store, e.g. to make one operation slow, as a node under load is. */
+  wrapStore?: (store: ChatStore) => ChatStore;
+}
+
+export async function startInProcessNode(redisUrl: string, env: Record<string, string> = {}, options: NodeOptions = {}): Promise<InProcessNode> {
   const merged = nodeEnv(redisUrl, env);
-  const running = await startNodeServer(loadConfig(merged));
-  return { url: running.url, httpUrl: running.httpUrl, port: running.port, tls: running.tls, env: merged, close: running.close, running };
+  const config = loadConfig(merged);
+  const redis = await createRedisBackends({ ...config, redisUrl }, createLogger('silent'));
+  const backend: ChatBackend = options.wrapStore ? { ...redis, store: options.wrapStore(redis.store) } : redis;
+  const running = await startNodeServer(config, undefined, { backend });
+  return { url: running.url, httpUrl: running.httpUrl, port: running.port, tls: running.tls, env: merged, close: running.close, running, redis };
 }
 
 export interface ProcessNode extends TestServer {
@@ -35,6 +49,11 @@ export interface ProcessNode extends TestServer {
   child: ChildProcess;
   /** kill -9: no goodbye to Redis, no close frames to clients. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the node stops answering anyone (a long GC pause, a frozen VM) and resumes. */
+  pause(): void;
+  resume(): void;
+  /** Resident memory of the node process now, in bytes (from /proc). */
+  rss(): number;
 }
 
 /** Rebuilds server/dist when a source file is newer than its output (vitest runs the sources). */
@@ -56,7 +75,14 @@ export function ensureServerBuilt(): void {
 }
 
 export async function startProcessNode(redisUrl: string, env: Record<string, string> = {}): Promise<ProcessNode> {
-  const merged = nodeEnv(redisUrl, { PLAIN_HTTP: 'true', LOG_LEVEL: 'info', ...env });
+  return startServerProcess(nodeEnv(redisUrl, { PLAIN_HTTP: 'true', LOG_LEVEL: 'info', ...env }));
+}
+
+/**
+ * `node server/dist/main.js` with exactly this environment (and PATH), as systemd would start it;
+ * resolves once it logs `listening` (so LOG_LEVEL must let info through).
+ */
+export async function startServerProcess(merged: Record<string, string>, tls?: { cert: string }): Promise<ProcessNode> {
   const child = spawn(process.execPath, [join(SERVER_DIR, 'dist', 'main.js')], {
     env: { PATH: process.env.PATH, ...merged },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,12 +121,18 @@ export async function startProcessNode(redisUrl: string, env: Record<string, str
     url: listening.url.replace('localhost', '127.0.0.1'),
     httpUrl: listening.http.replace('localhost', '127.0.0.1'),
     port,
-    tls: undefined,
+    tls,
     env: merged,
     logs,
     child,
-    close: () => stop('SIGTERM'),
+    close: () => {
+      child.kill('SIGCONT');
+      return stop('SIGTERM');
+    },
     kill: () => stop('SIGKILL'),
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    rss: () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
   };
 }
 
@@ -112,4 +144,18 @@ export interface Health {
 
 export async function health(server: TestServer): Promise<Health> {
   return (await httpRequest<Health>(server, '/healthz')).body;
+}
+
+/**
+ * Sends until acknowledged, resending the same id after each refusal (4503, "send it again"), as a
+ * client does while Redis is away.
+ */
+export async function sayUntilAcked(client: TestClient, roomid: string, message: string, id: string): Promise<Record<string, unknown>> {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const reply = await client.request({ event: 'message', roomid, message, id }, 15_000);
+    if (reply.event === 'ack') return reply;
+    if (reply.event !== 'error' || reply.code !== 4503) throw new Error(`${id}: not a refusal to resend: ${JSON.stringify(reply)}`);
+    await sleep(150);
+  }
+  throw new Error(`${id} never acknowledged`);
 }

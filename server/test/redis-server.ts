@@ -39,6 +39,10 @@ export interface TestRedis {
   dir: string;
   /** kill -9 the server. */
   kill(): Promise<void>;
+  /** SIGSTOP: the server keeps its sockets open and answers nothing, as a stalled Redis does. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   /** Starts it again on the same port and directory (with appendonly, the data comes back). */
   start(): Promise<void>;
   /** A plain client for inspecting state. */
@@ -46,8 +50,27 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below the kernel's ephemeral range: a restarted server gets its port back, which an
+ * outgoing connection (they take ephemeral ports) could otherwise have taken meanwhile.
+ */
+async function restartablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+}
+
 export async function startRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
-  const port = await freePort();
+  const port = await restartablePort();
   const dir = mkdtempSync(join(tmpdir(), 'chat-redis-'));
   const args = [
     '--port', String(port),
@@ -101,6 +124,8 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     dir,
     kill,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     client: () => {
       const client = new Redis(port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 3 });
       clients.push(client);
@@ -108,6 +133,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     },
     stop: async () => {
       for (const client of clients) client.disconnect();
+      child?.kill('SIGCONT');
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },

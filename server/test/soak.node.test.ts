@@ -51,7 +51,10 @@ describe('soak', () => {
         CERTS_DIR: dir,
         SNAPSHOT_PATH: 'off',
         CONNECTIONS_PER_ADDRESS: '0',
+        PENDING_PER_ADDRESS: '0',
         HANDSHAKES_PER_SEC: '0',
+        // Every member logs in from 127.0.0.1, far more than LOGIN_PER_MINUTE's 20.
+        LOGIN_PER_MINUTE: '0',
         HEARTBEAT_INTERVAL_MS: '2000',
         LOG_LEVEL: 'info',
       },

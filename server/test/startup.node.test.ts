@@ -112,8 +112,29 @@ describe('configuration', () => {
   ])('bad configuration %j stops start-up naming %s', async (env, variable) => {
     const proc = run({ CERTS_DIR: mkdtempSync(join(tmpdir(), 'chatroom-certs-')), ...env });
     const code = await proc.exited;
-    expect(code).not.toBe(0);
+    expect(code).toBe(78);
     expect(proc.stderr()).toContain(variable);
+  });
+
+  it('certificate files that are missing, not PEM or not a pair exit 78 naming the variable, not with a stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-badtls-'));
+    const pair = await generate([{ name: 'commonName', value: 'a.example.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+    const other = await generate([{ name: 'commonName', value: 'b.example.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+    writeFileSync(join(dir, 'cert.pem'), pair.cert);
+    writeFileSync(join(dir, 'other-key.pem'), other.private);
+    writeFileSync(join(dir, 'garbage.pem'), 'not a certificate');
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ TLS_CERT: join(dir, 'missing.pem'), TLS_KEY: join(dir, 'other-key.pem') }, /TLS_CERT: cannot read .*missing\.pem: no such file/],
+      [{ TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'missing-key.pem') }, /TLS_KEY: cannot read/],
+      [{ TLS_CERT: join(dir, 'garbage.pem'), TLS_KEY: join(dir, 'other-key.pem') }, /TLS_CERT: .* is not a PEM certificate/],
+      [{ TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'other-key.pem') }, /TLS_KEY: .* is not the private key of/],
+    ];
+    for (const [env, message] of cases) {
+      const proc = run({ CERTS_DIR: dir, DEV_LOGIN: 'false', ...env });
+      expect(await proc.exited).toBe(78);
+      expect(proc.stderr()).toMatch(message);
+      expect(proc.stderr()).not.toMatch(/^\s+at /m);
+    }
   });
 
   it('serves a configured certificate (TLS_CERT/TLS_KEY) and refuses TLS below 1.2', async () => {

@@ -1,12 +1,10 @@
 import {
   ClientEvent,
-  CloseCode,
   ErrorCode,
   HEARTBEAT_PONG,
   ServerEvent,
   type AuthedEvent,
   type ChatMessage,
-  type ClientFrame,
   type ErrorEvent,
   type HistoryEvent,
   type JoinedEvent,
@@ -16,152 +14,253 @@ import {
   type ServerFrame,
 } from '@chatroom/server/protocol';
 import { Backoff } from './backoff';
-import type { ConnectionState } from './connection-state';
+import { InvalidTransition, canTransition, type ConnectionState, type DisconnectCause } from './connection-state';
 import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
-import { HeartbeatWatchdog, defaultGrace } from './heartbeat-watchdog';
+import { defaultGrace } from './heartbeat-watchdog';
+import { Link } from './link';
 import { Outbox, type OutgoingMessage } from './outbox';
-import { RoomCursors } from './room-cursors';
+import { ReadMarks } from './read-marks';
+import { Priority, type PacerOptions } from './request-pacer';
+import { DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep, type ArchiveLimits } from './room-archive';
+import { RoomSubscription, type HistoryPurpose } from './room-subscription';
 import type { KeyValueStorage } from './storage';
-import type { TokenSource } from './token-source';
-import type { Socket, Transport } from './transport';
+import { CredentialsRejected, type TokenSource } from './token-source';
+import type { Transport } from './transport';
 
 export interface ChatClientOptions {
   /** `wss://host/`; the token goes in an `auth` frame, not the URL. */
   url: string;
   transport: Transport;
   auth: TokenSource;
+  /** This user's storage (`userStorage` in storage.ts): rooms, messages, cursors, read state, outbox. */
   storage: KeyValueStorage;
   backoff?: { baseMs: number; capMs: number };
-  /** An unacknowledged message is marked failed after this long. */
+  /** An unacknowledged message is marked failed after this long connected without an ack. */
   outboxTimeoutMs?: number;
   /** Give up on a socket that is not authenticated after this long. */
   connectTimeoutMs?: number;
   /** The backoff starts over only once a connection has stayed up this long (no storm on flapping). */
   stableAfterMs?: number;
-  /** The shortest time between two attempts, even when asked to reconnect at once. */
+  /** The shortest time between two attempts when asked to reconnect at once by a repeated event. */
   minAttemptIntervalMs?: number;
   heartbeatGrace?: (intervalMs: number) => number;
+  /** The client-side rate limit (request-pacer.ts). */
+  pace?: PacerOptions;
+  archive?: Partial<ArchiveLimits>;
 }
 
 export interface ChatClientEvents {
   state: ConnectionState;
   authed: AuthedEvent;
-  /** A message not seen before (live, replayed, or the echo of an own message). */
+  /** A message not seen before (live, replayed, caught up, or the echo of an own message). */
   message: ChatMessage;
   /** An own message changed: sending, sent (acked) or failed. */
   outbox: OutgoingMessage;
   presence: PresenceEvent;
   joined: JoinedEvent;
-  /** Earlier messages of the room are no longer kept on the server. */
-  gap: { roomid: string };
+  /** Messages of the room before seq `beforeSeq` (or before what comes next) are no longer kept on the server. */
+  gap: { roomid: string; beforeSeq?: number };
   rooms: RoomSummary[];
   members: MembersEvent;
-  history: HistoryEvent;
-  error: ErrorEvent;
+  /** A page of history; `older` ones are for scrolling up, the others were caught up. */
+  history: HistoryEvent & { purpose: HistoryPurpose };
+  /** A request was refused; `request` names what it was, `roomid` the room it was about. */
+  error: ErrorEvent & { request?: string; roomid?: string };
+  /** The user left the room (here, or on another device). */
+  left: { roomid: string };
+  unread: { roomid: string; count: number };
 }
 
-const ROOMS_KEY = 'chat.rooms';
-/** Server-side errors after which resending the same frame later can succeed. */
-const TRANSIENT_ERRORS = new Set<number>([ErrorCode.Unavailable, ErrorCode.RateLimited]);
+/** A room as the phone has it at launch, for the pages to show before any network. */
+export interface StoredRoom {
+  roomid: string;
+  messages: ChatMessage[];
+  unread: number;
+  peerName?: string;
+}
+
+const MEMBER_OF_KEY = 'member-of';
+/** Catch-up pages are as large as the server allows. */
+const PAGE_LIMIT = 100;
+/** A direct chat new to this device opens with its newest messages. */
+const FIRST_LOOK_LIMIT = 50;
+/** A connection attempt younger than this is left alone by a network change: it is on the new network. */
+const FRESH_ATTEMPT_MS = 500;
 
 /**
- * One socket for all rooms: authenticates, joins and resumes rooms, keeps the outbox, and
- * reconnects with backoff when the socket closes or the heartbeat stops.
+ * One socket for all rooms, as an explicit state machine (see connection-state.ts): the connection
+ * state changes only in `setState`, which checks the transition and runs what leaving a state
+ * implies (its socket or its retry timer ends). Each room is a RoomSubscription that owns its
+ * state on the socket, its cursor and epoch and its requests in flight. What the user had (tails,
+ * cursors, read state, outbox) lives in storage and comes back with a relaunch.
  */
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
+  private current: ConnectionState = { status: 'offline', reason: 'stopped' };
+  /** The socket of `connecting` and `online`; undefined in every other state. */
+  private link: Link | undefined;
+  private readonly subscriptions = new Map<string, RoomSubscription>();
+  /** Group rooms the user is in (persisted); direct chats need no membership of their own. */
+  private readonly memberOf: Set<string>;
   private readonly outbox: Outbox;
-  private readonly cursors: RoomCursors;
+  private readonly archive: RoomArchive;
+  private readonly reads: ReadMarks;
   private readonly backoff: Backoff;
-  private readonly watchdog: HeartbeatWatchdog;
-  private readonly rooms: Set<string>;
-  /** Rooms joined on the current socket; only there can their messages be sent. */
-  private readonly joinedNow = new Set<string>();
-  private socket: Socket | undefined;
-  /** Bumped for every socket, so late callbacks of an old one are ignored. */
-  private generation = 0;
-  private authed = false;
-  private running = false;
+  /** Input from the device, not a state of the socket: whether any network is up, and which. */
   private networkUp = true;
-  private refreshing = false;
-  private tokenStale = false;
-  private noAuthInARow = 0;
+  private networkType: string | undefined;
+  /** Input from the app: when it went to the background, if it is there. */
+  private hiddenAt: number | undefined;
   private requestCounter = 0;
-  /** Rooms re-joined from seq 0 on this socket because the server's seqs started over. */
-  private readonly resynced = new Set<string>();
   private lastAttemptAt = 0;
+  /** Runs the next attempt of `reconnecting`; cleared whenever that state is left. */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private stableTimer: ReturnType<typeof setTimeout> | undefined;
-  private currentState: ConnectionState = { status: 'offline', reason: 'stopped' };
 
   constructor(private readonly options: ChatClientOptions) {
     super();
-    this.outbox = new Outbox(options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', { ...m }));
-    this.cursors = new RoomCursors(options.storage);
+    const storage = options.storage;
+    this.archive = new RoomArchive(storage, { ...DEFAULT_ARCHIVE_LIMITS, ...options.archive });
+    this.archive.cursorOf = (roomid) => {
+      const sub = this.subscriptions.get(roomid);
+      return sub ? { through: sub.cursor.through, epoch: sub.epoch } : {};
+    };
+    this.reads = new ReadMarks(this.archive, () => options.auth.uid(), (roomid, count) => this.emit('unread', { roomid, count }));
+    this.outbox = new Outbox(storage, options.outboxTimeoutMs ?? 30_000, (m) => this.emit('outbox', m));
     this.backoff = new Backoff(options.backoff ?? { baseMs: 1_000, capMs: 30_000 });
-    this.watchdog = new HeartbeatWatchdog(
-      () => this.abandon('heartbeat timeout'),
-      options.heartbeatGrace ?? defaultGrace,
-    );
-    this.rooms = new Set(options.storage.get<string[]>(ROOMS_KEY) ?? []);
+    this.memberOf = new Set(storage.get<string[]>(MEMBER_OF_KEY) ?? []);
+    for (const roomid of this.archive.rooms()) {
+      const record = this.archive.record(roomid);
+      this.subscriptions.set(roomid, new RoomSubscription(roomid, { through: record.through, epoch: record.epoch, ids: record.messages.map((m) => m.id) }));
+    }
+    for (const roomid of this.memberOf) this.subscription(roomid);
   }
 
   get state(): ConnectionState {
-    return this.currentState;
+    return this.current;
   }
 
   get joinedRooms(): string[] {
-    return [...this.rooms];
+    return [...this.memberOf];
+  }
+
+  /** A room's state on the current socket (tests and diagnostics). */
+  roomState(roomid: string): RoomSubscription['state'] | undefined {
+    return this.subscriptions.get(roomid)?.state;
+  }
+
+  /** Every room the phone holds, with its messages and badge, for the pages at launch. */
+  storedRooms(): StoredRoom[] {
+    const rooms = new Set([...this.archive.rooms(), ...this.memberOf]);
+    return [...rooms].map((roomid) => {
+      const record = this.archive.has(roomid) ? this.archive.record(roomid) : undefined;
+      return { roomid, messages: (record?.messages ?? []).map((m) => unkeep(roomid, m)), unread: record?.unread ?? 0, peerName: record?.peerName };
+    });
+  }
+
+  /** Own messages not acknowledged yet (from before a relaunch too), oldest first. */
+  unsent(): OutgoingMessage[] {
+    return this.outbox.all();
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.connect();
+    if (this.current.status !== 'offline' || this.current.reason !== 'stopped') return;
+    if (this.networkUp) this.connect();
+    else this.setState({ status: 'offline', reason: 'network' });
   }
 
+  /** Stops for good (sign-out, or the app closing): what is not written yet is written now. */
   stop(): void {
-    this.running = false;
-    clearTimeout(this.retryTimer);
-    this.abandon('stopped');
+    this.archive.flush();
+    this.archive.stop();
+    if (this.current.status === 'offline' && this.current.reason === 'stopped') return;
     this.setState({ status: 'offline', reason: 'stopped' });
   }
 
-  /** App back in the foreground, or the network came back: try now instead of waiting out the backoff. */
-  reconnectNow(): void {
-    if (!this.running || !this.networkUp || this.socket) return;
-    const wait = this.lastAttemptAt + (this.options.minAttemptIntervalMs ?? 1_000) - Date.now();
-    if (wait <= 0) this.connect();
-    else this.scheduleAt(Date.now() + wait);
+  /** The app went to the background: write everything now (WeChat may kill it without a word). */
+  appHidden(): void {
+    this.hiddenAt = Date.now();
+    this.reads.background();
+    this.archive.flush();
+  }
+
+  /**
+   * Back in the foreground. WeChat suspends a hidden mini-program within seconds and its socket
+   * dies without a close event, so whatever socket there is gets replaced at once.
+   */
+  appShown(): void {
+    this.reads.foregroundAgain((roomid) => this.latestSeq(roomid));
+    const wasHidden = this.hiddenAt !== undefined;
+    this.hiddenAt = undefined;
+    if (wasHidden) this.reconnectNow(true);
+  }
+
+  /**
+   * Try now instead of waiting out the backoff. `fresh`: the environment changed (network, back
+   * from the background), so even a socket that looks open is replaced.
+   */
+  reconnectNow(fresh = false): void {
+    if (this.isStopped() || !this.networkUp) return;
+    switch (this.current.status) {
+      case 'offline':
+        // The network was down and is back.
+        return this.connect();
+      case 'online':
+        if (fresh) this.connect();
+        return;
+      case 'connecting':
+        // An attempt this young is already on the new network; an older one may be stuck on the old.
+        if (fresh && this.link && Date.now() - this.link.openedAt >= FRESH_ATTEMPT_MS) this.connect();
+        return;
+      case 'reconnecting': {
+        const wait = fresh ? 0 : this.lastAttemptAt + (this.options.minAttemptIntervalMs ?? 1_000) - Date.now();
+        if (wait <= 0) this.connect();
+        else this.scheduleAt(Date.now() + wait, this.current.cause);
+      }
+    }
+  }
+
+  /** The device's network: `type` (wifi, 4g…) changing while up means a new path, so a new socket. */
+  setNetwork(up: boolean, type?: string): void {
+    const typeChanged = up && type !== undefined && this.networkType !== undefined && type !== this.networkType;
+    if (type !== undefined && up) this.networkType = type;
+    if (up === this.networkUp && !typeChanged) return;
+    this.networkUp = up;
+    if (this.isStopped()) return;
+    // Down: the old socket is most likely half-open now; a new network means a new connection anyway.
+    if (!up) this.setState({ status: 'offline', reason: 'network' });
+    else this.reconnectNow(true);
   }
 
   setNetworkAvailable(up: boolean): void {
-    if (up === this.networkUp) return;
-    this.networkUp = up;
-    if (!up) {
-      // The old socket is most likely half-open now; a new network means a new connection anyway.
-      this.abandon('network lost');
-      if (this.running) this.setState({ status: 'offline', reason: 'network' });
-    } else {
-      this.reconnectNow();
-    }
+    this.setNetwork(up);
   }
 
   joinRoom(roomid: string): void {
-    if (!this.rooms.has(roomid)) {
-      this.rooms.add(roomid);
-      this.saveRooms();
+    if (isDirectRoom(roomid)) return;
+    if (!this.memberOf.has(roomid)) {
+      this.memberOf.add(roomid);
+      this.saveMembership();
     }
-    if (this.authed && !this.joinedNow.has(roomid)) this.sendJoin(roomid);
+    const sub = this.subscription(roomid);
+    if (this.link?.authed && sub.state === 'unsubscribed') this.sendJoin(sub);
   }
 
   leaveRoom(roomid: string): void {
-    this.rooms.delete(roomid);
-    this.joinedNow.delete(roomid);
-    this.saveRooms();
-    this.cursors.forget(roomid);
-    this.transmit({ event: ClientEvent.Leave, roomid, id: this.nextId() });
+    this.forgetRoom(roomid);
+    this.link?.send({ event: ClientEvent.Leave, roomid, id: this.nextId() });
+  }
+
+  /** The room is on screen: it is read, and what arrives in it is read too. */
+  openRoom(roomid: string): void {
+    this.reads.open(roomid, this.latestSeq(roomid));
+  }
+
+  closeRoom(roomid: string): void {
+    this.reads.close(roomid);
+  }
+
+  unreadOf(roomid: string): number {
+    return this.reads.unread(roomid);
   }
 
   /** Queues a message for a room or a direct chat (`dm:` id); it is sent as soon as that is possible. */
@@ -178,108 +277,217 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   retry(id: string): void {
     const message = this.outbox.retry(id);
     if (!message) return;
-    this.emit('outbox', { ...message });
+    this.emit('outbox', message);
     this.sendOutgoing(message);
   }
 
+  /** A failed message the user deletes: it leaves the outbox for good. */
+  discard(id: string): boolean {
+    if (this.outbox.get(id)?.status !== 'failed') return false;
+    this.outbox.discard(id);
+    return true;
+  }
+
   requestRooms(): void {
-    this.transmit({ event: ClientEvent.Rooms, id: this.nextId() });
+    this.link?.send({ event: ClientEvent.Rooms, id: this.nextId() });
   }
 
   requestMembers(roomid: string): void {
-    this.transmit({ event: ClientEvent.Members, roomid, id: this.nextId() });
+    this.link?.send({ event: ClientEvent.Members, roomid, id: this.nextId() });
   }
 
-  /** Older messages of a room or direct chat, for scrolling up. */
-  requestHistory(roomid: string, before?: number, limit = 50): void {
-    this.transmit({ event: ClientEvent.History, roomid, ...(before !== undefined ? { before } : {}), limit, id: this.nextId() });
+  /**
+   * Older messages of a room or direct chat, for scrolling up. A room not joined yet on this socket
+   * asks once it is (the server answers only members). False when the socket cannot ask now.
+   */
+  requestHistory(roomid: string, before?: number, limit = 50): boolean {
+    if (!this.link?.authed) return false;
+    const sub = this.subscription(roomid);
+    const range = { ...(before !== undefined ? { before } : {}), limit };
+    if (sub.direct || sub.state === 'joined') this.sendHistory(sub, 'older', range);
+    else sub.afterJoin = range;
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------
-  // Connection lifecycle
+  // The connection state machine
+
+  /**
+   * The one place the connection state changes. Leaving `connecting` or `online` ends the socket
+   * (and with it every room's subscription on it); leaving `reconnecting` ends its timer; the
+   * outbox's failure timers run only in `online`.
+   */
+  private setState(next: ConnectionState): void {
+    const previous = this.current;
+    if (!canTransition(previous, next)) throw new InvalidTransition(previous, next);
+    if (previous.status === 'reconnecting') {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    if ((previous.status === 'connecting' || previous.status === 'online') && next.status !== 'online') this.dropLink();
+    if (next.status === 'online') this.outbox.resume();
+    else this.outbox.pause();
+    this.current = next;
+    this.emit('state', next);
+  }
+
+  private isStopped(): boolean {
+    return this.current.status === 'offline' && (this.current.reason === 'stopped' || this.current.reason === 'unauthorized');
+  }
 
   private connect(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (!this.running || !this.networkUp || this.socket) return;
-    const generation = ++this.generation;
     this.lastAttemptAt = Date.now();
     this.setState({ status: 'connecting' });
-    const current = () => generation === this.generation;
+    let link: Link | undefined;
+    const mine = () => link !== undefined && link === this.link;
     try {
-      this.socket = this.options.transport.open(withWelcome(this.options.url), {
-        onOpen: () => current() && void this.authenticate(),
-        onMessage: (text) => current() && this.receive(text),
-        onClose: (code) => current() && this.disconnected(code),
-        onError: () => {},
-      });
+      link = new Link(
+        this.options.transport,
+        withWelcome(this.options.url),
+        {
+          onOpen: () => mine() && void this.authenticate(link!),
+          onMessage: (text) => mine() && this.receive(link!, text),
+          onClose: (code) => mine() && this.socketClosed(closeCause(link!, code)),
+          onError: () => {},
+        },
+        () => mine() && this.socketClosed({ kind: 'silent' }),
+        this.options.heartbeatGrace ?? defaultGrace,
+        this.options.pace,
+      );
     } catch {
       // A URL the runtime refuses outright: retried like any failed attempt.
-      this.disconnected(1006);
+      this.socketClosed({ kind: 'unreachable' });
       return;
     }
-    this.connectTimer = setTimeout(() => {
-      if (current() && !this.authed) this.abandon('connect timeout');
-    }, this.options.connectTimeoutMs ?? 10_000);
+    this.link = link;
+    link.after(this.options.connectTimeoutMs ?? 10_000, () => mine() && !link!.authed && this.socketClosed({ kind: 'silent' }));
   }
 
-  private async authenticate(): Promise<void> {
-    let token = this.tokenStale ? undefined : this.options.auth.current();
-    if (!token) {
-      const generation = this.generation;
-      try {
-        token = await this.options.auth.refresh();
-        this.tokenStale = false;
-      } catch {
-        if (generation === this.generation) this.abandon('login failed');
-        return;
-      }
-      if (generation !== this.generation) return;
-    }
-    this.transmit({ event: ClientEvent.Auth, message: token, id: this.nextId() });
+  /** The socket ended (closed, timed out, went silent): try again, at once the first time, then backing off. */
+  private socketClosed(cause: DisconnectCause): void {
+    if (!this.networkUp) this.setState({ status: 'offline', reason: 'network' });
+    else this.scheduleAt(Date.now() + this.backoff.next(), cause);
   }
 
-  /** Closes the current socket on purpose; its own close callback is ignored from now on. */
-  private abandon(reason: string): void {
-    const socket = this.socket;
-    if (!socket) return;
-    this.generation += 1;
-    socket.close(1000, reason);
-    this.disconnected(1000);
-  }
-
-  private disconnected(code: number): void {
-    this.socket = undefined;
-    this.authed = false;
-    this.joinedNow.clear();
-    this.resynced.clear();
-    this.watchdog.stop();
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.stableTimer);
-    if (code === CloseCode.AuthExpired) this.tokenStale = true;
-    if (!this.running) return;
-    if (!this.networkUp) {
-      this.setState({ status: 'offline', reason: 'network' });
-      return;
-    }
-    this.scheduleAt(Date.now() + this.backoff.next());
-  }
-
-  private scheduleAt(retryAt: number): void {
-    clearTimeout(this.retryTimer);
-    this.setState({ status: 'reconnecting', retryAt, attempt: this.backoff.attempts });
+  private scheduleAt(retryAt: number, cause?: DisconnectCause): void {
+    this.setState({ status: 'reconnecting', retryAt, attempt: this.backoff.attempts, ...(cause ? { cause } : {}) });
     this.retryTimer = setTimeout(() => this.connect(), Math.max(0, retryAt - Date.now()));
   }
 
-  private setState(state: ConnectionState): void {
-    this.currentState = state;
-    this.emit('state', state);
+  /** Ends the current socket; the rooms on it are no longer joined, the outbox waits. */
+  private dropLink(): void {
+    const link = this.link;
+    if (!link) return;
+    this.link = undefined;
+    link.close('closing');
+    for (const sub of this.subscriptions.values()) sub.socketLost();
+  }
+
+  /** Renewal is impossible: the pages send the user to the login page. */
+  private unauthorized(): void {
+    if (this.isStopped()) return;
+    this.setState({ status: 'offline', reason: 'unauthorized' });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Auth
+
+  private async authenticate(link: Link): Promise<void> {
+    // Expired (after a 4001 too): renewed first. A device clock far behind gets `noauth` and renews then.
+    const expiresAt = this.options.auth.expiresAt();
+    const expired = expiresAt !== undefined && expiresAt <= Date.now() + 1_000;
+    let token = expired ? undefined : this.options.auth.current();
+    if (!token) {
+      token = await this.freshToken(link);
+      if (!token) return;
+    }
+    link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
+  }
+
+  /** A new token for this socket, or undefined when it failed (and the failure was handled). */
+  private async freshToken(link: Link): Promise<string | undefined> {
+    try {
+      const token = await this.options.auth.refresh();
+      return link === this.link ? token : undefined;
+    } catch (err) {
+      if (link !== this.link) return undefined;
+      if (err instanceof CredentialsRejected) this.unauthorized();
+      else this.socketClosed({ kind: 'login' });
+      return undefined;
+    }
+  }
+
+  /**
+   * `authed`: the first of a socket, or the one after a `noauth` on it (frames refused meanwhile
+   * were not processed, so every room is joined again, with `since`, so nothing comes twice), or
+   * the answer to a renewal (nothing else changes).
+   */
+  private onAuthed(link: Link, frame: AuthedEvent): void {
+    const renewal = link.authed;
+    link.authed = true;
+    link.noAuthInARow = 0;
+    this.scheduleRenewal(link, frame.expiresAt);
+    if (renewal) return;
+    if (this.current.status !== 'online') {
+      link.after(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
+      this.setState({ status: 'online' });
+    }
+    for (const sub of this.subscriptions.values()) sub.socketLost();
+    this.emit('authed', frame);
+    // The room list drives the direct chats' catch-up and tells of rooms joined elsewhere.
+    this.requestRooms();
+    const byActivity = [...this.memberOf].sort((a, b) => this.latestTs(b) - this.latestTs(a));
+    for (const roomid of byActivity) this.sendJoin(this.subscription(roomid));
+    for (const sub of this.subscriptions.values()) if (sub.direct) sub.setState('joined');
+    for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
+  }
+
+  /** Renews the token on the live socket before it expires, so no 4001 ever closes it. */
+  private scheduleRenewal(link: Link, expiresAt: number): void {
+    link.tokenExpiresAt = expiresAt;
+    const lifetime = expiresAt - Date.now();
+    // A third of the lifetime ahead, at most five minutes: a 7-day token renews 5 minutes early.
+    const lead = Math.min(300_000, lifetime / 3);
+    link.after(Math.max(0, lifetime - lead), () => void this.renew(link, expiresAt));
+  }
+
+  private async renew(link: Link, expiresAt: number): Promise<void> {
+    // Superseded: the socket is gone, or a newer token (with its own renewal) came meanwhile.
+    if (link !== this.link || link.refreshing || link.tokenExpiresAt !== expiresAt) return;
+    link.refreshing = true;
+    try {
+      const token = await this.options.auth.refresh();
+      if (link === this.link) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
+    } catch (err) {
+      if (link !== this.link) return;
+      if (err instanceof CredentialsRejected) return this.unauthorized();
+      // No network to the login endpoint right now: try again while the token still holds.
+      const left = expiresAt - Date.now();
+      if (left > 2_000) link.after(Math.min(30_000, left / 2), () => void this.renew(link, expiresAt));
+    } finally {
+      link.refreshing = false;
+    }
+  }
+
+  private async onNoAuth(link: Link): Promise<void> {
+    if (link.refreshing) return;
+    link.authed = false;
+    link.noAuthInARow += 1;
+    // A fresh token was refused too: retrying at once would only loop.
+    if (link.noAuthInARow > 2) return this.socketClosed({ kind: 'login' });
+    link.refreshing = true;
+    try {
+      const token = await this.freshToken(link);
+      if (token) link.send({ event: ClientEvent.Auth, message: token, id: this.nextId() }, Priority.Control);
+    } finally {
+      link.refreshing = false;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
   // Frames
 
-  private receive(text: string): void {
+  private receive(link: Link, text: string): void {
     let frame: ServerFrame;
     try {
       frame = JSON.parse(text) as ServerFrame;
@@ -287,29 +495,35 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     // Any frame proves the server is alive, not only its pings.
-    this.watchdog.feed();
+    link.watchdog.feed();
+    if ('ref' in frame && frame.event !== ServerEvent.Error) link.answered(frame.ref);
     switch (frame.event) {
       case ServerEvent.Welcome:
-        this.watchdog.start(frame.heartbeatMs);
+        link.watchdog.start(frame.heartbeatMs);
         break;
       case ServerEvent.Heartbeat:
-        this.transmit({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG });
+        link.send({ event: ClientEvent.Heartbeat, message: HEARTBEAT_PONG }, Priority.Control);
         break;
       case ServerEvent.Authed:
-        this.onAuthed(frame);
+        this.onAuthed(link, frame);
         break;
       case ServerEvent.NoAuth:
-        void this.onNoAuth();
+        void this.onNoAuth(link);
         break;
       case ServerEvent.Joined:
         this.onJoined(frame);
         break;
+      case ServerEvent.Left:
+        // Without ref: the user left the room on another device.
+        if (frame.ref === undefined) this.forgetRoom(frame.roomid);
+        break;
       case ServerEvent.Message:
-        this.onMessage(frame);
+        this.deliver(frame);
         break;
       case ServerEvent.Ack: {
+        link.answered(frame.id);
         const message = this.outbox.acknowledge(frame.id, frame.seq);
-        if (message) this.emit('outbox', { ...message });
+        if (message) this.emit('outbox', message);
         break;
       }
       case ServerEvent.Login:
@@ -326,118 +540,172 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         this.onHistory(frame);
         break;
       case ServerEvent.Error:
-        this.onError(frame);
+        this.onError(link, frame);
         break;
     }
   }
 
-  private onAuthed(frame: AuthedEvent): void {
-    this.authed = true;
-    this.noAuthInARow = 0;
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.stableTimer);
-    this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs ?? 5_000);
-    this.setState({ status: 'online' });
-    this.emit('authed', frame);
-    for (const roomid of this.rooms) this.sendJoin(roomid);
-    this.requestRooms();
-    // Direct chats need no join: the server queues what arrives while no socket is open and
-    // replays it now; `history after` fetches what a half-open socket swallowed.
-    for (const roomid of this.cursors.rooms()) {
-      const after = this.cursors.since(roomid);
-      if (isDirectRoom(roomid) && after !== undefined) {
-        this.transmit({ event: ClientEvent.History, roomid, after, limit: 100, id: this.nextId() });
-      }
-    }
-    for (const message of this.outbox.pending()) if (message.to) this.sendOutgoing(message);
-  }
-
-  private async onNoAuth(): Promise<void> {
-    if (this.refreshing) return;
-    this.authed = false;
-    this.noAuthInARow += 1;
-    const generation = this.generation;
-    if (this.noAuthInARow > 2) {
-      // A fresh token was refused too: retrying at once would only loop.
-      this.abandon('token refused');
+  private onJoined(frame: JoinedEvent): void {
+    const sub = this.subscriptions.get(frame.roomid);
+    if (frame.ref === undefined && sub?.state === 'joined' && frame.epoch !== undefined && frame.epoch !== sub.epoch) {
+      // Unrequested: the server lost the room's seq counter and started a new epoch under this live
+      // socket. The seqs that follow start over; join again from the start of the new epoch.
+      sub.epoch = frame.epoch;
+      sub.cursor.restart();
+      this.emit('gap', { roomid: frame.roomid });
+      this.sendJoin(sub);
       return;
     }
-    this.refreshing = true;
-    try {
-      const token = await this.options.auth.refresh();
-      if (generation === this.generation) this.transmit({ event: ClientEvent.Auth, message: token, id: this.nextId() });
-    } catch {
-      if (generation === this.generation) this.abandon('login failed');
-    } finally {
-      this.refreshing = false;
-    }
-  }
-
-  private onJoined(frame: JoinedEvent): void {
-    const since = this.cursors.since(frame.roomid) ?? 0;
-    const knownEpoch = this.cursors.epoch(frame.roomid);
-    const epochChanged = frame.epoch !== undefined && knownEpoch !== undefined && frame.epoch !== knownEpoch;
-    if (frame.epoch !== undefined) this.cursors.setEpoch(frame.roomid, frame.epoch);
-    if (since > 0 && !this.resynced.has(frame.roomid) && (epochChanged || frame.lastSeq < since || (frame.gap && frame.replayed === 0))) {
+    // A reply to a join this socket no longer waits for (left meanwhile, or joined again since).
+    if (!sub || sub.state !== 'joining' || (frame.ref !== undefined && frame.ref !== sub.joinRef)) return;
+    const since = sub.cursor.through ?? 0;
+    const epochChanged = frame.epoch !== undefined && sub.epoch !== undefined && frame.epoch !== sub.epoch;
+    if (frame.epoch !== undefined) sub.epoch = frame.epoch;
+    if (since > 0 && !sub.resynced && (epochChanged || frame.lastSeq < since || (frame.gap && frame.replayed === 0))) {
       // The room's seqs started over (the server lost its state: a new epoch). What was replayed was
       // dropped as "already seen" by seq; join again from 0, or the new seqs would look like old ones.
-      this.resynced.add(frame.roomid);
-      this.cursors.restart(frame.roomid);
-      this.sendJoin(frame.roomid);
+      sub.resynced = true;
+      sub.cursor.restart();
+      this.sendJoin(sub);
       return;
     }
-    this.joinedNow.add(frame.roomid);
-    if (frame.gap) this.emit('gap', { roomid: frame.roomid });
+    // The replay is complete: every seq up to the room's last was just delivered or is gone.
+    sub.cursor.settle(frame.lastSeq);
+    this.archive.touch(frame.roomid);
+    sub.setState('joined');
+    if (sub.afterJoin) this.sendHistory(sub, 'older', sub.afterJoin);
+    sub.afterJoin = undefined;
+    if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.replayed > 0 ? frame.lastSeq - frame.replayed + 1 : undefined });
     this.emit('joined', frame);
     for (const message of this.outbox.pending(frame.roomid)) this.sendOutgoing(message);
   }
 
-  private onMessage(frame: ChatMessage): void {
-    if (!this.cursors.accept(frame.roomid, frame.id, frame.seq)) return;
+  /** A message from the socket (live or replayed) or a catch-up page: recorded, counted and emitted once. */
+  private deliver(frame: ChatMessage): void {
+    const sub = this.subscription(frame.roomid);
+    if (!sub.cursor.accept(frame.id, frame.seq)) return;
+    this.archive.append(frame.roomid, frame);
     const own = this.outbox.acknowledge(frame.id, frame.seq);
-    if (own) this.emit('outbox', { ...own });
+    if (own) this.emit('outbox', own);
+    this.reads.incoming(frame);
     this.emit('message', frame);
   }
 
   private onRooms(rooms: RoomSummary[]): void {
-    // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
-    for (const room of rooms) if (!isDirectRoom(room.roomid)) this.joinRoom(room.roomid);
+    for (const room of rooms) {
+      if (!isDirectRoom(room.roomid)) {
+        // Rooms this user joined elsewhere (another device) are joined here too, for their badges.
+        this.joinRoom(room.roomid);
+        continue;
+      }
+      if (room.peer && this.archive.record(room.roomid).peerName !== room.peer.name) {
+        this.archive.record(room.roomid).peerName = room.peer.name;
+        this.archive.touch(room.roomid);
+      }
+      this.catchUpDirect(this.subscription(room.roomid), room.lastSeq);
+    }
     this.emit('rooms', rooms);
   }
 
-  /** New ones among them count as messages (a direct chat catching up); the rest are older pages. */
-  private onHistory(frame: HistoryEvent): void {
-    for (const message of frame.messages) this.onMessage({ ...message, roomid: frame.roomid });
-    this.emit('history', frame);
+  /**
+   * A direct chat has no join to replay what this device missed (the server's inbox only holds what
+   * came while the user had no socket at all): page forward from the cursor to the chat's last seq.
+   * A chat this device never saw opens with its newest page instead.
+   */
+  private catchUpDirect(sub: RoomSubscription, lastSeq: number): void {
+    if (sub.catchingUp || !this.link?.authed) return;
+    const through = sub.cursor.through;
+    const kept = this.archive.has(sub.roomid) && this.archive.record(sub.roomid).messages.length > 0;
+    if (through === undefined && !kept) {
+      if (lastSeq > 0) this.sendHistory(sub, 'latest', { limit: FIRST_LOOK_LIMIT });
+      return;
+    }
+    if (through !== undefined && lastSeq < through) sub.cursor.restart(); // the server lost its state
+    const after = sub.cursor.through ?? 0;
+    if (lastSeq > after) this.sendHistory(sub, 'forward', { after, limit: PAGE_LIMIT });
   }
 
-  private onError(frame: ErrorEvent): void {
+  private onHistory(frame: HistoryEvent): void {
+    const sub = this.subscription(frame.roomid);
+    const purpose = (frame.ref !== undefined && sub.pending.get(frame.ref)) || 'older';
+    if (frame.ref !== undefined) sub.pending.delete(frame.ref);
+    if (purpose === 'forward') {
+      if (frame.gap) this.emit('gap', { roomid: frame.roomid, beforeSeq: frame.messages[0]?.seq });
+      for (const message of frame.messages) this.deliver({ ...message, roomid: frame.roomid });
+      const last = frame.messages[frame.messages.length - 1]?.seq;
+      // A full page: more may follow. A short one: everything up to the room's last seq was in it.
+      if (last !== undefined && frame.messages.length >= PAGE_LIMIT && last < frame.lastSeq) {
+        sub.cursor.settle(last);
+        this.sendHistory(sub, 'forward', { after: last, limit: PAGE_LIMIT });
+      } else {
+        sub.cursor.settle(frame.lastSeq);
+      }
+      this.archive.touch(frame.roomid);
+    } else if (purpose === 'latest') {
+      // Read on another device: shown, kept, not counted.
+      for (const message of frame.messages) {
+        const full = { ...message, roomid: frame.roomid };
+        if (sub.cursor.accept(full.id, full.seq)) this.archive.append(frame.roomid, full);
+      }
+      sub.cursor.settle(frame.lastSeq);
+      this.reads.markRead(frame.roomid, frame.lastSeq);
+      if (frame.gap && frame.messages.length === 0) this.emit('gap', { roomid: frame.roomid });
+    }
+    this.emit('history', { ...frame, purpose });
+  }
+
+  private onError(link: Link, frame: ErrorEvent): void {
+    const request = link.request(frame.ref);
+    // Refused for the rate limit: the same frame again, slower. Store trouble: again in a second.
+    if (frame.ref !== undefined && request && frame.code === ErrorCode.RateLimited && link.resend(frame.ref)) return;
+    if (frame.ref !== undefined && request && frame.code === ErrorCode.Unavailable && link.resend(frame.ref, 1_000)) return;
+    link.answered(frame.ref);
     const message = frame.ref ? this.outbox.get(frame.ref) : undefined;
     if (message && message.status === 'sending') {
-      if (frame.code === ErrorCode.NotMember) {
-        this.joinedNow.delete(message.roomid);
+      if (frame.code === ErrorCode.NotMember && this.memberOf.has(message.roomid)) {
+        const sub = this.subscription(message.roomid);
+        if (sub.state === 'joined') sub.setState('unsubscribed');
         this.joinRoom(message.roomid);
-      } else if (TRANSIENT_ERRORS.has(frame.code)) {
-        const generation = this.generation;
-        setTimeout(() => generation === this.generation && this.sendOutgoing(message), 1_000);
       } else {
-        const failed = this.outbox.fail(message.id, frame.message);
-        if (failed) this.emit('outbox', { ...failed });
+        const failed = this.outbox.fail(message.id, frame.code);
+        if (failed) this.emit('outbox', failed);
       }
+    } else if (request?.event === ClientEvent.Join) {
+      const sub = this.subscriptions.get(request.roomid);
+      if (sub?.state === 'joining' && sub.joinRef === frame.ref) sub.setState('unsubscribed');
+    } else if (request?.event === ClientEvent.History) {
+      if (frame.ref !== undefined) this.subscriptions.get(request.roomid)?.pending.delete(frame.ref);
     } else if (frame.code === ErrorCode.AuthFailed) {
-      void this.onNoAuth();
+      void this.onNoAuth(link);
     }
-    this.emit('error', frame);
+    this.emit('error', { ...frame, ...(request ? { request: request.event } : {}), ...(request && 'roomid' in request && request.roomid ? { roomid: request.roomid } : {}) });
   }
 
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private sendJoin(roomid: string): void {
-    const since = this.cursors.since(roomid);
-    // Replies (joined, authed) come only to frames with an id.
-    const epoch = this.cursors.epoch(roomid);
-    this.transmit({ event: ClientEvent.Join, roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id: this.nextId() });
+  private subscription(roomid: string): RoomSubscription {
+    let sub = this.subscriptions.get(roomid);
+    if (!sub) {
+      sub = new RoomSubscription(roomid);
+      this.subscriptions.set(roomid, sub);
+    }
+    return sub;
+  }
+
+  private sendJoin(sub: RoomSubscription): void {
+    if (!this.link?.authed) return;
+    const id = this.nextId();
+    sub.joining(id);
+    const since = sub.cursor.through;
+    const epoch = sub.epoch;
+    this.link.send({ event: ClientEvent.Join, roomid: sub.roomid, ...(since !== undefined ? { since, ...(epoch ? { epoch } : {}) } : {}), id });
+  }
+
+  private sendHistory(sub: RoomSubscription, purpose: HistoryPurpose, range: { before?: number; after?: number; limit: number }): void {
+    const id = this.nextId();
+    sub.pending.set(id, purpose);
+    this.link?.send({ event: ClientEvent.History, roomid: sub.roomid, ...range, id });
   }
 
   private nextId(): string {
@@ -447,29 +715,52 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /** Sends it if the socket can carry it now; otherwise it goes out after the next auth or join. */
   private sendOutgoing(message: OutgoingMessage): void {
-    if (message.status !== 'sending' || !this.authed) return;
+    const link = this.link;
+    if (message.status !== 'sending' || !link?.authed) return;
     if (message.to) {
-      this.transmit({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id });
-    } else if (this.joinedNow.has(message.roomid)) {
-      this.transmit({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id });
+      link.send({ event: ClientEvent.Message, to: message.to, message: message.text, id: message.id }, Priority.Message);
+    } else if (this.subscriptions.get(message.roomid)?.state === 'joined') {
+      link.send({ event: ClientEvent.Message, roomid: message.roomid, message: message.text, id: message.id }, Priority.Message);
     } else {
       this.joinRoom(message.roomid);
     }
   }
 
-  private transmit(frame: ClientFrame): void {
-    // Anything but auth and heartbeats before `authed` would only earn a `noauth`.
-    if (!this.authed && frame.event !== ClientEvent.Auth && frame.event !== ClientEvent.Heartbeat) return;
+  /** The user left the room (here or on another device): nothing of it stays on the phone. */
+  private forgetRoom(roomid: string): void {
+    if (this.memberOf.delete(roomid)) this.saveMembership();
+    const sub = this.subscriptions.get(roomid);
+    if (sub) {
+      sub.setState('left');
+      this.subscriptions.delete(roomid);
+    }
+    this.archive.remove(roomid);
+    this.emit('left', { roomid });
+  }
+
+  private saveMembership(): void {
     try {
-      this.socket?.send(JSON.stringify(frame));
+      this.options.storage.set(MEMBER_OF_KEY, [...this.memberOf]);
     } catch {
-      // The socket is closing; its close callback reconnects and the outbox resends.
+      // Storage full: the membership stays in memory and comes back from `rooms` after a relaunch.
     }
   }
 
-  private saveRooms(): void {
-    this.options.storage.set(ROOMS_KEY, [...this.rooms]);
+  private latestSeq(roomid: string): number {
+    const tail = this.archive.has(roomid) ? this.archive.record(roomid).messages : [];
+    return Math.max(tail[tail.length - 1]?.seq ?? 0, this.subscriptions.get(roomid)?.cursor.through ?? 0);
   }
+
+  private latestTs(roomid: string): number {
+    const tail = this.archive.has(roomid) ? this.archive.record(roomid).messages : [];
+    return tail[tail.length - 1]?.ts ?? 0;
+  }
+}
+
+/** Why a socket ended, from its close code and whether it ever opened. */
+function closeCause(link: Link, code: number): DisconnectCause {
+  if (link.opened) return { kind: 'closed', code };
+  return /ssl|tls|certificate|cert_|handshake/i.test(link.lastError) ? { kind: 'certificate' } : { kind: 'unreachable' };
 }
 
 /** `?v=1` asks the server for its `welcome` frame (heartbeat interval) when the token comes later in an `auth` frame. */

@@ -1,7 +1,8 @@
 import type { ChatMessage, HistoryEvent, JoinedEvent, MemberInfo, MembersEvent, PresenceEvent, RoomSummary } from '@chatroom/server/protocol';
+import type { StoredRoom } from './chat-client';
 import { directPeer, isDirectRoom } from './direct-room';
 import type { OutgoingMessage } from './outbox';
-import { fromOutgoing, fromServer, insertBySeq, notice, type MessageItem, type TimelineItem } from './timeline';
+import { fromOutgoing, fromServer, insertBySeq, notice, type MessageItem, type NoticeItem, type TimelineItem } from './timeline';
 
 export interface Conversation {
   roomid: string;
@@ -15,9 +16,16 @@ export interface Conversation {
   lastText: string;
   lastTs: number;
   members: MemberInfo[];
+  /** The server may hold older messages than the first item (loaded with `history before`). */
+  hasOlder: boolean;
+  loadingOlder: boolean;
 }
 
 export const GAP_NOTICE = '更早的消息已无法获取';
+/** A member who leaves and comes back within this time (an app to the background and back) shows no notices. */
+export const PRESENCE_FOLD_MS = 60_000;
+/** A conversation not on screen keeps at most this many items in memory; older ones come back from the server. */
+export const IN_MEMORY_ITEMS = 500;
 
 /**
  * Every room and direct chat the user has, as the pages show them: timelines with notices and
@@ -27,7 +35,8 @@ export class ConversationList {
   readonly byId: Record<string, Conversation> = {};
   /** Names seen for uids, for direct chats' titles. */
   readonly names: Record<string, string> = {};
-  activeRoom: string | undefined;
+  /** Leave notices that a quick return of the same member takes back: `${roomid} ${uid}` -> the notice. */
+  private readonly recentLeaves: Record<string, NoticeItem> = {};
 
   constructor(
     public selfUid: string,
@@ -64,61 +73,119 @@ export class ConversationList {
         lastText: '',
         lastTs: 0,
         members: [],
+        hasOlder: true,
+        loadingOlder: false,
       };
       this.byId[roomid] = conversation;
     }
     return conversation;
   }
 
-  open(roomid: string): Conversation {
-    this.activeRoom = roomid;
+  /** What the phone kept: the rooms with their messages and badges, and messages not sent yet. */
+  restore(rooms: StoredRoom[], unsent: OutgoingMessage[]): void {
+    for (const room of rooms) {
+      const conversation = this.ensure(room.roomid);
+      for (const message of room.messages) this.names[message.uid] = message.name;
+      if (room.peerName && conversation.peerUid) this.names[conversation.peerUid] = room.peerName;
+      conversation.items = room.messages.map((m) => fromServer(m, this.selfUid));
+      conversation.unread = room.unread;
+      this.touch(conversation);
+    }
+    for (const message of unsent) this.updateOutgoing(message);
+  }
+
+  /** Leaves memory: a long timeline keeps its newest items only. */
+  trim(roomid: string): void {
+    const conversation = this.byId[roomid];
+    if (!conversation || conversation.items.length <= IN_MEMORY_ITEMS) return;
+    conversation.items.splice(0, conversation.items.length - IN_MEMORY_ITEMS);
+    conversation.hasOlder = true;
+  }
+
+  remove(roomid: string): void {
+    delete this.byId[roomid];
+  }
+
+  setUnread(roomid: string, count: number): void {
+    this.ensure(roomid).unread = count;
+  }
+
+  /** The socket ended: pages asked on it will not come. */
+  olderInterrupted(): void {
+    for (const conversation of Object.values(this.byId)) conversation.loadingOlder = false;
+  }
+
+  /** An older page was refused: no more asking for this visit. */
+  olderUnavailable(roomid: string): void {
     const conversation = this.ensure(roomid);
-    conversation.unread = 0;
-    return conversation;
+    conversation.loadingOlder = false;
+    conversation.hasOlder = false;
   }
 
-  close(roomid: string): void {
-    if (this.activeRoom === roomid) this.activeRoom = undefined;
+  /** An own failed message the user deleted. */
+  discard(roomid: string, id: string): void {
+    const conversation = this.byId[roomid];
+    if (!conversation) return;
+    removeById(conversation.items, id);
+    this.touch(conversation);
   }
 
+  /** A message not seen before (the client drops repeats). */
   addMessage(message: ChatMessage): void {
     const conversation = this.ensure(message.roomid);
     this.names[message.uid] = message.name;
     const item = fromServer(message, this.selfUid);
-    const existing = conversation.items.findIndex((i) => i.kind === 'message' && i.id === message.id);
-    if (existing >= 0) conversation.items.splice(existing, 1);
+    // An own message is already shown (pending); its echo takes its place, in seq order.
+    if (item.own) removeById(conversation.items, message.id);
     insertBySeq(conversation.items, item);
     if (message.num !== undefined) conversation.num = message.num;
     if (message.total !== undefined) conversation.total = message.total;
-    if (existing < 0 && !item.own && this.activeRoom !== message.roomid) conversation.unread += 1;
     this.touch(conversation);
   }
 
   /** An own message was queued, acknowledged or failed. */
   updateOutgoing(message: OutgoingMessage): void {
     const conversation = this.ensure(message.roomid);
-    const index = conversation.items.findIndex((i) => i.kind === 'message' && i.id === message.id);
-    if (index < 0) {
+    const item = findById(conversation.items, message.id);
+    if (!item) {
       if (message.status === 'sent') return;
       conversation.items.push(fromOutgoing(message, this.selfUid, this.selfName));
     } else {
-      const item = conversation.items[index] as MessageItem;
       item.status = message.status;
+      item.errorCode = message.errorCode;
       if (message.seq !== undefined) item.seq = message.seq;
     }
     this.touch(conversation);
   }
 
-  presence(event: PresenceEvent): void {
+  /**
+   * A member came online or went away. Nothing is said about oneself, and a member who goes and
+   * comes back within PRESENCE_FOLD_MS (their app went to the background) leaves no notice at all.
+   */
+  presence(event: PresenceEvent, now = Date.now()): void {
     const conversation = this.ensure(event.roomid);
     this.names[event.uid] = event.name;
     conversation.num = event.num;
     conversation.total = event.total;
-    const text = event.event === 'login' ? `欢迎${event.name}加入聊天室` : `${event.name}已经退出了聊天室`;
-    conversation.items.push(notice(text));
     const member = conversation.members.find((m) => m.uid === event.uid);
     if (member) member.online = event.event === 'login';
     else if (event.event === 'login') conversation.members.push({ uid: event.uid, name: event.name, online: true });
+    if (event.uid === this.selfUid) return;
+    const foldKey = `${event.roomid} ${event.uid}`;
+    if (event.event === 'login') {
+      const leave = this.recentLeaves[foldKey];
+      delete this.recentLeaves[foldKey];
+      if (leave && now - leave.ts < PRESENCE_FOLD_MS) {
+        const at = conversation.items.findIndex((i) => i.key === leave.key);
+        if (at >= 0) conversation.items.splice(at, 1);
+        return;
+      }
+      conversation.items.push(notice(`欢迎${event.name}加入聊天室`, now));
+    } else {
+      const leave = notice(`${event.name}已经退出了聊天室`, now);
+      conversation.items.push(leave);
+      this.recentLeaves[foldKey] = leave;
+    }
   }
 
   joined(event: JoinedEvent): void {
@@ -127,10 +194,19 @@ export class ConversationList {
     conversation.total = event.total;
   }
 
-  gap(roomid: string): void {
+  /** Messages before `beforeSeq` (or before whatever comes next) are gone from the server. */
+  gap(roomid: string, beforeSeq?: number): void {
     const conversation = this.ensure(roomid);
-    const last = conversation.items[conversation.items.length - 1];
-    if (last?.kind !== 'notice' || last.text !== GAP_NOTICE) conversation.items.push(notice(GAP_NOTICE));
+    const items = conversation.items;
+    let at = items.length;
+    if (beforeSeq !== undefined) {
+      at = items.findIndex((i) => i.kind === 'message' && i.seq !== undefined && i.seq >= beforeSeq);
+      if (at < 0) at = items.length;
+    }
+    const before = items[at - 1];
+    if (before?.kind === 'notice' && before.text === GAP_NOTICE) return;
+    items.splice(at, 0, notice(GAP_NOTICE, items[at]?.ts ?? Date.now()));
+    if (at === 0) conversation.hasOlder = false;
   }
 
   members(event: MembersEvent): void {
@@ -151,20 +227,38 @@ export class ConversationList {
         this.names[room.peer.uid] = room.peer.name;
       }
       if (room.last && room.last.ts >= conversation.lastTs) {
-        conversation.lastText = preview(room.last.name, room.last.message, conversation.direct);
+        conversation.lastText = preview(room.last.name, room.last.message, conversation.direct || room.last.uid === this.selfUid);
         conversation.lastTs = room.last.ts;
       }
+      if (room.lastSeq === 0) conversation.hasOlder = false;
     }
   }
 
-  /** Older messages (scrolling up): merged by id, never counted as unread. */
-  history(event: HistoryEvent): void {
+  /** A page of history: merged by seq, never counted as unread. `older` pages also say whether more remain. */
+  history(event: HistoryEvent & { purpose?: string }, requestedLimit?: number): void {
     const conversation = this.ensure(event.roomid);
+    const items = conversation.items;
+    const firstSeq = items.find((i): i is MessageItem => i.kind === 'message' && i.seq !== undefined)?.seq;
+    const older: MessageItem[] = [];
     for (const message of event.messages) {
-      if (conversation.items.some((i) => i.kind === 'message' && i.id === message.id)) continue;
       this.names[message.uid] = message.name;
-      insertBySeq(conversation.items, fromServer(message, this.selfUid));
+      const item = fromServer({ ...message, roomid: event.roomid }, this.selfUid);
+      if (firstSeq === undefined || message.seq < firstSeq) older.push(item);
+      else if (!findById(items, message.id)) insertBySeq(items, item);
     }
+    // Older than everything shown: one splice at the top (the common case when scrolling up).
+    if (older.length > 0) {
+      const known = new Set(items.slice(0, older.length + 1).map((i) => i.key));
+      items.splice(0, 0, ...older.filter((i) => !known.has(i.key)));
+    }
+    if (event.purpose === 'older') {
+      conversation.loadingOlder = false;
+      if (event.gap || (requestedLimit !== undefined && event.messages.length < requestedLimit) || event.messages.length === 0) {
+        conversation.hasOlder = false;
+        if (event.gap) this.gap(event.roomid, firstOf(items));
+      }
+    }
+    this.touch(conversation);
   }
 
   private touch(conversation: Conversation): void {
@@ -175,6 +269,31 @@ export class ConversationList {
         conversation.lastTs = Math.max(conversation.lastTs, item.ts);
         return;
       }
+    }
+  }
+}
+
+/** The seq of the first message item, for a gap notice above it. */
+function firstOf(items: TimelineItem[]): number | undefined {
+  for (const item of items) if (item.kind === 'message' && item.seq !== undefined) return item.seq;
+  return undefined;
+}
+
+/** The newest items are where ids are looked for: search from the end. */
+function findById(items: TimelineItem[], id: string): MessageItem | undefined {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i];
+    if (item.kind === 'message' && item.id === id) return item;
+  }
+  return undefined;
+}
+
+function removeById(items: TimelineItem[], id: string): void {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i];
+    if (item.kind === 'message' && item.id === id) {
+      items.splice(i, 1);
+      return;
     }
   }
 }

@@ -12,6 +12,8 @@ export interface MessageItem {
   seq?: number;
   own: boolean;
   status: OutgoingStatus;
+  /** Own failed messages: why (error-text.ts describeFailure). */
+  errorCode?: number;
 }
 
 export interface NoticeItem {
@@ -57,6 +59,7 @@ export function fromOutgoing(message: OutgoingMessage, selfUid: string, selfName
     seq: message.seq,
     own: true,
     status: message.status,
+    ...(message.errorCode !== undefined ? { errorCode: message.errorCode } : {}),
   };
 }
 

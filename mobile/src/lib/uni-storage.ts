@@ -1,6 +1,6 @@
 import type { KeyValueStorage } from './storage';
 
-/** uni storage (localStorage on H5, wx storage on the mini-program). */
+/** uni storage (localStorage on H5, wx storage on the mini-program). Values are stored as JSON strings. */
 export class UniStorage implements KeyValueStorage {
   get<T>(key: string): T | undefined {
     const raw = uni.getStorageSync(key) as unknown;
@@ -18,5 +18,9 @@ export class UniStorage implements KeyValueStorage {
 
   remove(key: string): void {
     uni.removeStorageSync(key);
+  }
+
+  keys(): string[] {
+    return uni.getStorageInfoSync().keys;
   }
 }

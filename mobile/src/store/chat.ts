@@ -3,7 +3,9 @@ import { ChatClient } from '../lib/chat-client';
 import type { ConnectionState } from '../lib/connection-state';
 import { ConversationList } from '../lib/conversations';
 import { resolveEndpoints, type Endpoints } from '../lib/endpoints';
-import { SessionStore, type Session } from '../lib/session';
+import { describeError, describeLoginFailure } from '../lib/error-text';
+import { HttpError, SessionStore, type Session } from '../lib/session';
+import { forgetOtherUsers, userStorage } from '../lib/storage';
 import { uniPost } from '../lib/uni-http';
 import { UniSocketTransport } from '../lib/uni-socket-transport';
 import { UniStorage } from '../lib/uni-storage';
@@ -11,6 +13,8 @@ import { UniStorage } from '../lib/uni-storage';
 const storage = new UniStorage();
 /** A server typed in on the login page; only offered when the build names none (see needsServerAddress). */
 const SERVER_KEY = 'chat.server';
+/** Messages per page when scrolling up. */
+export const OLDER_PAGE = 50;
 
 function pageOrigin(): { protocol: string; host: string } | undefined {
   return typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location : undefined;
@@ -46,25 +50,73 @@ export const chat = reactive({
 
 export const client = shallowRef<ChatClient>();
 
+/** The device's network as last reported, for a client started later. */
+const network = { up: true, type: undefined as string | undefined };
+
+export function networkChanged(up: boolean, type?: string): void {
+  network.up = up;
+  if (type !== undefined) network.type = type;
+  client.value?.setNetwork(up, type);
+}
+
 export function currentSession(): Session | undefined {
   return sessions().value;
 }
 
+/** Signs in; throws an Error whose message is for the user (in Chinese). */
 export async function login(name: string, color: string, server?: string): Promise<void> {
   if (server !== undefined) {
     const wsUrl = server.trim();
-    if (!/^wss?:\/\/[^/\s]+/.test(wsUrl)) throw new Error('服务器地址应以 wss:// 开头');
+    // Phones open only wss:// (the mini-program refuses ws://, and an https page may not use it).
+    if (!/^wss:\/\/[^/\s]+/.test(wsUrl)) throw new Error('服务器地址须以 wss:// 开头，例如 wss://chat.example.com/');
     storage.set(SERVER_KEY, wsUrl);
   }
-  await sessions().login(name, color);
+  let session: Session;
+  try {
+    session = await sessions().login(name, color);
+  } catch (err) {
+    throw new Error(describeLoginFailure(err instanceof HttpError ? err.status : undefined));
+  }
+  forgetOtherUsers(storage, session.uid);
   startChat();
 }
 
+/** Signs out and forgets the user: every key of theirs goes, so the next person sees nothing of them. */
 export function logout(): void {
   client.value?.stop();
   client.value = undefined;
   sessions().logout();
+  forgetOtherUsers(storage);
   chat.session = undefined;
+  chat.list = new ConversationList('', '');
+  chat.state = { status: 'offline', reason: 'stopped' };
+}
+
+/** The token cannot be renewed: back to the login page. The user's data stays for when they sign in again. */
+function credentialsGone(): void {
+  client.value?.stop();
+  client.value = undefined;
+  sessions().logout();
+  chat.session = undefined;
+  uni.reLaunch({ url: '/pages/login/index' });
+}
+
+/**
+ * Client events reach the reactive list at most once a frame, in order: a burst of thousands of
+ * messages (a long room caught up) is a few renders and scrolls, not one per message.
+ */
+let uiQueue: Array<() => void> = [];
+let uiTimer: ReturnType<typeof setTimeout> | undefined;
+function inFrame<T>(apply: (payload: T) => void): (payload: T) => void {
+  return (payload) => {
+    uiQueue.push(() => apply(payload));
+    uiTimer ??= setTimeout(() => {
+      uiTimer = undefined;
+      const queue = uiQueue;
+      uiQueue = [];
+      for (const run of queue) run();
+    }, 16);
+  };
 }
 
 /** Starts the socket for the stored session (idempotent). False when nobody is signed in. */
@@ -73,6 +125,7 @@ export function startChat(): boolean {
   if (!session) return false;
   if (client.value && chat.session?.uid === session.uid) return true;
   client.value?.stop();
+  forgetOtherUsers(storage, session.uid);
   chat.session = session;
   chat.list = new ConversationList(session.uid, session.name);
   const list = chat.list;
@@ -80,23 +133,40 @@ export function startChat(): boolean {
     url: endpoints().wsUrl,
     transport: new UniSocketTransport(uni.connectSocket),
     auth: sessions(),
-    storage,
+    storage: userStorage(storage, session.uid),
   });
-  instance.on('state', (state) => (chat.state = state));
+  list.restore(instance.storedRooms(), instance.unsent());
+  instance.on('state', (state) => {
+    chat.state = state;
+    // An older page asked on a socket that is gone will not come: it may be asked again.
+    if (state.status !== 'online') list.olderInterrupted();
+    if (state.status === 'offline' && state.reason === 'unauthorized') credentialsGone();
+  });
   instance.on('authed', (authed) => {
     list.selfUid = authed.uid;
     list.selfName = authed.name;
     chat.session = sessions().value;
   });
-  instance.on('message', (m) => list.addMessage(m));
-  instance.on('outbox', (m) => list.updateOutgoing(m));
-  instance.on('presence', (p) => list.presence(p));
-  instance.on('joined', (j) => list.joined(j));
-  instance.on('gap', ({ roomid }) => list.gap(roomid));
-  instance.on('rooms', (rooms) => list.rooms(rooms));
-  instance.on('members', (m) => list.members(m));
-  instance.on('history', (h) => list.history(h));
-  for (const roomid of instance.joinedRooms) list.ensure(roomid);
+  instance.on('message', inFrame((m) => list.addMessage(m)));
+  instance.on('outbox', inFrame((m) => list.updateOutgoing(m)));
+  instance.on('presence', inFrame((p) => list.presence(p)));
+  instance.on('joined', inFrame((j) => list.joined(j)));
+  instance.on('gap', inFrame(({ roomid, beforeSeq }) => list.gap(roomid, beforeSeq)));
+  instance.on('rooms', inFrame((rooms) => list.rooms(rooms)));
+  instance.on('members', inFrame((m) => list.members(m)));
+  instance.on('history', inFrame((h) => list.history(h, OLDER_PAGE)));
+  instance.on('left', inFrame(({ roomid }) => list.remove(roomid)));
+  instance.on('unread', inFrame(({ roomid, count }) => list.setUnread(roomid, count)));
+  instance.on(
+    'error',
+    inFrame((e) => {
+      // An older page that cannot come: the timeline stops asking (and says nothing: it is no action of the user's).
+      if (e.request === 'history' && e.roomid) return list.olderUnavailable(e.roomid);
+      // Refused messages say why under themselves; other refusals (a join, a leave) get a toast.
+      if (e.request && e.request !== 'message') uni.showToast({ title: describeError(e.code), icon: 'none' });
+    }),
+  );
+  instance.setNetwork(network.up, network.type);
   client.value = instance;
   instance.start();
   return true;

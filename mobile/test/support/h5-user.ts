@@ -24,13 +24,68 @@ export class H5User {
   }
 
   async loginAndJoin(roomid: string): Promise<void> {
+    await this.login();
+    await this.joinFromList(roomid);
+  }
+
+  /** The login page, as this user: then the conversation list. */
+  async login(): Promise<void> {
     await this.page.locator(`${LOGIN} .name-input input`).fill(this.name);
     await this.page.locator(`${LOGIN} .login-button`).click();
+    await this.page.locator(`${LIST} .room-input input`).waitFor();
+  }
+
+  async joinFromList(roomid: string): Promise<void> {
     const roomInput = this.page.locator(`${LIST} .room-input input`);
-    await roomInput.waitFor();
     await roomInput.fill(roomid);
     await roomInput.press('Enter');
     await this.page.locator(`${CHAT} .input input`).waitFor();
+  }
+
+  /** From the conversation list: 退出登录, back on the login page. */
+  async signOut(): Promise<void> {
+    await this.page.locator(`${LIST} .sign-out`).click();
+    await this.page.locator(`${LOGIN} .name-input input`).waitFor();
+  }
+
+  /** The rooms listed on the conversation list, top to bottom. */
+  listedRooms(): Promise<string[]> {
+    return this.page.$$eval(`${LIST} .conversation`, (rows) => rows.map((r) => r.getAttribute('data-roomid') ?? ''));
+  }
+
+  /** Message bubbles in the page now (the chat renders a window of the timeline, not all of it). */
+  renderedMessages(): Promise<number> {
+    return this.page.locator(`${CHAT} .msg`).count();
+  }
+
+  /** Scrolls the chat's timeline to `top` px (0: the top) and lets it react. */
+  async scrollTimeline(top: number | 'bottom'): Promise<void> {
+    await this.page.evaluate(
+      ({ sel, to }) => {
+        const box = [...document.querySelectorAll(`${sel} .timeline div`)].find((e) => /(auto|scroll)/.test(getComputedStyle(e).overflowY)) as HTMLElement;
+        box.scrollTop = to === 'bottom' ? box.scrollHeight : to;
+        box.dispatchEvent(new Event('scroll'));
+      },
+      { sel: CHAT, to: top },
+    );
+  }
+
+  /** Whether the chat's timeline is scrolled to (within 40 px of) its end. */
+  timelineAtBottom(): Promise<boolean> {
+    return this.page.evaluate((sel) => {
+      const box = [...document.querySelectorAll(`${sel} .timeline div`)].find((e) => /(auto|scroll)/.test(getComputedStyle(e).overflowY)) as HTMLElement;
+      return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    }, CHAT);
+  }
+
+  /** The "N条新消息" pill, or null when there is none. */
+  newMessagesPill(): Promise<string | null> {
+    return this.page.locator(`${CHAT} .new-messages`).textContent({ timeout: 500 }).catch(() => null);
+  }
+
+  /** Why an own message failed, as the page says it. */
+  failureReasons(): Promise<string[]> {
+    return this.page.$$eval(`${CHAT} .msg.own[data-status="failed"] .fail-reason`, (nodes) => nodes.map((n) => (n as HTMLElement).innerText));
   }
 
   title(): Promise<string> {

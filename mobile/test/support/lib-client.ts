@@ -1,10 +1,10 @@
-import type { ChatMessage, JoinedEvent } from '@chatroom/server/protocol';
+import type { ChatMessage, HistoryEvent, JoinedEvent, RoomSummary } from '@chatroom/server/protocol';
 import WebSocket, { type ClientOptions } from 'ws';
 import { ChatClient, type ChatClientOptions } from '../../src/lib/chat-client';
 import type { ConnectionState } from '../../src/lib/connection-state';
 import type { OutgoingMessage } from '../../src/lib/outbox';
 import { SessionStore, type Session } from '../../src/lib/session';
-import { MemoryStorage, type KeyValueStorage } from '../../src/lib/storage';
+import { MemoryStorage, userStorage, type KeyValueStorage } from '../../src/lib/storage';
 import { WebSocketTransport, type WebSocketConstructor } from '../../src/lib/web-socket-transport';
 import { nodePost } from './node-http';
 
@@ -29,28 +29,57 @@ export class LibClient {
   readonly joined: JoinedEvent[] = [];
   readonly gaps: string[] = [];
   readonly logins: unknown[] = [];
-  readonly client: ChatClient;
+  readonly histories: HistoryEvent[] = [];
+  readonly rooms: RoomSummary[][] = [];
   readonly sessions: SessionStore;
+  /** The phone's storage; the client keeps the signed-in user's part of it, as the app does. */
   readonly storage: KeyValueStorage;
+  private instance: ChatClient | undefined;
 
-  constructor(options: LibClientOptions) {
+  constructor(private readonly options: LibClientOptions) {
     this.storage = options.storage ?? new MemoryStorage();
     if (options.session) this.storage.set('chat.session', options.session);
     this.sessions = new SessionStore(this.storage, nodePost(options.ca, (_url, body) => this.logins.push(body)), options.httpUrl);
-    const transport = new WebSocketTransport(WebSocket as unknown as WebSocketConstructor<ClientOptions>, { ca: options.ca });
-    this.client = new ChatClient({
-      url: options.wsUrl,
+  }
+
+  /** The client of the signed-in user (made on first use, after the login). */
+  get client(): ChatClient {
+    if (this.instance) return this.instance;
+    const uid = this.sessions.uid();
+    if (!uid) throw new Error('LibClient: sign in before using the client');
+    const transport = new WebSocketTransport(WebSocket as unknown as WebSocketConstructor<ClientOptions>, { ca: this.options.ca });
+    this.instance = new ChatClient({
+      url: this.options.wsUrl,
       transport,
       auth: this.sessions,
-      storage: this.storage,
+      storage: userStorage(this.storage, uid),
       backoff: { baseMs: 100, capMs: 1_000 },
-      ...options.client,
+      ...this.options.client,
     });
-    this.client.on('message', (m) => this.messages.push(m));
-    this.client.on('state', (s) => this.states.push(s));
-    this.client.on('outbox', (m) => this.outbox.push(m));
-    this.client.on('joined', (j) => this.joined.push(j));
-    this.client.on('gap', (g) => this.gaps.push(g.roomid));
+    this.wire(this.instance);
+    return this.instance;
+  }
+
+  private wire(client: ChatClient): void {
+    client.on('message', (m) => this.messages.push(m));
+    client.on('state', (s) => this.states.push(s));
+    client.on('outbox', (m) => this.outbox.push(m));
+    client.on('joined', (j) => this.joined.push(j));
+    client.on('gap', (g) => this.gaps.push(g.roomid));
+    client.on('history', (h) => this.histories.push(h));
+    client.on('rooms', (r) => this.rooms.push(r));
+  }
+
+  /** Texts of every history page of a room (older messages, and a new device's first look). */
+  historyTexts(roomid: string): string[] {
+    return this.histories.filter((h) => h.roomid === roomid).flatMap((h) => h.messages.map((m) => m.message));
+  }
+
+  /** A `rooms` request and its reply: every request the client sent before it has been answered. */
+  async roundTrip(): Promise<void> {
+    const before = this.rooms.length;
+    this.client.requestRooms();
+    await this.waitFor(() => this.rooms.length > before, 'the rooms reply');
   }
 
   texts(roomid: string): string[] {
@@ -83,6 +112,6 @@ export class LibClient {
   }
 
   stop(): void {
-    this.client.stop();
+    this.instance?.stop();
   }
 }

@@ -1,5 +1,5 @@
 import { request } from 'node:https';
-import type { HttpPost } from '../../src/lib/session';
+import { HttpError, type HttpPost } from '../../src/lib/session';
 
 /** The app's HttpPost over node:https, trusting the dev server's certificate. */
 export function nodePost(ca: string | undefined, onCall?: (url: string, body: unknown) => void): HttpPost {
@@ -11,7 +11,7 @@ export function nodePost(ca: string | undefined, onCall?: (url: string, body: un
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) >= 300) reject(new Error(`HTTP ${res.statusCode}: ${text}`));
+          if ((res.statusCode ?? 0) >= 300) reject(new HttpError(res.statusCode ?? 0, `HTTP ${res.statusCode}: ${text}`));
           else resolve(JSON.parse(text) as T);
         });
       });

@@ -51,11 +51,11 @@ export class TcpProxy {
     upstream.on('close', upstreamEnded).on('error', upstreamEnded);
   }
 
-  /** Current connections stop delivering: server-to-client only, or both ways. */
-  mute(direction: 'down' | 'both'): void {
+  /** Current connections stop delivering: server-to-client only, client-to-server only, or both ways. */
+  mute(direction: 'down' | 'up' | 'both'): void {
     for (const pair of this.pairs) {
-      pair.muted.down = true;
-      if (direction === 'both') pair.muted.up = true;
+      if (direction !== 'up') pair.muted.down = true;
+      if (direction !== 'down') pair.muted.up = true;
     }
   }
 

@@ -41,9 +41,26 @@ export class AdmissionControl {
   }
 }
 
-/** The client's address: the socket's, or with a trusted proxy the one it appended to X-Forwarded-For. */
-export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trustProxy: boolean): string {
-  if (trustProxy && forwardedFor) {
+export function isLoopback(address: string): boolean {
+  const unmapped = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return unmapped.startsWith('127.') || address === '::1';
+}
+
+/**
+ * Whether a socket's peer is a proxy whose X-Forwarded-For is believed: `loopback` trusts a proxy
+ * on this machine (nginx beside the node, as docs/deployment.md sets it up), other entries are
+ * exact addresses. Anyone else's header is ignored, so a client that reaches a node directly
+ * cannot claim another address.
+ */
+export function isTrustedProxy(socketAddress: string | undefined, trusted: readonly string[]): boolean {
+  if (socketAddress === undefined || trusted.length === 0) return false;
+  const unmapped = socketAddress.startsWith('::ffff:') ? socketAddress.slice('::ffff:'.length) : socketAddress;
+  return (trusted.includes('loopback') && isLoopback(socketAddress)) || trusted.includes(unmapped) || trusted.includes(socketAddress);
+}
+
+/** The client's address: the socket's, or from a trusted proxy the one it appended to X-Forwarded-For. */
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trusted: readonly string[]): string {
+  if (forwardedFor && isTrustedProxy(socketAddress, trusted)) {
     const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean);
     if (hops.length > 0) return hops[hops.length - 1];
   }

@@ -31,7 +31,7 @@ export interface AuthSettings {
 
 export type VerifyResult = { ok: true; identity: Identity } | { ok: false; expired: boolean; reason: string };
 
-const UID_PATTERN = /^[\w\-.:@]{1,64}$/;
+export const UID_PATTERN = /^[\w\-.:@]{1,64}$/;
 
 /**
  * Characters a name may not carry: controls, and everything Unicode says to draw as nothing
@@ -43,12 +43,13 @@ const INVISIBLE = /[\p{Cc}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 /**
  * A display name as shown to others: NFKC-normalised (full-width and compatibility forms fold to
  * their plain letters), invisible characters removed, runs of white space made one space. At most
- * NAME_MAX_LENGTH code points; undefined when nothing visible is left or it is too long.
+ * `maxChars` code points (NAME_MAX_LENGTH; a room's title uses it too); undefined when nothing
+ * visible is left or it is too long.
  */
-export function cleanName(raw: unknown): string | undefined {
-  if (typeof raw !== 'string' || raw.length > NAME_MAX_LENGTH * 8) return undefined;
+export function cleanName(raw: unknown, maxChars = NAME_MAX_LENGTH): string | undefined {
+  if (typeof raw !== 'string' || raw.length > maxChars * 8) return undefined;
   const name = raw.normalize('NFKC').replace(INVISIBLE, '').replace(/\s+/gu, ' ').trim();
-  if (name.length === 0 || [...name].length > NAME_MAX_LENGTH) return undefined;
+  if (name.length === 0 || [...name].length > maxChars) return undefined;
   return name;
 }
 

@@ -36,7 +36,7 @@ export interface HttpApiDeps {
   /** Logins per client address (LOGIN_PER_MINUTE); undefined: unlimited. */
   loginLimiter?: KeyedBuckets;
   allowedOrigins: string[];
-  health: () => Record<string, unknown> & { ok: boolean };
+  health: () => Promise<Record<string, unknown> & { ok: boolean }>;
   metrics?: { contentType: string; render(): Promise<string> };
   /** Bearer token for /metrics; without one only loopback addresses may scrape. */
   metricsToken?: string;
@@ -98,7 +98,7 @@ function corsHeaders(req: HttpRequest, allowed: string[]): Record<string, string
 export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<HttpReply> {
   const cors = corsHeaders(req, deps.allowedOrigins);
   if (req.path === '/healthz') {
-    const health = deps.health();
+    const health = await deps.health();
     return json(health.ok ? 200 : 503, health, cors);
   }
   if (req.path === '/metrics' && deps.metrics) {

@@ -1,22 +1,29 @@
-import type { Bus, Envelope, EnvelopeHandler } from './bus.ts';
+import type { Bus, EnvelopeHandler } from './bus.ts';
+import type { Envelope } from './envelope.ts';
+import { topicKey, type Topic } from './topics.ts';
 
 /** The embedded bus: one process, so publishing is a direct, synchronous call. */
 export class LocalBus implements Bus {
   private handler: EnvelopeHandler = () => {};
   private readonly topics = new Set<string>();
 
+  /** Hands the envelope to this node's subscribers now; the memory room log fans out with it. */
+  deliver(envelope: Envelope): void {
+    if (this.topics.has(topicKey(envelope.topic))) this.handler(envelope);
+  }
+
   publish(envelope: Envelope): Promise<void> {
-    if (this.topics.has(envelope.topic)) this.handler(envelope);
+    this.deliver(envelope);
     return Promise.resolve();
   }
 
-  subscribe(topic: string): Promise<void> {
-    this.topics.add(topic);
+  subscribe(topic: Topic): Promise<void> {
+    this.topics.add(topicKey(topic));
     return Promise.resolve();
   }
 
-  unsubscribe(topic: string): Promise<void> {
-    this.topics.delete(topic);
+  unsubscribe(topic: Topic): Promise<void> {
+    this.topics.delete(topicKey(topic));
     return Promise.resolve();
   }
 

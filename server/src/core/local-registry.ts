@@ -1,49 +1,50 @@
-import { roomTopic, userTopic, type Bus } from './bus.ts';
-import type { Connection } from './connection.ts';
+import type { Bus } from './bus.ts';
+import type { Session } from './session.ts';
+import { roomTopic, userTopic } from './topics.ts';
 
 /**
- * This node's connections by room and by user, and the bus subscriptions that follow them: a topic
- * is subscribed while at least one local connection needs it.
+ * This node's sessions by room and by user, and the bus subscriptions that follow them: a topic is
+ * subscribed while at least one local session needs it.
  */
-export class LocalRegistry {
-  readonly byRoom = new Map<string, Set<Connection>>();
-  readonly byUser = new Map<string, Set<Connection>>();
-  readonly all = new Set<Connection>();
+export class LocalRegistry<P = unknown> {
+  readonly byRoom = new Map<string, Set<Session<P>>>();
+  readonly byUser = new Map<string, Set<Session<P>>>();
+  readonly all = new Set<Session<P>>();
 
   constructor(private readonly bus: Bus) {}
 
-  async addToRoom(roomid: string, conn: Connection): Promise<void> {
-    if (await add(this.byRoom, roomid, conn)) await this.bus.subscribe(roomTopic(roomid));
+  async addToRoom(roomid: string, session: Session<P>): Promise<void> {
+    if (add(this.byRoom, roomid, session)) await this.bus.subscribe(roomTopic(roomid));
   }
 
-  async removeFromRoom(roomid: string, conn: Connection): Promise<void> {
-    if (remove(this.byRoom, roomid, conn)) await this.bus.unsubscribe(roomTopic(roomid));
+  async removeFromRoom(roomid: string, session: Session<P>): Promise<void> {
+    if (remove(this.byRoom, roomid, session)) await this.bus.unsubscribe(roomTopic(roomid));
   }
 
-  async addUser(uid: string, conn: Connection): Promise<void> {
-    if (await add(this.byUser, uid, conn)) await this.bus.subscribe(userTopic(uid));
+  async addUser(uid: string, session: Session<P>): Promise<void> {
+    if (add(this.byUser, uid, session)) await this.bus.subscribe(userTopic(uid));
   }
 
-  async removeUser(uid: string, conn: Connection): Promise<void> {
-    if (remove(this.byUser, uid, conn)) await this.bus.unsubscribe(userTopic(uid));
+  async removeUser(uid: string, session: Session<P>): Promise<void> {
+    if (remove(this.byUser, uid, session)) await this.bus.unsubscribe(userTopic(uid));
   }
 }
 
 /** Returns true when the key is new. */
-async function add(map: Map<string, Set<Connection>>, key: string, conn: Connection): Promise<boolean> {
+function add<P>(map: Map<string, Set<Session<P>>>, key: string, session: Session<P>): boolean {
   const set = map.get(key);
   if (set) {
-    set.add(conn);
+    set.add(session);
     return false;
   }
-  map.set(key, new Set([conn]));
+  map.set(key, new Set([session]));
   return true;
 }
 
 /** Returns true when the key became empty. */
-function remove(map: Map<string, Set<Connection>>, key: string, conn: Connection): boolean {
+function remove<P>(map: Map<string, Set<Session<P>>>, key: string, session: Session<P>): boolean {
   const set = map.get(key);
-  if (!set || !set.delete(conn)) return false;
+  if (!set || !set.delete(session)) return false;
   if (set.size > 0) return false;
   map.delete(key);
   return true;

@@ -1,42 +1,53 @@
 /**
- * The embedded store: one process, memory bounded by lru-cache.
+ * The embedded store and room log: one process, everything in memory, bounded in bytes.
  *
- * Limits (docs/configuration.md): at most ROOM_LIMIT rooms and HISTORY_TOTAL kept messages over all
- * rooms (HISTORY_PER_ROOM each), idle rooms expire after ROOM_TTL_MS; USER_LIMIT users with
- * INBOX_PER_USER queued direct messages; IDEMPOTENCY_LIMIT remembered client ids for
- * IDEMPOTENCY_TTL_MS. An evicted room keeps its seq counter (in a far larger, cheap LRU) so seqs never
- * go back, and a resume that reaches past what is kept is answered with `gap`, never silently.
+ * Bounds (docs/configuration.md):
+ * - Room history and direct-message inboxes together hold at most STORE_MAX_BYTES (an estimate of
+ *   their heap size). Past it, the history of the least recently used room, or the inbox of the
+ *   least recently used user, is dropped whole. A dropped history keeps its room's seq counter and
+ *   members, so a member who comes back is told `gap`; a dropped inbox is reported as an inbox gap.
+ * - HISTORY_PER_ROOM messages per room and at most a quarter of STORE_MAX_BYTES (oldest out first);
+ *   INBOX_PER_USER messages per user.
+ * - At most ROOM_LIMIT rooms and USER_LIMIT users. A room or user is forgotten only after
+ *   ROOM_TTL_MS without activity and with nobody online; a room is never forgotten for space while
+ *   it has members, so its membership and roles cannot be pushed out by someone else's traffic.
+ *   When the limit is reached, new rooms (and direct messages to users never seen) are refused.
+ * - Idempotency: a resent message is recognised while the original is in its room's history.
  */
 
 import { LRUCache } from 'lru-cache';
 import { v4 as uuidv4 } from 'uuid';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
-import { DIRECT_ROOM_PREFIX } from '../protocol.ts';
-import type {
-  AcceptedMessage,
-  ChatStore,
-  DirectResult,
-  DisconnectResult,
-  HistorySlice,
-  JoinResult,
-  LeaveResult,
-  MessageDraft,
-  RoomCounts,
-  StoredMessage,
-  StoreStats,
-  UserConnectResult,
-} from './store.ts';
+import { isDirectRoomId, previewOf } from '../protocol.ts';
+import { EnvelopeKind } from './envelope.ts';
+import { SendRefused, type ChangeOutcome, type GroupChange, type GroupCreation, type GroupState, type Standing } from './group-store.ts';
+import type { LocalBus } from './local-bus.ts';
+import { RoomGroup, type GroupSnapshot } from './memory-group.ts';
 import { RingBuffer } from './ring-buffer.ts';
+import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RoomLog, StoredMessage } from './room-log.ts';
+import {
+  StoreFullError,
+  type ChatStore,
+  type DisconnectResult,
+  type JoinOptions,
+  type JoinRefusal,
+  type JoinResult,
+  type LeaveResult,
+  type RoomCounts,
+  type StoreStats,
+  type UserConnectResult,
+} from './store.ts';
+import { roomTopic, userTopic } from './topics.ts';
+import { messageWire } from './wire.ts';
 
 export interface MemoryStoreLimits {
   historyPerRoom: number;
-  historyTotal: number;
+  /** History and inboxes together, in (estimated heap) bytes. */
+  storeMaxBytes: number;
   roomLimit: number;
   roomTtlMs: number;
   userLimit: number;
   inboxPerUser: number;
-  idempotencyLimit: number;
-  idempotencyTtlMs: number;
 }
 
 interface Member {
@@ -45,100 +56,192 @@ interface Member {
   cursor?: number;
 }
 
-interface RoomState {
+interface Room {
   seq: number;
+  /** New whenever the room's seq counter starts from nothing. */
+  epoch: string;
   history: RingBuffer<StoredMessage>;
+  /** `uid\nid` → seq of every message in history: a resend is answered, not stored twice. */
+  ids: Map<string, number>;
+  historyBytes: number;
   members: Map<string, Member>;
   /** uid → that user's connections in the room. */
   online: Map<string, Set<string>>;
+  activeAt: number;
+  /** Profile, roles, mutes, bans, links (memory-group.ts). */
+  group: RoomGroup;
 }
 
-interface UserState {
+interface User {
   name: string;
   rooms: Set<string>;
   connections: Set<string>;
   inbox: StoredMessage[];
+  inboxBytes: number;
   inboxGap: boolean;
+  activeAt: number;
 }
 
-/** Everything the store keeps, as plain JSON. Presence is not kept: no connection survives a restart. */
+/** An entry of the byte budget: one room's history or one user's inbox. A new object per re-size. */
+interface Held {
+  bytes: number;
+}
+
+/**
+ * Everything the store keeps, as plain JSON. Presence is not kept: no connection survives a restart.
+ * Members are in join order (who inherits a room goes by it).
+ */
 export interface MemorySnapshot {
-  version: 1;
+  version: 3;
   takenAt: number;
-  epoch: string;
-  rooms: Array<{ id: string; seq: number; history: StoredMessage[]; members: Array<[uid: string, name: string, cursor: number | null]> }>;
-  evictedSeqs: Array<[roomid: string, seq: number]>;
+  rooms: Array<{
+    id: string;
+    seq: number;
+    epoch: string;
+    history: StoredMessage[];
+    members: Array<[uid: string, name: string, cursor: number | null]>;
+    group: GroupSnapshot;
+  }>;
   users: Array<{ uid: string; name: string; rooms: string[]; inbox: StoredMessage[]; inboxGap: boolean }>;
-  accepted: Array<[key: string, value: AcceptedMessage, ttlMs: number]>;
 }
 
-export class MemoryStore implements ChatStore {
-  /** New on every start without a snapshot: the seqs of a former run mean nothing in this one. */
-  private epoch = uuidv4();
-  /** Rooms are wrapped so a re-set after each append is a new value: lru-cache re-sizes only then. */
-  private readonly roomCache: LRUCache<string, { room: RoomState }>;
-  /** Seq counters of evicted rooms, so a recreated room continues where it stopped. */
-  private readonly evictedSeqs: LRUCache<string, number>;
-  private readonly users: LRUCache<string, UserState>;
-  private readonly accepted: LRUCache<string, AcceptedMessage>;
+/** Estimated heap bytes of a kept message: its strings as UTF-16 and the object around them. */
+export function messageBytes(message: StoredMessage): number {
+  const chars = message.message.length + message.name.length + message.id.length + message.uid.length + message.roomid.length + (message.to?.length ?? 0);
+  return 2 * chars + MESSAGE_OVERHEAD_BYTES;
+}
+const MESSAGE_OVERHEAD_BYTES = 160;
+/** The most of STORE_MAX_BYTES one room's history may hold. */
+const ROOM_SHARE_OF_STORE = 1 / 4;
+const historyKey = (roomid: string): string => `h\n${roomid}`;
+const inboxKey = (uid: string): string => `i\n${uid}`;
+const idKey = (uid: string, id: string): string => `${uid}\n${id}`;
+/** How often idle rooms and users are looked for. */
+const SWEEP_EVERY_MS = 60_000;
 
-  constructor(private readonly limits: MemoryStoreLimits) {
-    this.evictedSeqs = new LRUCache({ max: limits.roomLimit * 20 });
-    this.roomCache = new LRUCache<string, { room: RoomState }>({
-      max: limits.roomLimit,
-      maxSize: limits.historyTotal,
-      sizeCalculation: (slot) => Math.max(1, slot.room.history.length),
-      ttl: limits.roomTtlMs,
-      updateAgeOnGet: true,
-      // A room with members online is in use whatever its age; it is touched on every message.
-      dispose: (slot, roomid, reason) => {
-        if (reason !== 'set') this.evictedSeqs.set(roomid, slot.room.seq);
+export class MemoryStore implements ChatStore, RoomLog {
+  private readonly roomStates = new Map<string, Room>();
+  private readonly users = new Map<string, User>();
+  /** The byte budget: what is held for each room's history and user's inbox, least recently used first out. */
+  private readonly held: LRUCache<string, Held>;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly limits: MemoryStoreLimits,
+    private readonly bus: LocalBus,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.held = new LRUCache<string, Held>({
+      maxSize: limits.storeMaxBytes,
+      sizeCalculation: (entry) => Math.max(1, entry.bytes),
+      dispose: (_entry, key, reason) => {
+        if (reason === 'evict') this.dropHeld(key);
       },
     });
-    this.users = new LRUCache<string, UserState>({ max: limits.userLimit, ttl: limits.roomTtlMs, updateAgeOnGet: true });
-    this.accepted = new LRUCache({ max: limits.idempotencyLimit, ttl: limits.idempotencyTtlMs });
+    this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_EVERY_MS, limits.roomTtlMs));
+    this.sweeper.unref?.();
   }
 
-  private room(roomid: string): RoomState {
-    let room = this.roomCache.get(roomid)?.room;
-    if (!room) {
-      const seq = this.evictedSeqs.get(roomid) ?? 0;
-      room = {
-        seq,
-        history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)),
-        members: new Map(),
-        online: new Map(),
-      };
-      this.roomCache.set(roomid, { room });
+  // ------------------------------------------------------------------------------------------
+  // Rooms and users
+
+  private newRoom(seq = 0, epoch: string = uuidv4()): Room {
+    return {
+      seq,
+      epoch,
+      history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)),
+      ids: new Map(),
+      historyBytes: 0,
+      members: new Map(),
+      online: new Map(),
+      activeAt: this.now(),
+      group: new RoomGroup(),
+    };
+  }
+
+  /** The room, created when allowed and there is room for it. */
+  private roomFor(roomid: string, create: boolean): Room | JoinRefusal {
+    let room = this.roomStates.get(roomid);
+    if (room) {
+      room.activeAt = this.now();
+      return room;
     }
+    if (!create) return 'no-such-room';
+    if (this.roomStates.size >= this.limits.roomLimit) return 'store-full';
+    room = this.newRoom();
+    this.roomStates.set(roomid, room);
     return room;
   }
 
-  private user(uid: string, name?: string): UserState {
+  private userFor(uid: string, name?: string): User {
     let user = this.users.get(uid);
     if (!user) {
-      user = { name: name ?? uid, rooms: new Set(), connections: new Set(), inbox: [], inboxGap: false };
+      user = { name: name ?? uid, rooms: new Set(), connections: new Set(), inbox: [], inboxBytes: 0, inboxGap: false, activeAt: this.now() };
       this.users.set(uid, user);
-    } else if (name !== undefined) {
-      user.name = name;
+    } else {
+      if (name !== undefined) user.name = name;
+      user.activeAt = this.now();
     }
     return user;
   }
 
-  private countsOf(room: RoomState): RoomCounts {
+  private countsOf(room: Room): RoomCounts {
     return { num: room.online.size, total: room.members.size };
   }
 
-  async join(roomid: string, uid: string, name: string, connId: string): Promise<JoinResult> {
-    const room = this.room(roomid);
+  /** Forgets rooms and users idle for ROOM_TTL_MS with nobody online (and no inbox waiting, for users). */
+  sweep(): void {
+    const before = this.now() - this.limits.roomTtlMs;
+    for (const [roomid, room] of this.roomStates) {
+      if (room.activeAt >= before || room.online.size > 0) continue;
+      this.roomStates.delete(roomid);
+      this.held.delete(historyKey(roomid));
+      for (const uid of room.members.keys()) this.users.get(uid)?.rooms.delete(roomid);
+    }
+    for (const [uid, user] of this.users) {
+      if (user.activeAt >= before || user.connections.size > 0) continue;
+      this.users.delete(uid);
+      this.held.delete(inboxKey(uid));
+    }
+  }
+
+  /** The byte budget let go of a history or an inbox: drop it, keeping what tells the loss. */
+  private dropHeld(key: string): void {
+    const name = key.slice(2);
+    if (key.startsWith('h\n')) {
+      const room = this.roomStates.get(name);
+      if (!room) return;
+      room.history = new RingBuffer(Math.max(1, this.limits.historyPerRoom));
+      room.ids.clear();
+      room.historyBytes = 0;
+    } else {
+      const user = this.users.get(name);
+      if (!user || user.inbox.length === 0) return;
+      user.inbox = [];
+      user.inboxBytes = 0;
+      user.inboxGap = true;
+    }
+  }
+
+  async join(roomid: string, uid: string, name: string, connId: string, options: JoinOptions): Promise<JoinResult | JoinRefusal> {
+    const existed = this.roomStates.has(roomid);
+    const room = this.roomFor(roomid, options.mayCreate);
+    if (typeof room === 'string') return room;
     let member = room.members.get(uid);
     const newMember = member === undefined;
+    let viaLink = false;
     if (!member) {
+      if (existed) {
+        const admission = room.group.admit(uid, room.members, options.link, options.maxMembers ?? Number.POSITIVE_INFINITY, this.now());
+        if (admission.refusal) return admission.refusal;
+        viaLink = admission.viaLink;
+      }
       member = { name };
       room.members.set(uid, member);
     }
     member.name = name;
-    this.user(uid, name).rooms.add(roomid);
+    room.group.joined(uid);
+    this.userFor(uid, name).rooms.add(roomid);
     let conns = room.online.get(uid);
     const cameOnline = conns === undefined;
     if (!conns) {
@@ -146,22 +249,24 @@ export class MemoryStore implements ChatStore {
       room.online.set(uid, conns);
     }
     conns.add(connId);
-    let offlineCursor: number | undefined;
+    const result: JoinResult = { ...this.countsOf(room), cameOnline, newMember, created: !existed, lastSeq: room.seq, epoch: room.epoch };
+    if (viaLink) result.viaLink = true;
     if (cameOnline && member.cursor !== undefined) {
-      offlineCursor = member.cursor;
+      result.offlineCursor = member.cursor;
       member.cursor = undefined;
     }
-    return { ...this.countsOf(room), cameOnline, newMember, lastSeq: room.seq, offlineCursor, epoch: this.epoch };
+    return result;
   }
 
   async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
-    const room = this.roomCache.peek(roomid)?.room;
+    const room = this.roomStates.get(roomid);
     if (!room) return { num: 0, total: 0, wentOffline: false };
     const conns = room.online.get(uid);
     if (!conns || !conns.delete(connId)) return { ...this.countsOf(room), wentOffline: false };
     const wentOffline = conns.size === 0;
     if (wentOffline) {
       room.online.delete(uid);
+      room.activeAt = this.now();
       const member = room.members.get(uid);
       if (member) member.cursor = Math.max(member.cursor ?? 0, lastDeliveredSeq);
     }
@@ -169,59 +274,139 @@ export class MemoryStore implements ChatStore {
   }
 
   async leave(roomid: string, uid: string): Promise<LeaveResult> {
-    const room = this.roomCache.peek(roomid)?.room;
-    this.users.peek(uid)?.rooms.delete(roomid);
+    const room = this.roomStates.get(roomid);
+    this.users.get(uid)?.rooms.delete(roomid);
     if (!room) return { num: 0, total: 0, wasMember: false };
     const wasMember = room.members.delete(uid);
     room.online.delete(uid);
-    return { ...this.countsOf(room), wasMember };
+    const result: LeaveResult = { ...this.countsOf(room), wasMember };
+    const heir = room.group.left(uid, room.members);
+    if (heir !== undefined) result.heir = { uid: heir, name: room.members.get(heir)!.name };
+    return result;
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
-    const room = this.roomCache.peek(roomid)?.room;
+    const room = this.roomStates.get(roomid);
     return room ? this.countsOf(room) : { num: 0, total: 0 };
   }
 
   async members(roomid: string): Promise<MemberInfo[]> {
-    const room = this.roomCache.peek(roomid)?.room;
+    const room = this.roomStates.get(roomid);
     if (!room) return [];
     const list: MemberInfo[] = [];
-    for (const [uid, member] of room.members) {
-      list.push({ uid, name: member.name, online: this.isOnline(room, roomid, uid) });
-    }
+    for (const [uid, member] of room.members) list.push({ uid, name: member.name, online: this.isOnline(room, roomid, uid) });
     return list;
   }
 
-  private isOnline(room: RoomState, roomid: string, uid: string): boolean {
-    if (roomid.startsWith(DIRECT_ROOM_PREFIX)) return (this.users.peek(uid)?.connections.size ?? 0) > 0;
+  private isOnline(room: Room, roomid: string, uid: string): boolean {
+    if (isDirectRoomId(roomid)) return (this.users.get(uid)?.connections.size ?? 0) > 0;
     return room.online.has(uid);
   }
 
   async isMember(roomid: string, uid: string): Promise<boolean> {
-    return this.roomCache.peek(roomid)?.room.members.has(uid) ?? false;
+    return this.roomStates.get(roomid)?.members.has(uid) ?? false;
   }
 
-  async append(draft: MessageDraft): Promise<StoredMessage> {
-    const room = this.room(draft.roomid);
-    return this.appendTo(room, draft.roomid, draft);
+  async rooms(uid: string): Promise<RoomSummary[]> {
+    const user = this.users.get(uid);
+    if (!user) return [];
+    const list: RoomSummary[] = [];
+    for (const roomid of user.rooms) {
+      const room = this.roomStates.get(roomid);
+      if (!room) {
+        user.rooms.delete(roomid);
+        continue;
+      }
+      const summary: RoomSummary = { roomid, ...this.countsOf(room), lastSeq: room.seq };
+      if (room.group.title !== undefined) summary.title = room.group.title;
+      if (room.group.private) summary.private = true;
+      const last = room.history.last();
+      if (last) summary.last = previewOf(last);
+      if (isDirectRoomId(roomid)) {
+        let online = 0;
+        for (const [memberUid, member] of room.members) {
+          if (this.isOnline(room, roomid, memberUid)) online += 1;
+          if (memberUid !== uid) summary.peer = { uid: memberUid, name: member.name };
+        }
+        summary.num = online;
+      }
+      list.push(summary);
+    }
+    return list;
   }
 
-  private appendTo(room: RoomState, roomid: string, draft: MessageDraft): StoredMessage {
+  // ------------------------------------------------------------------------------------------
+  // The room log
+
+  /** The message this (uid, id) was accepted as, while its room still keeps it. */
+  private accepted(room: Room, draft: MessageDraft): StoredMessage | undefined {
+    const seq = room.ids.get(idKey(draft.uid, draft.id));
+    if (seq === undefined) return undefined;
+    for (const kept of room.history.toArray()) if (kept.seq === seq) return kept;
+    return undefined;
+  }
+
+  private keep(room: Room, roomid: string, draft: MessageDraft): StoredMessage {
     room.seq += 1;
+    room.activeAt = this.now();
     const message: StoredMessage = { ...draft, seq: room.seq };
     if (this.limits.historyPerRoom > 0) {
-      room.history.push(message);
-      this.roomCache.set(roomid, { room });
+      const overwritten = room.history.push(message);
+      if (overwritten) this.forget(room, overwritten);
+      room.ids.set(idKey(draft.uid, draft.id), message.seq);
+      room.historyBytes += messageBytes(message);
+      // One room keeps at most a share of the budget: its oldest go first, not other rooms' histories.
+      while (room.historyBytes > this.limits.storeMaxBytes * ROOM_SHARE_OF_STORE && room.history.length > 1) this.forget(room, room.history.shift()!);
+      this.held.set(historyKey(roomid), { bytes: room.historyBytes });
     }
     return message;
   }
 
-  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
-    const room = this.roomCache.get(roomid)?.room;
-    if (!room) {
-      const lastSeq = this.evictedSeqs.get(roomid) ?? 0;
-      return { messages: [], gap: afterSeq !== lastSeq, lastSeq };
+  private forget(room: Room, message: StoredMessage): void {
+    room.ids.delete(idKey(message.uid, message.id));
+    room.historyBytes -= messageBytes(message);
+  }
+
+  async append(draft: MessageDraft): Promise<Appended> {
+    const room = this.roomFor(draft.roomid, true);
+    if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
+    const original = this.accepted(room, draft);
+    if (original) return { message: original, duplicate: true };
+    // A member's message, not a system notice: refused to someone removed meanwhile, or muted.
+    if (draft.system === undefined) {
+      if (room.members.size > 0 && !room.members.has(draft.uid)) throw new SendRefused('not-member');
+      const silenced = room.group.silenced(draft.uid, this.now());
+      if (silenced) throw silenced;
     }
+    const message = this.keep(room, draft.roomid, draft);
+    this.bus.deliver({ kind: EnvelopeKind.RoomMessage, topic: roomTopic(draft.roomid), seq: message.seq, text: messageWire(message, this.countsOf(room)) });
+    return { message, duplicate: false };
+  }
+
+  async appendDirect(draft: MessageDraft, to: string): Promise<AppendedDirect> {
+    if (!this.users.has(to) && this.users.size >= this.limits.userLimit) throw new StoreFullError('USER_LIMIT');
+    const room = this.roomFor(draft.roomid, true);
+    if (typeof room === 'string') throw new StoreFullError('ROOM_LIMIT');
+    const original = this.accepted(room, draft);
+    if (original) return { message: original, duplicate: true, queued: true };
+    const sender = this.userFor(draft.uid, draft.name);
+    const recipient = this.userFor(to);
+    room.members.set(draft.uid, { ...room.members.get(draft.uid), name: draft.name });
+    if (!room.members.has(to)) room.members.set(to, { name: recipient.name });
+    sender.rooms.add(draft.roomid);
+    recipient.rooms.add(draft.roomid);
+    const message = this.keep(room, draft.roomid, draft);
+    const text = JSON.stringify(message);
+    const queued = recipient.connections.size === 0;
+    if (queued) this.pushInbox(to, recipient, message);
+    else if (to !== draft.uid) this.bus.deliver({ kind: EnvelopeKind.DirectMessage, topic: userTopic(to), roomid: draft.roomid, seq: message.seq, text });
+    this.bus.deliver({ kind: EnvelopeKind.DirectMessage, topic: userTopic(draft.uid), roomid: draft.roomid, seq: message.seq, text });
+    return { message, duplicate: false, queued };
+  }
+
+  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
+    const room = this.roomStates.get(roomid);
+    if (!room) return { messages: [], gap: afterSeq > 0, lastSeq: 0 };
     // A client ahead of the room saw a state this store no longer has (restart without snapshot).
     if (afterSeq >= room.seq) return { messages: [], gap: afterSeq > room.seq, lastSeq: room.seq };
     const kept = room.history.toArray();
@@ -235,8 +420,8 @@ export class MemoryStore implements ChatStore {
   }
 
   async readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice> {
-    const room = this.roomCache.get(roomid)?.room;
-    if (!room) return { messages: [], gap: (beforeSeq ?? 0) > 1, lastSeq: this.evictedSeqs.get(roomid) ?? 0 };
+    const room = this.roomStates.get(roomid);
+    if (!room) return { messages: [], gap: (beforeSeq ?? 0) > 1, lastSeq: 0 };
     const before = beforeSeq ?? room.seq + 1;
     const kept = room.history.toArray().filter((m) => m.seq < before);
     const messages = kept.slice(-limit);
@@ -246,141 +431,138 @@ export class MemoryStore implements ChatStore {
     return { messages, gap, lastSeq: room.seq };
   }
 
-  async rooms(uid: string): Promise<RoomSummary[]> {
-    const user = this.users.get(uid);
-    if (!user) return [];
-    const list: RoomSummary[] = [];
-    for (const roomid of user.rooms) {
-      const room = this.roomCache.peek(roomid)?.room;
-      if (!room) {
-        user.rooms.delete(roomid);
-        continue;
-      }
-      const last = room.history.last();
-      const summary: RoomSummary = { roomid, ...this.countsOf(room), lastSeq: room.seq };
-      if (last) summary.last = last;
-      if (roomid.startsWith(DIRECT_ROOM_PREFIX)) {
-        let online = 0;
-        for (const memberUid of room.members.keys()) {
-          if (this.isOnline(room, roomid, memberUid)) online += 1;
-          if (memberUid !== uid) summary.peer = { uid: memberUid, name: room.members.get(memberUid)!.name };
-        }
-        summary.num = online;
-      }
-      list.push(summary);
-    }
-    return list;
-  }
-
-  async appendDirect(draft: MessageDraft, to: string): Promise<DirectResult> {
-    const room = this.room(draft.roomid);
-    const sender = this.user(draft.uid, draft.name);
-    const recipient = this.user(to);
-    room.members.set(draft.uid, { name: draft.name });
-    if (!room.members.has(to)) room.members.set(to, { name: recipient.name });
-    sender.rooms.add(draft.roomid);
-    recipient.rooms.add(draft.roomid);
-    const message = this.appendTo(room, draft.roomid, draft);
-    const queued = recipient.connections.size === 0;
-    if (queued) this.pushInbox(recipient, message);
-    return { message, queued };
-  }
+  // ------------------------------------------------------------------------------------------
+  // Users and inboxes
 
   async queueDirect(to: string, message: StoredMessage): Promise<void> {
-    const recipient = this.user(to);
+    const recipient = this.userFor(to);
     if (recipient.connections.size > 0) return;
     if (recipient.inbox.some((m) => m.roomid === message.roomid && m.seq === message.seq)) return;
-    this.pushInbox(recipient, message);
+    this.pushInbox(to, recipient, message);
   }
 
-  private pushInbox(recipient: UserState, message: StoredMessage): void {
+  private pushInbox(uid: string, recipient: User, message: StoredMessage): void {
     recipient.inbox.push(message);
+    recipient.inboxBytes += messageBytes(message);
     if (recipient.inbox.length > this.limits.inboxPerUser) {
-      recipient.inbox.shift();
+      recipient.inboxBytes -= messageBytes(recipient.inbox.shift()!);
       recipient.inboxGap = true;
     }
+    this.held.set(inboxKey(uid), { bytes: recipient.inboxBytes });
   }
 
   async connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult> {
-    const user = this.user(uid, name);
+    const user = this.userFor(uid, name);
     const firstConnection = user.connections.size === 0;
     user.connections.add(connId);
-    if (!firstConnection || (user.inbox.length === 0 && !user.inboxGap)) {
-      return { firstConnection, inbox: [], inboxGap: false };
-    }
+    if (!firstConnection || (user.inbox.length === 0 && !user.inboxGap)) return { firstConnection, inbox: [], inboxGap: false };
     const { inbox, inboxGap } = user;
     user.inbox = [];
+    user.inboxBytes = 0;
     user.inboxGap = false;
+    this.held.delete(inboxKey(uid));
     return { firstConnection, inbox, inboxGap };
   }
 
   async disconnectUser(uid: string, connId: string): Promise<{ lastConnection: boolean }> {
-    const user = this.users.peek(uid);
+    const user = this.users.get(uid);
     if (!user || !user.connections.delete(connId)) return { lastConnection: false };
+    user.activeAt = this.now();
     return { lastConnection: user.connections.size === 0 };
-  }
-
-  async acceptedId(uid: string, clientId: string): Promise<AcceptedMessage | undefined> {
-    return this.accepted.get(`${uid}\n${clientId}`);
-  }
-
-  async rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void> {
-    this.accepted.set(`${uid}\n${clientId}`, accepted);
   }
 
   async stats(): Promise<StoreStats> {
     let inboxMessages = 0;
     for (const user of this.users.values()) inboxMessages += user.inbox.length;
     let historyMessages = 0;
-    for (const slot of this.roomCache.values()) historyMessages += slot.room.history.length;
-    return {
-      rooms: this.roomCache.size,
-      users: this.users.size,
-      historyMessages,
-      inboxMessages,
-      idempotencyKeys: this.accepted.size,
-    };
+    for (const room of this.roomStates.values()) historyMessages += room.history.length;
+    return { rooms: this.roomStates.size, users: this.users.size, historyMessages, inboxMessages, bytes: this.held.calculatedSize };
   }
 
-  /** Least recently used first, so a restore keeps the LRU order. */
+  // ------------------------------------------------------------------------------------------
+  // Groups (group-store.ts; the group's own state is memory-group.ts)
+
+  async createGroup(roomid: string, uid: string, name: string, group: GroupCreation): Promise<'created' | 'taken' | 'store-full'> {
+    if (this.roomStates.has(roomid)) return 'taken';
+    const room = this.roomFor(roomid, true);
+    if (typeof room === 'string') return 'store-full';
+    room.members.set(uid, { name });
+    room.group.joined(uid);
+    room.group.title = group.title;
+    room.group.private = group.private;
+    this.userFor(uid, name).rooms.add(roomid);
+    return 'created';
+  }
+
+  async group(roomid: string, uids: string[]): Promise<GroupState | undefined> {
+    const room = this.roomStates.get(roomid);
+    return room?.group.view(room.members, this.countsOf(room), uids, this.now());
+  }
+
+  async changeGroup(roomid: string, change: GroupChange, expect: Array<[uid: string, standing: Standing]>): Promise<ChangeOutcome> {
+    const room = this.roomStates.get(roomid);
+    if (!room || expect.some(([uid, standing]) => room.group.standing(uid, room.members) !== standing)) return 'stale';
+    const outcome = room.group.apply(change, room.members, this.now());
+    if (outcome !== 'done') return outcome;
+    room.activeAt = this.now();
+    if (change.op === 'invite') {
+      room.members.set(change.user, { name: change.name });
+      this.userFor(change.user).rooms.add(roomid);
+    } else if ((change.op === 'kick' || change.op === 'ban') && room.members.delete(change.user)) {
+      room.online.delete(change.user);
+      room.group.left(change.user, room.members);
+      this.users.get(change.user)?.rooms.delete(roomid);
+    }
+    return 'done';
+  }
+
+  async userName(uid: string): Promise<string | undefined> {
+    return this.users.get(uid)?.name;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Snapshot
+
+  /** Least recently used history first, so a restore keeps the byte budget's order. */
   snapshot(): MemorySnapshot {
     const rooms: MemorySnapshot['rooms'] = [];
-    for (const id of this.roomCache.rkeys()) {
-      const room = this.roomCache.peek(id)!.room;
+    const order = [...this.held.rkeys()].filter((key) => key.startsWith('h\n')).map((key) => key.slice(2));
+    const ordered = new Set([...this.roomStates.keys()].filter((id) => !this.held.has(historyKey(id))).concat(order));
+    for (const id of ordered) {
+      const room = this.roomStates.get(id);
+      if (!room) continue;
       const members: MemorySnapshot['rooms'][number]['members'] = [];
       for (const [uid, member] of room.members) members.push([uid, member.name, member.cursor ?? null]);
-      rooms.push({ id, seq: room.seq, history: room.history.toArray(), members });
+      rooms.push({ id, seq: room.seq, epoch: room.epoch, history: room.history.toArray(), members, group: room.group.toSnapshot() });
     }
     const users: MemorySnapshot['users'] = [];
-    for (const uid of this.users.rkeys()) {
-      const user = this.users.peek(uid)!;
-      users.push({ uid, name: user.name, rooms: [...user.rooms], inbox: user.inbox, inboxGap: user.inboxGap });
-    }
-    const accepted: MemorySnapshot['accepted'] = [];
-    for (const key of this.accepted.rkeys()) {
-      const value = this.accepted.peek(key);
-      const ttl = this.accepted.getRemainingTTL(key);
-      if (value && ttl > 0) accepted.push([key, value, Math.round(ttl)]);
-    }
-    return { version: 1, takenAt: Date.now(), epoch: this.epoch, rooms, evictedSeqs: [...this.evictedSeqs.rentries()] as Array<[string, number]>, users, accepted };
+    for (const [uid, user] of this.users) users.push({ uid, name: user.name, rooms: [...user.rooms], inbox: user.inbox, inboxGap: user.inboxGap });
+    return { version: 3, takenAt: this.now(), rooms, users };
   }
 
   /** Loads a snapshot into this (empty) store. The caller has verified the snapshot as a whole. */
   restore(snapshot: MemorySnapshot): void {
-    this.epoch = snapshot.epoch;
-    for (const [roomid, seq] of snapshot.evictedSeqs) this.evictedSeqs.set(roomid, seq);
     for (const saved of snapshot.rooms) {
-      const history = new RingBuffer<StoredMessage>(Math.max(1, this.limits.historyPerRoom));
-      for (const message of saved.history) history.push(message);
-      const members = new Map<string, Member>();
-      for (const [uid, name, cursor] of saved.members) members.set(uid, cursor === null ? { name } : { name, cursor });
-      this.roomCache.set(saved.id, { room: { seq: saved.seq, history, members, online: new Map() } });
+      const room = this.newRoom(saved.seq, saved.epoch);
+      for (const [uid, name, cursor] of saved.members) room.members.set(uid, cursor === null ? { name } : { name, cursor });
+      room.group = RoomGroup.fromSnapshot(saved.group);
+      this.roomStates.set(saved.id, room);
+      room.seq = 0;
+      for (const message of saved.history) {
+        room.seq = message.seq - 1;
+        this.keep(room, saved.id, message);
+      }
+      room.seq = saved.seq;
     }
     for (const saved of snapshot.users) {
-      this.users.set(saved.uid, { name: saved.name, rooms: new Set(saved.rooms), connections: new Set(), inbox: saved.inbox, inboxGap: saved.inboxGap });
+      const user = this.userFor(saved.uid, saved.name);
+      for (const roomid of saved.rooms) user.rooms.add(roomid);
+      for (const message of saved.inbox) this.pushInbox(saved.uid, user, message);
+      user.inboxGap ||= saved.inboxGap;
     }
-    for (const [key, value, ttl] of snapshot.accepted) this.accepted.set(key, value, { ttl });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
 }

@@ -18,14 +18,19 @@ export class TokenBucket {
   }
 
   take(now: number = Date.now()): boolean {
+    if (!this.available(now)) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Whether a token could be taken now, without taking it. */
+  available(now: number = Date.now()): boolean {
     const elapsed = now - this.updatedAt;
     if (elapsed > 0) {
       this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
       this.updatedAt = now;
     }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.tokens >= 1;
   }
 }
 
@@ -45,11 +50,19 @@ export class KeyedBuckets {
   }
 
   take(key: string, now: number = Date.now()): boolean {
+    return this.bucket(key, now).take(now);
+  }
+
+  available(key: string, now: number = Date.now()): boolean {
+    return this.buckets.get(key)?.available(now) ?? true;
+  }
+
+  private bucket(key: string, now: number): TokenBucket {
     let bucket = this.buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(this.ratePerSec, this.burst, now);
       this.buckets.set(key, bucket);
     }
-    return bucket.take(now);
+    return bucket;
   }
 }

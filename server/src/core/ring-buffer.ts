@@ -12,11 +12,24 @@ export class RingBuffer<T> {
     return this.size;
   }
 
-  push(item: T): void {
+  /** Adds `item`; returns the oldest item when it was overwritten to make room. */
+  push(item: T): T | undefined {
     const end = (this.start + this.size) % this.capacity;
+    const dropped = this.size === this.capacity ? this.items[end] : undefined;
     this.items[end] = item;
     if (this.size < this.capacity) this.size += 1;
     else this.start = (this.start + 1) % this.capacity;
+    return dropped;
+  }
+
+  /** Removes and returns the oldest item. */
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.items[this.start];
+    this.items[this.start] = undefined;
+    this.start = (this.start + 1) % this.capacity;
+    this.size -= 1;
+    return item;
   }
 
   last(): T | undefined {

@@ -1,25 +1,27 @@
 /**
- * The store: everything that must outlive a connection. Rooms, membership (`total`), presence
- * (`num`), per-room history and seq counters, offline cursors, direct-message inboxes and
- * idempotency keys. The embedded implementation is memory-store.ts (lru-cache); a Redis one shares
- * this interface so several nodes act as one.
+ * The store: who is in which room, who is online where, and what waits for whom. Rooms'
+ * membership (`total`) and presence (`num`), offline cursors, users' rooms and direct-message
+ * inboxes. Messages themselves are the room log's (room-log.ts). The embedded implementation is
+ * memory-store.ts; the Redis one shares this interface so several nodes act as one.
  *
- * Every method is one atomic step from the caller's view (one Lua script in Redis), so concurrent
- * nodes never see half an update.
+ * Every method is one atomic step from the caller's view (one Lua script per hash slot in Redis),
+ * so concurrent nodes never see half an update.
  */
 
-import type { ChatMessage, MemberInfo, RoomSummary } from '../protocol.ts';
+import type { MemberInfo, RoomSummary } from '../protocol.ts';
+import type { RoomCounts } from './envelope.ts';
+import type { GroupStore, Succession } from './group-store.ts';
+import type { StoredMessage } from './room-log.ts';
 
-/** A message as stored: the wire frame without per-delivery fields. */
-export type StoredMessage = Omit<ChatMessage, 'num' | 'total' | 'replay'>;
+export type { RoomCounts };
 
-export type MessageDraft = Omit<StoredMessage, 'seq'>;
-
-export interface RoomCounts {
-  /** Distinct members online in the room now. */
-  num: number;
-  /** Members of the room in all. */
-  total: number;
+export interface JoinOptions {
+  /** The room may be created by this join; when false, a join of a room that does not exist is refused. */
+  mayCreate: boolean;
+  /** An invite link's key: lets a non-member into a private room (a join with an invalid one is refused). */
+  link?: string;
+  /** ROOM_MAX_MEMBERS: a new member past it is refused ('full'). */
+  maxMembers?: number;
 }
 
 export interface JoinResult extends RoomCounts {
@@ -27,52 +29,45 @@ export interface JoinResult extends RoomCounts {
   cameOnline: boolean;
   /** The user was not a member before. */
   newMember: boolean;
+  /** The room did not exist before this join. */
+  created: boolean;
   lastSeq: number;
   /** When the user came back online: the last seq delivered to them before they went offline. */
   offlineCursor?: number;
-  /** Changes when the store lost its state (seqs start over); clients send it back with `since`. */
-  epoch?: string;
+  /** Changes when the room's seq counter was lost (seqs start over); clients send it back with `since`. */
+  epoch: string;
+  /** A new member came in by an invite link. */
+  viaLink?: boolean;
 }
+
+/** A store at a configured capacity (ROOM_LIMIT, USER_LIMIT) refuses to create more; nothing was changed. */
+export class StoreFullError extends Error {
+  constructor(readonly limit: 'ROOM_LIMIT' | 'USER_LIMIT') {
+    super(`the store holds as many ${limit === 'ROOM_LIMIT' ? 'rooms' : 'users'} as it may (${limit})`);
+    this.name = 'StoreFullError';
+  }
+}
+
+/**
+ * Why a join was not done. A new member of a group may also be refused: 'hidden' (a private room
+ * without a valid link: the same answer as no room), 'banned', 'full' (maxMembers), 'bad-link'.
+ */
+export type JoinRefusal = 'no-such-room' | 'store-full' | 'hidden' | 'banned' | 'full' | 'bad-link';
 
 export interface DisconnectResult extends RoomCounts {
   /** That was the user's last connection in this room: tell the room they went offline. */
   wentOffline: boolean;
 }
 
-export interface LeaveResult extends RoomCounts {
+export interface LeaveResult extends RoomCounts, Succession {
   wasMember: boolean;
-}
-
-export interface HistorySlice {
-  /** Oldest first. */
-  messages: StoredMessage[];
-  /** Something asked for is no longer kept (evicted or trimmed). */
-  gap: boolean;
-  lastSeq: number;
-}
-
-export interface AcceptedMessage {
-  roomid: string;
-  seq: number;
-  ts: number;
-}
-
-export interface DirectResult {
-  message: StoredMessage;
-  /** The recipient had no open connection: the message waits in their inbox. */
-  queued: boolean;
-  /**
-   * The store sends the live copy to the recipient's connections itself, in the same atomic step
-   * as the `queued` check (Redis): the caller must not publish it again.
-   */
-  published?: boolean;
 }
 
 export interface UserConnectResult {
   firstConnection: boolean;
   /** Direct messages that arrived while the user had no open connection, oldest first. */
   inbox: StoredMessage[];
-  /** The inbox overflowed and lost its oldest messages. */
+  /** The inbox overflowed (or was evicted) and lost messages. */
   inboxGap: boolean;
 }
 
@@ -81,15 +76,16 @@ export interface StoreStats {
   users: number;
   historyMessages: number;
   inboxMessages: number;
-  idempotencyKeys: number;
+  /** Bytes of history and inboxes held (embedded store: against STORE_MAX_BYTES). */
+  bytes?: number;
 }
 
-export interface ChatStore {
+export interface ChatStore extends GroupStore {
   /**
    * Adds the user to the room (membership survives disconnects) and counts `connId` as online there.
    * When this makes the user online in the room, takes (and clears) their offline cursor.
    */
-  join(roomid: string, uid: string, name: string, connId: string): Promise<JoinResult>;
+  join(roomid: string, uid: string, name: string, connId: string, options: JoinOptions): Promise<JoinResult | JoinRefusal>;
 
   /** The connection left the room's presence (closed, terminated). Membership stays. */
   disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult>;
@@ -101,25 +97,8 @@ export interface ChatStore {
   members(roomid: string): Promise<MemberInfo[]>;
   isMember(roomid: string, uid: string): Promise<boolean>;
 
-  /** Assigns the next seq of the room and keeps the message in its history. */
-  append(draft: MessageDraft): Promise<StoredMessage>;
-
-  /**
-   * The next page forward: the oldest `limit` messages with afterSeq < seq (< beforeSeq when given),
-   * oldest first. `gap` when some of that range is no longer kept.
-   */
-  readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice>;
-  /** Messages with seq < beforeSeq (or the newest), at most `limit`, oldest first. */
-  readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice>;
-
   /** The user's rooms and direct chats with counts and last message. */
   rooms(uid: string): Promise<RoomSummary[]>;
-
-  /**
-   * Stores a direct message in the pair's history and, atomically with the recipient's presence
-   * check, in the recipient's inbox when they have no open connection.
-   */
-  appendDirect(draft: MessageDraft, to: string): Promise<DirectResult>;
 
   /**
    * A live direct message reached only connections that had closed meanwhile: queue it for `to`
@@ -130,10 +109,6 @@ export interface ChatStore {
   /** The user's connection opened. When it is their first, takes (and clears) their inbox. */
   connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult>;
   disconnectUser(uid: string, connId: string): Promise<{ lastConnection: boolean }>;
-
-  /** The ack a client message id got before, if any (idempotent resend). */
-  acceptedId(uid: string, clientId: string): Promise<AcceptedMessage | undefined>;
-  rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void>;
 
   /** Sizes for /metrics. */
   stats?(): Promise<StoreStats>;

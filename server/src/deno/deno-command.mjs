@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 
 /** The Deno entry point of the server. */
-export const DENO_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+export const DENO_MAIN = fileURLToPath(new URL('../main-deno.ts', import.meta.url));
 
 /** What the server needs: its port, its files (certificates, snapshot, H5 build), its environment; pino reads the hostname. */
 export const DENO_PERMISSIONS = ['--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys'];

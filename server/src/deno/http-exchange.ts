@@ -18,7 +18,9 @@ export function toHttpRequest(request: Request, url: URL, remoteAddress: string)
 /** HEAD and the null-body statuses must not carry a body: the Response constructor refuses one. */
 export function toResponse(reply: HttpReply, method: string): Response {
   const bodyless = method === 'HEAD' || reply.status === 204 || reply.status === 304;
-  return new Response(bodyless ? null : reply.body, { status: reply.status, headers: reply.headers });
+  // A byte body as a plain-ArrayBuffer view, which every BodyInit typing accepts.
+  const body = bodyless ? null : typeof reply.body === 'string' ? reply.body : new Uint8Array(reply.body);
+  return new Response(body, { status: reply.status, headers: reply.headers });
 }
 
 /** A plain-text refusal of a WebSocket handshake, as the Node adapter writes it. */

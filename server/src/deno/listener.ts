@@ -4,19 +4,14 @@
  * get the new certificate, and upgraded sockets, which no longer belong to a listener, stay open.
  */
 
-import type { Config } from '../config.ts';
-import type { Logger } from '../core/logger.ts';
-import { watchCertificate, type TlsMaterial } from '../node/tls.ts';
-
-export interface Listener {
-  readonly port: number;
-  /** Stops accepting; open connections are the caller's to close. */
-  stop(): void;
-}
+import type { ChatApp } from '../chat-app.ts';
+import type { Listener } from '../running-server.ts';
+import { watchCertificate, type TlsMaterial } from '../tls-material.ts';
 
 type Handler = Deno.ServeOptions['handler'];
 
-export function listen(config: Config, tls: TlsMaterial | undefined, handler: Handler, logger: Logger): Listener {
+export function listen(app: ChatApp, handler: Handler): Listener {
+  const { config, tls, logger } = app;
   const reloadable = tls?.source === 'configured';
   const serve = (port: number, material: TlsMaterial | undefined): Deno.HttpServer =>
     Deno.serve({
@@ -34,24 +29,26 @@ export function listen(config: Config, tls: TlsMaterial | undefined, handler: Ha
 
   let server = serve(config.port, tls);
   const port = server.addr.port;
-  const stopWatching = reloadable
-    ? watchCertificate(
-        tls,
-        config.tlsReloadIntervalMs,
-        (next) => {
-          let replacement: Deno.HttpServer;
-          try {
-            replacement = serve(port, next);
-          } catch (err) {
-            logger.warn('renewed tls certificate not usable; keeping the current one', { path: next.certPath, reason: (err as Error).message });
-            return;
-          }
-          void server.shutdown();
-          server = replacement;
-        },
-        logger,
-      )
-    : undefined;
+  const stopWatching =
+    reloadable && tls
+      ? watchCertificate(
+          app.platform,
+          tls,
+          config.tlsReloadIntervalMs,
+          (next) => {
+            let replacement: Deno.HttpServer;
+            try {
+              replacement = serve(port, next);
+            } catch (err) {
+              logger.warn('renewed tls certificate not usable; keeping the current one', { path: next.certPath, reason: (err as Error).message });
+              return;
+            }
+            void server.shutdown();
+            server = replacement;
+          },
+          logger,
+        )
+      : undefined;
 
   return {
     port,

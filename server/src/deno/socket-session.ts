@@ -4,6 +4,7 @@ import type { Identity } from '../core/auth.ts';
 import type { ChatCore } from '../core/chat-core.ts';
 import type { Connection } from '../core/connection.ts';
 import { CloseCode } from '../protocol.ts';
+import type { SocketCensus } from './socket-census.ts';
 import { DenoSocketTransport } from './socket-transport.ts';
 
 export interface SessionOptions {
@@ -11,6 +12,8 @@ export interface SessionOptions {
   identity: Identity | undefined;
   welcome: boolean;
   maxPayloadBytes: number;
+  /** Counts the socket against its address until Deno reports it closed, after the core let go of it. */
+  census: SocketCensus;
 }
 
 const encoder = new TextEncoder();
@@ -24,6 +27,7 @@ function textTooBig(text: string, limit: number): boolean {
 
 export function startSession(core: ChatCore, socket: Deno.ServerWebSocket, options: SessionOptions): void {
   let conn: Connection | undefined;
+  const uncount = options.census.add(options.address);
   const gone = (clean: boolean): void => {
     if (conn) core.closed(conn, clean);
   };
@@ -45,8 +49,14 @@ export function startSession(core: ChatCore, socket: Deno.ServerWebSocket, optio
     if (typeof data === 'string') core.receive(conn, data, false);
     else core.receive(conn, '', true);
   };
-  socket.onclose = (event) => gone(event.wasClean);
+  socket.onclose = (event) => {
+    uncount();
+    gone(event.wasClean);
+  };
   // Deno drops the connection after a protocol error (invalid UTF-8, a frame over 64 MiB) and
-  // fires close right after; there is nothing to add here.
-  socket.onerror = () => {};
+  // fires close right after. An upgrade that fails (the client left before the 101) fires error
+  // alone: that socket never opened.
+  socket.onerror = () => {
+    if (!conn) uncount();
+  };
 }

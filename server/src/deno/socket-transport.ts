@@ -26,8 +26,10 @@ export class DenoSocketTransport implements Transport {
   closing = false;
 
   /**
-   * `gone` tells the core the socket is finished with. Deno has no terminate(): a socket whose
-   * peer never answers a close frame would stay "closing" until the kernel gives up on it.
+   * `gone` tells the core the socket is finished with. Deno has no terminate(): nothing can drop
+   * an upgraded socket's queued frames or its TCP connection, so a peer that stops reading keeps
+   * both until it reads again or its connection fails (SocketCensus still counts it until then).
+   * What this transport can do is stop adding to the queue at close().
    */
   constructor(
     private readonly socket: Deno.ServerWebSocket,
@@ -71,7 +73,10 @@ export class DenoSocketTransport implements Transport {
     setTimeout(this.gone, CLOSE_GRACE_MS);
   }
 
-  /** The nearest Deno has: a close frame the peer may never read, and the core lets go at once. */
+  /**
+   * The nearest Deno has: a close frame the peer may never read, no more frames after it, and the
+   * core lets go at once. The socket itself closes when the peer answers or the kernel gives up.
+   */
   terminate(): void {
     if (this.socket.readyState === OPEN) this.socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
     this.closing = true;

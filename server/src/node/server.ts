@@ -1,75 +1,66 @@
 /**
  * The Node adapter: one HTTPS (or, when asked, plain HTTP) server on one port carrying the
- * WebSocket endpoint at `/`, the HTTP API and the built H5 client.
+ * WebSocket endpoint at `/` (the `ws` package), the HTTP API and the built H5 client. Everything
+ * else is shared with the Deno adapter (running-server.ts, chat-app.ts).
  */
 
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createChatApp } from '../chat-app.ts';
+import type { ChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
-import { clientAddress } from '../core/admission.ts';
-import { ChatCore } from '../core/chat-core.ts';
-import type { Connection } from '../core/connection.ts';
+import { clientAddress, isTrustedProxy } from '../core/admission.ts';
+import type { ChatCore } from '../core/chat-core.ts';
 import { handleHttp, type HttpRequest } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { watchCertificate, type TlsMaterial } from './tls.ts';
+import type { Session } from '../core/session.ts';
+import { startServer, type Listener, type RunningServer, type StartOptions } from '../running-server.ts';
+import { watchCertificate } from '../tls-material.ts';
+import { nodePlatform } from './platform.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
 import { WsTransport, prepareText } from './ws-transport.ts';
 
-export interface RunningServer {
-  url: string;
-  httpUrl: string;
-  port: number;
-  core: ChatCore;
-  tls: TlsMaterial | undefined;
-  logger: Logger;
-  close(): Promise<void>;
-}
+export type { RunningServer };
 
 /** The H5 build, when present, relative to this file in both src/ and dist/. */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../../mobile/dist/build/h5/', import.meta.url));
 
-const CONN = Symbol('connection');
-type TaggedSocket = WebSocket & { [CONN]: Connection; [CORE]: ChatCore };
+type Payload = ReturnType<typeof prepareText>;
+const SESSION = Symbol('session');
 const CORE = Symbol('core');
+type TaggedSocket = WebSocket & { [SESSION]: Session<Payload>; [CORE]: ChatCore<Payload> };
 
 function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   const socket = this as TaggedSocket;
-  socket[CORE].receive(socket[CONN], isBinary ? '' : data.toString('utf8'), isBinary);
+  socket[CORE].receive(socket[SESSION], isBinary ? '' : data.toString('utf8'), isBinary);
 }
 
 function onSocketClose(this: WebSocket, code: number): void {
   const socket = this as TaggedSocket;
-  socket[CORE].closed(socket[CONN], code !== 1006);
+  socket[CORE].closed(socket[SESSION], code !== 1006);
 }
 
 function onSocketError(this: WebSocket): void {
   // ws closes the socket after an error (bad frame, invalid UTF-8, over maxPayload) with a close code.
 }
 
-export async function startNodeServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const staticDir = config.staticDir ?? DEFAULT_STATIC_DIR;
-  const app = await createChatApp(config, logger, {
-    prepare: prepareText,
-    readStatic: async (relative: string) => {
-      try {
-        return await readFile(resolve(staticDir, relative));
-      } catch {
-        return undefined;
-      }
-    },
-  });
-  const { core, tls, backends } = app;
-  const httpDeps = app.http;
+export function startNodeServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningServer> {
+  return startServer(
+    config,
+    logger,
+    { platform: nodePlatform, prepare: prepareText, staticDir: config.staticDir ?? DEFAULT_STATIC_DIR, listen: (app) => listen(app), describe: { websocket: 'ws' } },
+    options,
+  );
+}
+
+async function listen(app: ChatApp<Payload>): Promise<Listener> {
+  const { config, core, tls, logger } = app;
   const addressOf = (req: IncomingMessage): string => {
     const forwarded = req.headers['x-forwarded-for'];
-    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustProxy);
+    return clientAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, config.trustedProxies);
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -83,7 +74,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       authorization: req.headers.authorization,
       readBody: (limit) => readBody(req, limit),
     };
-    handleHttp(request, httpDeps).then(
+    handleHttp(request, app.http).then(
       (reply) => {
         res.writeHead(reply.status, reply.headers);
         res.end(req.method === 'HEAD' ? undefined : reply.body);
@@ -97,8 +88,14 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
   };
 
   const server = tls
-    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: config.handshakeTimeoutMs }, onRequest)
     : createHttpServer(onRequest);
+  // A request head must be complete within the handshake timeout, a whole request soon after.
+  server.headersTimeout = config.handshakeTimeoutMs;
+  server.requestTimeout = config.handshakeTimeoutMs * 3;
+  const pending = new PendingConnections(config.pendingPerAddress, config.trustedProxies);
+  server.on('connection', (socket: Socket) => pending.opened(socket));
+  server.on('request', (req: IncomingMessage) => pending.finished(req.socket));
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -120,6 +117,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
 
   const coalescer = new WriteCoalescer(config.writeCoalesceMs);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    pending.finished(req.socket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, message: string): void => {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
@@ -131,7 +129,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
     wss.handleUpgrade(req, socket, head, (ws) => {
       const tagged = ws as TaggedSocket;
       tagged[CORE] = core;
-      tagged[CONN] = core.open(new WsTransport(ws, config.perMessageDeflate, coalescer), address, { identity, welcome });
+      tagged[SESSION] = core.open(new WsTransport(ws, config.perMessageDeflate, coalescer), address, { identity, welcome });
       ws.on('message', onSocketMessage);
       ws.on('close', onSocketClose);
       ws.on('error', onSocketError);
@@ -140,7 +138,7 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
 
   const stopWatching =
     tls?.source === 'configured' && 'setSecureContext' in server
-      ? watchCertificate(tls, config.tlsReloadIntervalMs, (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), logger)
+      ? watchCertificate(app.platform, tls, config.tlsReloadIntervalMs, (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), logger)
       : undefined;
 
   await new Promise<void>((resolveListen, reject) => {
@@ -150,30 +148,57 @@ export async function startNodeServer(config: Config, logger: Logger = createLog
       resolveListen();
     });
   });
-  core.start();
-  const { port } = server.address() as AddressInfo;
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const scheme = tls ? 'https' : 'http';
-  const httpUrl = `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  const url = `${tls ? 'wss' : 'ws'}${httpUrl.slice(scheme.length)}/`;
-  logger.info('listening', { url, http: httpUrl, store: backends.kind, perMessageDeflate: config.perMessageDeflate });
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: () => {
       stopWatching?.();
       server.close();
-      const finished = core.shutdown();
-      const deadline = new Promise<void>((r) => setTimeout(r, config.shutdownTimeoutMs).unref());
-      await Promise.race([finished, deadline]);
+    },
+    dropAll: () => {
       server.closeAllConnections();
       wss.close();
-      // After every socket has detached: members' offline cursors are in the store by now.
-      await app.finish();
-      logger.info('stopped');
-    })());
+    },
+  };
+}
 
-  return { url, httpUrl, port, core, tls, logger, close };
+/**
+ * TCP connections per client address that have not yet finished their TLS handshake and HTTP
+ * request: a client that opens sockets and then drips (or sends nothing) is cut off at
+ * PENDING_PER_ADDRESS, and every such socket is dropped after HANDSHAKE_TIMEOUT_MS by Node's own
+ * timeouts. A trusted proxy's sockets (TRUST_PROXY) are all the proxy's: the proxy bounds this instead.
+ */
+class PendingConnections {
+  private readonly byAddress = new Map<string, number>();
+  private readonly counted = new WeakSet<Socket>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly trustedProxies: readonly string[],
+  ) {}
+
+  opened(socket: Socket): void {
+    if (this.limit === 0 || isTrustedProxy(socket.remoteAddress, this.trustedProxies)) return;
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = this.byAddress.get(address) ?? 0;
+    if (count >= this.limit) {
+      socket.destroy();
+      return;
+    }
+    this.byAddress.set(address, count + 1);
+    this.counted.add(socket);
+    socket.once('close', () => this.finished(socket));
+  }
+
+  /** The request arrived on `socket` (over TLS, a TLSSocket whose `_parent` is the TCP socket counted). */
+  finished(socket: Socket): void {
+    const tcp = (socket as Socket & { _parent?: Socket })._parent ?? socket;
+    if (!this.counted.delete(tcp)) return;
+    socket = tcp;
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = (this.byAddress.get(address) ?? 1) - 1;
+    if (count <= 0) this.byAddress.delete(address);
+    else this.byAddress.set(address, count);
+  }
 }
 
 /** What an oversize body may still send after the 413 is decided before the socket is dropped. */

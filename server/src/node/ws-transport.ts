@@ -171,6 +171,11 @@ export class WsTransport implements Transport {
     return this.queuedBytes + (writer ? writer.backlog : this.ws.bufferedAmount);
   }
 
+  /** Stops reading from the connection (a slow consumer being closed: nothing more it sends is handled). */
+  pause(): void {
+    this.ws.pause();
+  }
+
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
   }

@@ -1,32 +1,56 @@
-import { EnvelopeKind, type Envelope } from '../core/bus.ts';
+import { EnvelopeKind, type Envelope, type RoomCounts } from '../core/envelope.ts';
+import type { Topic } from '../core/topics.ts';
 
 /**
  * The pub/sub payload: a one-line header, then the frame text as is (no second JSON encoding).
- * `kind|seq|num|total|origin|roomid\n<text>`; roomid comes last because it may contain `|`.
+ * `kind|seq|num|total|origin|epoch|roomid\n<text>`; roomid comes last because it may contain `|`.
  * `origin` names the publishing node and publish so the publisher can wait for its own echo.
- * The append script (room-scripts.ts) writes the same header for Message envelopes.
+ * Room messages are published by the append script (room-scripts.ts APPEND), which fills in num,
+ * total and the room's epoch; direct messages drained from an inbox by user-scripts.ts likewise.
  */
 export function encodeEnvelope(envelope: Envelope, origin: string): string {
-  const { kind, seq, num, total, roomid } = envelope;
-  return `${kind}|${seq ?? ''}|${num ?? ''}|${total ?? ''}|${origin}|${roomid ?? ''}\n${envelope.text}`;
+  const seq = 'seq' in envelope ? envelope.seq : '';
+  const roomid = envelope.topic.kind === 'room' ? envelope.topic.roomid : 'roomid' in envelope ? envelope.roomid : '';
+  const text = ('text' in envelope ? envelope.text : undefined) ?? '';
+  return `${envelope.kind}|${seq}|||${origin}||${roomid}\n${text}`;
 }
 
 export interface DecodedEnvelope {
   envelope: Envelope;
   origin: string;
+  /** Room messages: the room's epoch and counts when the message was appended. */
+  epoch: string;
+  counts: RoomCounts;
 }
 
-export function decodeEnvelope(topic: string, payload: string): DecodedEnvelope | undefined {
+const HEADER_FIELDS = 7;
+
+/** The envelope a payload on `topic`'s channel carries, or undefined when it is not one. */
+export function decodeEnvelope(topic: Topic, payload: string): DecodedEnvelope | undefined {
   const newline = payload.indexOf('\n');
   if (newline < 0) return undefined;
   const fields = payload.slice(0, newline).split('|');
-  if (fields.length < 6) return undefined;
-  const [kind, seq, num, total, origin] = fields;
-  const roomid = fields.slice(5).join('|');
-  const envelope: Envelope = { topic, kind: Number(kind) as EnvelopeKind, text: payload.slice(newline + 1) };
-  if (roomid !== '') envelope.roomid = roomid;
-  if (seq !== '') envelope.seq = Number(seq);
-  if (num !== '') envelope.num = Number(num);
-  if (total !== '') envelope.total = Number(total);
-  return { envelope, origin };
+  if (fields.length < HEADER_FIELDS) return undefined;
+  const kind = Number(fields[0]) as EnvelopeKind;
+  const seq = fields[1] === '' ? Number.NaN : Number(fields[1]);
+  const counts = { num: Number(fields[2]) || 0, total: Number(fields[3]) || 0 };
+  const [origin, epoch] = [fields[4], fields[5]];
+  const roomid = fields.slice(HEADER_FIELDS - 1).join('|');
+  const text = payload.slice(newline + 1);
+  const decoded = (envelope: Envelope): DecodedEnvelope => ({ envelope, origin, epoch, counts });
+  if (topic.kind === 'room') {
+    if (kind === EnvelopeKind.RoomMessage && Number.isSafeInteger(seq)) return decoded({ kind, topic, seq, text });
+    if (kind === EnvelopeKind.Notice) return decoded({ kind, topic, text });
+    return undefined;
+  }
+  switch (kind) {
+    case EnvelopeKind.DirectMessage:
+      return Number.isSafeInteger(seq) ? decoded({ kind, topic, roomid, seq, text }) : undefined;
+    case EnvelopeKind.LeftRoom:
+      return decoded(text === '' ? { kind, topic, roomid } : { kind, topic, roomid, text });
+    case EnvelopeKind.UserEvent:
+      return decoded({ kind, topic, text });
+    default:
+      return undefined;
+  }
 }

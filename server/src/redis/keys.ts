@@ -1,3 +1,5 @@
+import { topicKey, type Topic } from '../core/topics.ts';
+
 /**
  * Key and channel names. Every key of one Lua script shares a hash tag, so the scripts also run on
  * Redis Cluster: room data under `{r:<roomid>}`, a user's under `{u:<uid>}`, a node's under
@@ -6,7 +8,7 @@
  */
 
 export interface RoomKeys {
-  /** Hash: `seq` (the counter) and `epoch`. Outlives the room's other keys so seqs never go back. */
+  /** Hash: `seq` (the counter) and `epoch` (changes when the seqs started over: see counter() in lua-prelude.ts). */
   seq: string;
   /** History stream, entry id `<seq>-0`, capped at HISTORY_PER_ROOM. */
   history: string;
@@ -18,6 +20,29 @@ export interface RoomKeys {
   online: string;
   /** `uid\nclientId` → seq of recent messages: a resent append is answered, not stored twice. */
   recentIds: string;
+  // The room as a group (group-scripts.ts). They expire with `members`: refreshed at the same moments.
+  /** uid → `owner` or `admin`; plain members have no entry. */
+  roles: string;
+  /** Fields `title`, `private` and `muteAll` (`1`/`0`), `notice` with `noticeUid`, `noticeName`, `noticeTs`, and `joins` (the join order's counter). */
+  group: string;
+  /** uid → ms the mute ends. Kept when the member leaves, so leaving and coming back does not lift it. */
+  mutes: string;
+  /** uid → name of every banned user. */
+  bans: string;
+  /** invite link key → ms it expires. */
+  links: string;
+  /** Sorted set: member uid → when they joined (the `joins` counter), for who inherits the room. */
+  order: string;
+}
+
+/** The keys every group script takes, in this order: a room's counter, presence and group keys. */
+export function groupKeys(room: RoomKeys): string[] {
+  return [room.seq, room.members, room.cursors, room.online, room.roles, room.group, room.mutes, room.bans, room.links, room.order];
+}
+
+/** The JOIN script's keys: the group's, and the history (a lost counter is restored from its top). */
+export function joinKeys(room: RoomKeys): string[] {
+  return [...groupKeys(room), room.history];
 }
 
 export interface UserKeys {
@@ -29,6 +54,8 @@ export interface UserKeys {
   info: string;
   /** Room ids the user is a member of (direct chats included). */
   rooms: string;
+  /** `senderUid\nclientId` of direct messages queued or published for the user (QUEUE_DIRECT). */
+  handled: string;
 }
 
 export interface NodeKeys {
@@ -50,21 +77,23 @@ export class KeySpace {
       cursors: `${tag}:cursors`,
       online: `${tag}:online`,
       recentIds: `${tag}:ids`,
+      roles: `${tag}:roles`,
+      group: `${tag}:group`,
+      mutes: `${tag}:mutes`,
+      bans: `${tag}:bans`,
+      links: `${tag}:links`,
+      order: `${tag}:order`,
     };
   }
 
   user(uid: string): UserKeys {
     const tag = `${this.prefix}{u:${uid}}`;
-    return { connections: `${tag}:conns`, inbox: `${tag}:inbox`, info: `${tag}:info`, rooms: `${tag}:rooms` };
+    return { connections: `${tag}:conns`, inbox: `${tag}:inbox`, info: `${tag}:info`, rooms: `${tag}:rooms`, handled: `${tag}:handled` };
   }
 
   /** What the user's first connection `connId` took from the inbox (kept briefly, see CONNECT_USER). */
   takenInbox(uid: string, connId: string): string {
     return `${this.prefix}{u:${uid}}:taken:${connId}`;
-  }
-
-  acceptedId(uid: string, clientId: string): string {
-    return `${this.prefix}{u:${uid}}:id:${clientId}`;
   }
 
   node(nodeId: string): NodeKeys {
@@ -82,11 +111,12 @@ export class KeySpace {
     return `${this.prefix}reaper-lock`;
   }
 
-  /** Pub/sub channel of a bus topic (`room:<id>` or `user:<uid>`). */
-  channel(topic: string): string {
-    return `${this.prefix}${topic}`;
+  /** Pub/sub channel of a bus topic: the prefix and the topic's key (`room:<id>` or `user:<uid>`). */
+  channel(topic: Topic): string {
+    return `${this.prefix}${topicKey(topic)}`;
   }
 
+  /** The topic key of a channel (see parseTopicKey). */
   topicOf(channel: string): string {
     return channel.slice(this.prefix.length);
   }

@@ -3,48 +3,79 @@
  * user-scripts.ts), so several nodes share rooms, presence, history and inboxes as one service.
  * Semantics follow memory-store.ts; where a method touches a room and a user, the steps run in an
  * order where a crash in between leaves nothing a client would miss (see appendDirect).
+ *
+ * What this node holds is also kept locally (LocalPresence), and Redis is made to agree with it again
+ * after anything that may have left them apart: an operation that failed (Redis unreachable, stalled,
+ * the reply lost) marks its connection for repair, and `repair` (run by node-recovery.ts once Redis
+ * answers again) puts back what the node still holds and removes what it let go of.
  */
 
 import { randomUUID } from 'node:crypto';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
-import { DIRECT_ROOM_PREFIX } from '../protocol.ts';
-import { EnvelopeKind, roomTopic, userTopic } from '../core/bus.ts';
+import { userTopic } from '../core/topics.ts';
+import { DIRECT_ROOM_PREFIX, previewOf } from '../protocol.ts';
+import type { StoredMessage } from '../core/room-log.ts';
+import type { ChangeOutcome, GroupChange, GroupCreation, GroupState, Standing } from '../core/group-store.ts';
 import type {
-  AcceptedMessage,
   ChatStore,
-  DirectResult,
   DisconnectResult,
-  HistorySlice,
+  JoinOptions,
+  JoinRefusal,
   JoinResult,
   LeaveResult,
-  MessageDraft,
   RoomCounts,
-  StoredMessage,
   StoreStats,
   UserConnectResult,
 } from '../core/store.ts';
 import type { ChatRedis } from './commands.ts';
-import { encodeEnvelope } from './envelope-codec.ts';
-import type { KeySpace, RoomKeys } from './keys.ts';
+import { queueDirect } from './direct-queue.ts';
+import { parseGroupView } from './group-view.ts';
+import { groupKeys, joinKeys, type KeySpace } from './keys.ts';
 import { LocalPresence } from './local-presence.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
 
 export interface RedisStoreLimits {
-  historyPerRoom: number;
   roomTtlMs: number;
   inboxPerUser: number;
-  idempotencyTtlMs: number;
 }
 
-/** A room's seq counter outlives its other keys by this factor, so an idle room's seqs never go back. */
-export const SEQ_TTL_FACTOR = 10;
-/** Client ids remembered per room to answer a resent append (the reply of the first was lost). */
-const RECENT_IDS_PER_ROOM = 1000;
+/** A user's presence in a room as the node just changed it (for a `login`/`logout` notice). */
+export interface PresenceChange {
+  roomid: string;
+  uid: string;
+  name: string;
+  num: number;
+  total: number;
+}
+
+/** What `repair` changed: who came back online in which room, who went offline. */
+export interface Repaired {
+  connections: number;
+  cameOnline: PresenceChange[];
+  wentOffline: PresenceChange[];
+  /** Direct messages that had waited in inboxes of users connected here, now published to them. */
+  drained: number;
+}
+
+/** A connection's room presence or user connection that the node let go of while Redis did not answer. */
+interface Departure {
+  roomid?: string;
+  uid: string;
+  name: string;
+  connId: string;
+  delivered: number;
+}
+
+/** JOIN's refusals (its first reply element), as the store names them. */
+const JOIN_REFUSALS: Record<number, JoinRefusal | undefined> = { [-1]: 'no-such-room', [-2]: 'hidden', [-3]: 'banned', [-4]: 'full', [-5]: 'bad-link' };
 
 export class RedisStore implements ChatStore {
   readonly local = new LocalPresence();
   /** Set by redis-backends.ts: stops the heartbeat and closes the connections. */
   onClose: () => Promise<void> = async () => {};
+  /** Connections whose presence Redis may not have (an operation on it failed). */
+  private readonly unsure = new Set<string>();
+  private readonly departures: Departure[] = [];
 
   constructor(
     private readonly redis: ChatRedis,
@@ -58,38 +89,103 @@ export class RedisStore implements ChatStore {
     return this.limits.roomTtlMs;
   }
 
-  async join(roomid: string, uid: string, name: string, connId: string): Promise<JoinResult> {
+  private channelOf(uid: string): string {
+    return this.keys.channel(userTopic(uid));
+  }
+
+  /** Runs `write` for `connId`; when it fails, Redis may or may not have it: the connection is repaired later. */
+  private async unsureOnFailure<T>(connId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      this.unsure.add(connId);
+      throw err;
+    }
+  }
+
+  async join(roomid: string, uid: string, name: string, connId: string, options: JoinOptions): Promise<JoinResult | JoinRefusal> {
     const room = this.keys.room(roomid);
+    const user = this.keys.user(uid);
     // Registered first: if this node dies after the join, the reaper finds the room.
-    const firstHere = this.local.joined(connId, uid, name, roomid, this.watermarks.get(roomid));
-    const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined;
-    const userRooms = this.redis.sadd(this.keys.user(uid).rooms, roomid);
-    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch] = await this.redis.chatJoin(
-      room.seq, room.members, room.cursors, room.online, uid, name, connId, this.nodeId, this.ttl, randomUUID(), this.ttl * SEQ_TTL_FACTOR,
-    );
-    await Promise.all([registered, userRooms]);
+    const firstHere = this.local.joined(connId, uid, name, roomid, this.watermarks.floor(roomid));
+    const reply = await this.unsureOnFailure(connId, async () => {
+      const [, , joined] = await Promise.all([
+        firstHere ? this.redis.sadd(this.keys.node(this.nodeId).rooms, roomid) : undefined,
+        this.redis.chatNoteUserRoom(user.rooms, user.info, roomid, this.ttl, ''),
+        this.redis.chatJoin(
+          ...joinKeys(room),
+          uid, name, connId, this.nodeId, this.ttl, options.mayCreate ? '1' : '0',
+          this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(),
+          options.maxMembers ?? Number.MAX_SAFE_INTEGER, options.link ?? '', Date.now(),
+        ),
+      ]);
+      return joined;
+    });
+    const refusal = JOIN_REFUSALS[Number(reply[0])];
+    if (refusal) {
+      await this.undoJoinBookkeeping(roomid, uid, connId);
+      return refusal;
+    }
+    const [num, total, cameOnline, newMember, lastSeq, cursor, epoch, created, viaLink] = reply;
     this.local.connections.get(connId)?.rooms.set(roomid, Number(lastSeq));
-    this.watermarks.note(roomid, Number(lastSeq));
-    const result: JoinResult = { num: Number(num), total: Number(total), cameOnline: cameOnline === 1, newMember: newMember === 1, lastSeq: Number(lastSeq), epoch: String(epoch) };
+    this.watermarks.note(roomid, Number(lastSeq), String(epoch));
+    const result: JoinResult = {
+      num: Number(num),
+      total: Number(total),
+      cameOnline: cameOnline === 1,
+      newMember: newMember === 1,
+      created: created === 1,
+      lastSeq: Number(lastSeq),
+      epoch: String(epoch),
+    };
     if (Number(cursor) >= 0) result.offlineCursor = Number(cursor);
+    if (viaLink === 1) result.viaLink = true;
     return result;
   }
 
-  async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
-    const room = this.keys.room(roomid);
-    const [num, total, wentOffline] = await this.redis.chatDisconnect(room.members, room.cursors, room.online, uid, connId, lastDeliveredSeq);
+  /** A refused join leaves no trace in the user's rooms or this node's presence sets. */
+  private async undoJoinBookkeeping(roomid: string, uid: string, connId: string): Promise<void> {
+    await this.redis.srem(this.keys.user(uid).rooms, roomid);
     if (this.local.leftRoom(connId, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
+  }
+
+  async disconnect(roomid: string, uid: string, connId: string, lastDeliveredSeq: number): Promise<DisconnectResult> {
+    const name = this.local.connections.get(connId)?.name ?? uid;
+    // Let go locally first: a repair must not put it back, whatever Redis answers.
+    const lastHere = this.local.leftRoom(connId, roomid);
+    try {
+      return await this.leaveRoomPresence({ roomid, uid, name, connId, delivered: lastDeliveredSeq }, lastHere);
+    } catch {
+      // Finished by the next repair, which tells the room. The caller goes on with the connection's
+      // other rooms: its socket is gone either way.
+      this.departures.push({ roomid, uid, name, connId, delivered: lastDeliveredSeq });
+      return { num: 0, total: 0, wentOffline: false };
+    }
+  }
+
+  private async leaveRoomPresence(departure: Departure & { roomid: string }, lastHere: boolean): Promise<DisconnectResult> {
+    const { roomid, uid, connId, delivered } = departure;
+    const room = this.keys.room(roomid);
+    const [num, total, wentOffline] = await this.redis.chatDisconnect(room.members, room.cursors, room.online, uid, connId, delivered, this.ttl);
+    if (lastHere) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
     return { num, total, wentOffline: wentOffline === 1 };
   }
 
   async leave(roomid: string, uid: string): Promise<LeaveResult> {
     const room = this.keys.room(roomid);
-    const [, [num, total, wasMember]] = await Promise.all([
+    const [, [num, total, wasMember, heir, heirName]] = await Promise.all([
       this.redis.srem(this.keys.user(uid).rooms, roomid),
-      this.redis.chatLeave(room.members, room.cursors, room.online, uid),
+      this.redis.chatLeave(room.members, room.cursors, room.online, room.roles, room.mutes, room.order, uid),
     ]);
+    await this.leftLocally(uid, roomid);
+    const result: LeaveResult = { num: Number(num), total: Number(total), wasMember: wasMember === 1 };
+    if (heir !== '') result.heir = { uid: String(heir), name: String(heirName) };
+    return result;
+  }
+
+  /** The user is out of the room: this node's connections of theirs too. */
+  private async leftLocally(uid: string, roomid: string): Promise<void> {
     if (this.local.userLeftRoom(uid, roomid)) await this.redis.srem(this.keys.node(this.nodeId).rooms, roomid);
-    return { num, total, wasMember: wasMember === 1 };
   }
 
   async counts(roomid: string): Promise<RoomCounts> {
@@ -118,47 +214,6 @@ export class RedisStore implements ChatStore {
     return (await this.redis.hexists(this.keys.room(roomid).members, uid)) === 1;
   }
 
-  async append(draft: MessageDraft): Promise<StoredMessage> {
-    const { message } = await this.appendTo(this.keys.room(draft.roomid), draft, roomTopic(draft.roomid), []);
-    return message;
-  }
-
-  private async appendTo(room: RoomKeys, draft: MessageDraft, topic: string, extra: string[]): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    const [seq, stored, duplicate] = await this.redis.chatAppend(
-      room.seq, room.history, room.recentIds, room.members, room.online,
-      JSON.stringify(draft),
-      `${draft.uid}\n${draft.id}`,
-      this.limits.historyPerRoom,
-      this.ttl,
-      this.ttl * SEQ_TTL_FACTOR,
-      this.watermarks.get(draft.roomid),
-      topic === '' ? '' : this.keys.channel(topic),
-      RECENT_IDS_PER_ROOM,
-      draft.roomid,
-      randomUUID(),
-      ...extra,
-    );
-    const message: StoredMessage = stored === '' ? { ...draft, seq: Number(seq) } : (JSON.parse(String(stored)) as StoredMessage);
-    this.watermarks.note(draft.roomid, message.seq);
-    return { message, duplicate: duplicate === 1 };
-  }
-
-  async readAfter(roomid: string, afterSeq: number, limit: number, beforeSeq?: number): Promise<HistorySlice> {
-    const room = this.keys.room(roomid);
-    return this.slice(roomid, await this.redis.chatReadAfter(room.seq, room.history, afterSeq, limit, beforeSeq ?? -1));
-  }
-
-  async readBefore(roomid: string, beforeSeq: number | undefined, limit: number): Promise<HistorySlice> {
-    const room = this.keys.room(roomid);
-    return this.slice(roomid, await this.redis.chatReadBefore(room.seq, room.history, beforeSeq ?? -1, limit));
-  }
-
-  private slice(roomid: string, reply: (string | number)[]): HistorySlice {
-    const lastSeq = Number(reply[0]);
-    this.watermarks.note(roomid, lastSeq);
-    return { lastSeq, gap: reply[1] === 1, messages: reply.slice(2).map((m) => JSON.parse(String(m)) as StoredMessage) };
-  }
-
   async rooms(uid: string): Promise<RoomSummary[]> {
     const roomids = await this.redis.smembers(this.keys.user(uid).rooms);
     const summaries = await Promise.all(roomids.map((roomid) => this.summary(uid, roomid)));
@@ -170,10 +225,15 @@ export class RedisStore implements ChatStore {
   private async summary(uid: string, roomid: string): Promise<RoomSummary | undefined> {
     const room = this.keys.room(roomid);
     const direct = roomid.startsWith(DIRECT_ROOM_PREFIX);
-    const reply = await this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0');
+    const [reply, [title, privacy]] = await Promise.all([
+      this.redis.chatSummary(room.seq, room.history, room.members, room.online, direct ? '1' : '0'),
+      this.redis.hmget(room.group, 'title', 'private'),
+    ]);
     if (reply[0] !== 1) return undefined;
     const summary: RoomSummary = { roomid, num: Number(reply[1]), total: Number(reply[2]), lastSeq: Number(reply[3]) };
-    if (reply[4] !== '') summary.last = JSON.parse(String(reply[4])) as StoredMessage;
+    if (title !== null) summary.title = title;
+    if (privacy === '1') summary.private = true;
+    if (reply[4] !== '') summary.last = previewOf(JSON.parse(String(reply[4])) as StoredMessage);
     if (direct) {
       const members: [string, string][] = [];
       for (let i = 5; i < reply.length; i += 2) members.push([String(reply[i]), String(reply[i + 1])]);
@@ -184,46 +244,23 @@ export class RedisStore implements ChatStore {
     return summary;
   }
 
-  /**
-   * History first (the pair's room), then the recipient's inbox when they have no connection: the
-   * presence check and the queueing are one step on the recipient's slot, so a message is either
-   * taken by their next first connection or finds them online. A crash between the two steps leaves
-   * the message in the pair's history (read with `rooms`/`history`) and unacknowledged to the sender.
-   */
-  async appendDirect(draft: MessageDraft, to: string): Promise<DirectResult> {
-    const sender = this.keys.user(draft.uid);
-    const recipient = this.keys.user(to);
-    const [recipientName] = await Promise.all([
-      this.redis.hget(recipient.info, 'name'),
-      this.redis.sadd(sender.rooms, draft.roomid),
-      this.redis.sadd(recipient.rooms, draft.roomid),
-      this.redis.hset(sender.info, 'name', draft.name),
-    ]);
-    const { message, duplicate } = await this.appendTo(this.keys.room(draft.roomid), draft, '', [draft.uid, draft.name, to, recipientName ?? to]);
-    // A resend of an accepted message: it was queued or delivered the first time.
-    if (duplicate) return { message, queued: true };
-    const json = JSON.stringify(message);
-    // The live copy goes out from the script that found the recipient online (to oneself: the
-    // sender's own copy covers it).
-    const topic = userTopic(to);
-    const live = to === draft.uid ? [] : [this.keys.channel(topic), encodeEnvelope({ topic, kind: EnvelopeKind.Message, text: json, roomid: draft.roomid, seq: message.seq }, '')];
-    const queued = await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, json, this.limits.inboxPerUser, this.ttl, ...live);
-    return { message, queued: queued === 1, published: live.length > 0 };
-  }
-
   async queueDirect(to: string, message: StoredMessage): Promise<void> {
-    const recipient = this.keys.user(to);
-    await this.redis.chatQueueDirect(recipient.connections, recipient.inbox, recipient.info, JSON.stringify(message), this.limits.inboxPerUser, this.ttl);
+    await queueDirect(this.redis, this.keys, this.limits, to, message, 'requeue');
   }
 
   async connectUser(uid: string, name: string, connId: string): Promise<UserConnectResult> {
     const user = this.keys.user(uid);
     const firstHere = this.local.userConnected(connId, uid, name);
-    const registered = firstHere ? this.redis.sadd(this.keys.node(this.nodeId).users, uid) : undefined;
-    const reply = await this.redis.chatConnectUser(
-      user.connections, user.inbox, user.info, this.keys.takenInbox(uid, connId), connId, this.nodeId, name, this.ttl,
-    );
-    await registered;
+    const reply = await this.unsureOnFailure(connId, async () => {
+      const [, connected] = await Promise.all([
+        firstHere ? this.redis.sadd(this.keys.node(this.nodeId).users, uid) : undefined,
+        this.redis.chatConnectUser(
+          user.connections, user.inbox, user.info, this.keys.takenInbox(uid, connId), user.rooms,
+          connId, this.nodeId, name, this.ttl, this.channelOf(uid),
+        ),
+      ]);
+      return connected;
+    });
     return {
       firstConnection: reply[0] === 1,
       inboxGap: reply[1] === 1,
@@ -232,18 +269,20 @@ export class RedisStore implements ChatStore {
   }
 
   async disconnectUser(uid: string, connId: string): Promise<{ lastConnection: boolean }> {
+    const name = this.local.connections.get(connId)?.name ?? uid;
+    const lastHere = this.local.userDisconnected(connId);
+    try {
+      return await this.leaveUserConnection(uid, connId, lastHere);
+    } catch {
+      this.departures.push({ uid, name, connId, delivered: 0 });
+      return { lastConnection: false };
+    }
+  }
+
+  private async leaveUserConnection(uid: string, connId: string, lastHere: boolean): Promise<{ lastConnection: boolean }> {
     const last = await this.redis.chatDisconnectUser(this.keys.user(uid).connections, connId);
-    if (this.local.userDisconnected(connId)) await this.redis.srem(this.keys.node(this.nodeId).users, uid);
+    if (lastHere) await this.redis.srem(this.keys.node(this.nodeId).users, uid);
     return { lastConnection: last === 1 };
-  }
-
-  async acceptedId(uid: string, clientId: string): Promise<AcceptedMessage | undefined> {
-    const value = await this.redis.get(this.keys.acceptedId(uid, clientId));
-    return value === null ? undefined : (JSON.parse(value) as AcceptedMessage);
-  }
-
-  async rememberId(uid: string, clientId: string, accepted: AcceptedMessage): Promise<void> {
-    await this.redis.set(this.keys.acceptedId(uid, clientId), JSON.stringify(accepted), 'PX', this.limits.idempotencyTtlMs);
   }
 
   /**
@@ -259,7 +298,6 @@ export class RedisStore implements ChatStore {
       users: [...this.local.users].length,
       historyMessages: lengths.reduce((sum, n) => sum + n, 0),
       inboxMessages: 0,
-      idempotencyKeys: 0,
     };
   }
 
@@ -273,24 +311,130 @@ export class RedisStore implements ChatStore {
     }
   }
 
-  /** Puts this node's live presence back after Redis lost it. No notices: nobody saw it go. */
-  async restorePresence(): Promise<number> {
+  /**
+   * Makes Redis agree with what this node holds: the connections marked unsure (or, with `all`,
+   * every connection: Redis lost them, or took this node for dead) are put back, announcing `login`
+   * where a user had dropped out of a room meanwhile and publishing what waited in their inboxes; the
+   * presence this node let go of while Redis did not answer is removed, announcing `logout`. Every
+   * step is idempotent; what fails stays marked for the next repair.
+   */
+  async repair(all: boolean): Promise<Repaired> {
+    const repaired: Repaired = { connections: 0, cameOnline: [], wentOffline: [], drained: 0 };
+    const connIds = all ? [...this.local.connections.keys()] : [...this.unsure];
+    this.unsure.clear();
     const node = this.keys.node(this.nodeId);
     const rooms = [...this.local.rooms];
     const users = [...this.local.users];
-    const writes: Promise<unknown>[] = [];
-    if (rooms.length > 0) writes.push(this.redis.sadd(node.rooms, ...rooms));
-    if (users.length > 0) writes.push(this.redis.sadd(node.users, ...users));
-    for (const [connId, conn] of this.local.connections) {
-      const user = this.keys.user(conn.uid);
-      if (conn.userConnected) writes.push(this.redis.chatRestoreConnection(user.connections, user.info, connId, this.nodeId, conn.name, this.ttl));
+    try {
+      await Promise.all([rooms.length > 0 ? this.redis.sadd(node.rooms, ...rooms) : undefined, users.length > 0 ? this.redis.sadd(node.users, ...users) : undefined]);
+    } catch (err) {
+      for (const connId of connIds) this.unsure.add(connId);
+      throw err;
+    }
+    await Promise.all(connIds.map((connId) => this.restoreConnection(connId, repaired)));
+    const departures = this.departures.splice(0);
+    await Promise.all(departures.map((departure) => this.retryDeparture(departure, repaired)));
+    return repaired;
+  }
+
+  private async restoreConnection(connId: string, repaired: Repaired): Promise<void> {
+    const conn = this.local.connections.get(connId);
+    if (!conn) return;
+    try {
+      const writes: Promise<void>[] = [];
+      if (conn.userConnected) {
+        const user = this.keys.user(conn.uid);
+        writes.push(
+          this.redis
+            .chatRestoreConnection(user.connections, user.info, user.inbox, user.rooms, connId, this.nodeId, conn.name, this.ttl, this.channelOf(conn.uid))
+            .then((drained) => void (repaired.drained += drained)),
+        );
+      }
       for (const [roomid, seq] of conn.rooms) {
         const room = this.keys.room(roomid);
-        writes.push(this.redis.chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl));
+        writes.push(
+          this.redis.chatRestorePresence(room.members, room.online, conn.uid, conn.name, connId, this.nodeId, seq, this.ttl).then(([, cameOnline, num, total]) => {
+            if (cameOnline === 1) repaired.cameOnline.push({ roomid, uid: conn.uid, name: conn.name, num, total });
+          }),
+        );
       }
+      await Promise.all(writes);
+      repaired.connections += 1;
+    } catch {
+      this.unsure.add(connId);
     }
-    await Promise.all(writes);
-    return this.local.connections.size;
+  }
+
+  private async retryDeparture(departure: Departure, repaired: Repaired): Promise<void> {
+    const { roomid, uid, name, connId } = departure;
+    try {
+      if (roomid === undefined) {
+        await this.leaveUserConnection(uid, connId, false);
+        return;
+      }
+      const result = await this.leaveRoomPresence({ ...departure, roomid }, false);
+      if (result.wentOffline) repaired.wentOffline.push({ roomid, uid, name, num: result.num, total: result.total });
+    } catch {
+      this.departures.push(departure);
+    }
+  }
+
+  /** Whether anything waits for `repair`. */
+  get needsRepair(): boolean {
+    return this.unsure.size > 0 || this.departures.length > 0;
+  }
+
+  /**
+   * Puts this node's seq floors back for the rooms it holds presence in, after Redis restarted: a
+   * counter Redis lost continues where this node saw it (in its epoch), one it rolled back starts a
+   * new epoch (see counter() in lua-prelude.ts). Before any other node can hand out seqs again, at best.
+   */
+  async restoreFloors(): Promise<void> {
+    await Promise.all(
+      [...this.local.rooms].map(async (roomid) => {
+        const room = this.keys.room(roomid);
+        const [seq, epoch] = await this.redis.chatRestoreFloor(room.seq, room.history, this.watermarks.floor(roomid), this.watermarks.epoch(roomid), randomUUID(), this.ttl);
+        // The bus tells the connections when the first message of a new epoch comes.
+        if (String(epoch) === this.watermarks.epoch(roomid)) this.watermarks.note(roomid, Number(seq));
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Groups (group-scripts.ts)
+
+  async createGroup(roomid: string, uid: string, name: string, group: GroupCreation): Promise<'created' | 'taken' | 'store-full'> {
+    const userRooms = this.keys.user(uid).rooms;
+    const added = await this.redis.sadd(userRooms, roomid);
+    const created = await this.redis.chatCreateGroup(
+      ...groupKeys(this.keys.room(roomid)), uid, name, group.title, group.private ? '1' : '0', this.ttl, this.ttl, randomUUID(),
+    );
+    if (created === 1) return 'created';
+    if (added === 1) await this.redis.srem(userRooms, roomid);
+    return 'taken';
+  }
+
+  async group(roomid: string, uids: string[]): Promise<GroupState | undefined> {
+    return parseGroupView(await this.redis.chatGroupView(...groupKeys(this.keys.room(roomid)), Date.now(), ...uids), uids);
+  }
+
+  /** The user's rooms set is on their own slot: added before an invite (taken back if refused), dropped after a removal. */
+  async changeGroup(roomid: string, change: GroupChange, expect: Array<[uid: string, standing: Standing]>): Promise<ChangeOutcome> {
+    const userRooms = change.op === 'invite' ? this.keys.user(change.user).rooms : undefined;
+    const added = userRooms ? await this.redis.sadd(userRooms, roomid) : 0;
+    const outcome = (await this.redis.chatGroupChange(
+      ...groupKeys(this.keys.room(roomid)), JSON.stringify(expect), JSON.stringify(change), Date.now(), this.ttl,
+    )) as ChangeOutcome;
+    if (userRooms && outcome !== 'done' && added === 1) await this.redis.srem(userRooms, roomid);
+    if ((change.op === 'kick' || change.op === 'ban') && outcome === 'done') {
+      await this.redis.srem(this.keys.user(change.user).rooms, roomid);
+      await this.leftLocally(change.user, roomid);
+    }
+    return outcome;
+  }
+
+  async userName(uid: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.user(uid).info, 'name')) ?? undefined;
   }
 
   close(): Promise<void> {

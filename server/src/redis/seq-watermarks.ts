@@ -1,23 +1,36 @@
 import { LRUCache } from 'lru-cache';
 
 /**
- * The highest seq this node has seen per room (joins, appends, deliveries). Sent with every append
- * as a floor, so a Redis that lost its data (restart without persistence) resumes each room's
- * counter where this node saw it, instead of sending seqs that connections would drop as old.
+ * What this node knows of each room's seqs: the epoch they belong to and the highest seq seen in it
+ * (joins, appends, deliveries). Sent with every join and append as a floor, and put back into Redis
+ * when it reconnects to a Redis that restarted (RESTORE_FLOOR), so a Redis that lost or rolled back
+ * its data continues each room's seqs where this node saw them, in the same epoch, instead of handing
+ * out seqs that connections would drop as old (see counter() in lua-prelude.ts).
  */
 export class SeqWatermarks {
-  private readonly seqs: LRUCache<string, number>;
+  private readonly rooms: LRUCache<string, { epoch: string; seq: number }>;
 
   constructor(maxRooms: number) {
-    this.seqs = new LRUCache({ max: maxRooms });
+    this.rooms = new LRUCache({ max: maxRooms });
   }
 
-  note(roomid: string, seq: number): void {
-    const known = this.seqs.get(roomid);
-    if (known === undefined || seq > known) this.seqs.set(roomid, seq);
+  /** `epoch` when known: a seq of another epoch than the one noted starts the room's floor again. */
+  note(roomid: string, seq: number, epoch?: string): void {
+    const known = this.rooms.get(roomid);
+    if (!known || (epoch !== undefined && epoch !== '' && epoch !== known.epoch)) {
+      this.rooms.set(roomid, { epoch: epoch ?? known?.epoch ?? '', seq });
+    } else if (seq > known.seq) {
+      known.seq = seq;
+    }
   }
 
-  get(roomid: string): number {
-    return this.seqs.get(roomid) ?? 0;
+  /** The highest seq seen in the room's epoch, 0 when none. */
+  floor(roomid: string): number {
+    return this.rooms.get(roomid)?.seq ?? 0;
+  }
+
+  /** The room's epoch as this node last saw it, '' when unknown. */
+  epoch(roomid: string): string {
+    return this.rooms.get(roomid)?.epoch ?? '';
   }
 }

@@ -6,10 +6,10 @@
  * Deno.upgradeWebSocket). docs/deno.md has the measurements behind the default.
  */
 
-import { ConfigError, loadConfig } from '../config.ts';
-import { createPinoLogger } from '../logger.ts';
-import { startNodeServer } from '../node/server.ts';
-import { startDenoServer } from './server.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { startDenoServer } from './deno/server.ts';
+import { createPinoLogger } from './logger.ts';
+import { startNodeServer } from './node/server.ts';
 
 const STACKS = ['ws', 'native'] as const;
 
