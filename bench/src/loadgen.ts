@@ -168,6 +168,10 @@ class Member implements DialectMember, FrameHandler {
     return this.peer?.uid;
   }
 
+  attach(ws: RawWebSocket): void {
+    this.ws = ws;
+  }
+
   onText(buf: Buffer, start: number, end: number, now: number): void {
     const at = buf.indexOf(MARK, start);
     if (at < 0 || at >= end) {

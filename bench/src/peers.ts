@@ -410,8 +410,12 @@ async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandl
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exited = false;
-  child.on('exit', () => {
+  let stopping = false;
+  child.on('exit', (code, signal) => {
     exited = true;
+    // A server that ends on its own (or by someone else's signal) mid-run says so: the steps after
+    // it fail to connect, and its own last words tell a crash from a shutdown.
+    if (measured !== undefined && !stopping) process.stderr.write(`${spec.id}: server exited during the run (${signal ?? `code ${code}`}); its last output:\n${output.slice(-1500)}\n`);
   });
   const scheme = spec.secure ? 'wss' : 'ws';
   const url = `${scheme}://127.0.0.1:${port}/`;
@@ -446,7 +450,15 @@ async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandl
     livePids.add(p);
   }
   const pid = measured;
-  return { pid, port, url, stop: () => stopChild(child, () => exited, pid) };
+  return {
+    pid,
+    port,
+    url,
+    stop: () => {
+      stopping = true;
+      return stopChild(child, () => exited, pid);
+    },
+  };
 }
 
 /**
