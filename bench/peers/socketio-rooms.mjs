@@ -1,6 +1,9 @@
 // socket.io 4 with rooms, websocket transport only: `join` (acknowledged) puts the socket in a room,
 // `message` is stamped (seq, ts, num) and emitted to the room with io.to(room).emit — socket.io
 // encodes the packet once per broadcast.
+// Direct messages: a connection opened with `?uid=` joins a room of its own user; a `message` with
+// `to` is stamped with the pair's seq and emitted once to the recipient's room and the sender's
+// (every connection of both, as our server does).
 // With REDIS_URL set (the compare's socketio-redis3), the same server runs as one of several
 // processes joined by @socket.io/redis-adapter over ioredis (the adapter's documented ioredis
 // setup): io.to(room).emit then also publishes the packet to Redis and every other process
@@ -25,12 +28,21 @@ if (process.env.REDIS_URL) {
 const seqs = new Map();
 
 io.on('connection', (socket) => {
+  const uid = typeof socket.handshake.query.uid === 'string' ? socket.handshake.query.uid : undefined;
+  if (uid) socket.join(`user:${uid}`);
   socket.on('join', (room, ack) => {
     socket.join(room);
     socket.data.room = room;
     if (typeof ack === 'function') ack({ roomid: room });
   });
   socket.on('message', (msg) => {
+    if (uid && msg && typeof msg.to === 'string') {
+      const room = uid < msg.to ? `dm:${uid}|${msg.to}` : `dm:${msg.to}|${uid}`;
+      const seq = (seqs.get(room) ?? 0) + 1;
+      seqs.set(room, seq);
+      io.to(`user:${msg.to}`).to(`user:${uid}`).emit('message', { id: msg.id, roomid: room, seq, ts: Date.now(), uid, name: socket.id, message: msg.message, to: msg.to });
+      return;
+    }
     const room = msg && typeof msg.roomid === 'string' ? msg.roomid : socket.data.room;
     if (!room) return;
     const seq = (seqs.get(room) ?? 0) + 1;

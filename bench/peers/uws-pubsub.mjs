@@ -1,6 +1,9 @@
 // uWebSockets.js pub/sub (npm package `uwebsockets` 3.0.6, a repackaging of uWebSockets.js binaries).
 // Speaks the chat protocol without auth: `welcome` on open, `join` → subscribe + `joined`,
 // `message` → parse, stamp (seq, ts, num), stringify once, app.publish to the room, `ack` to the sender.
+// Direct messages: a connection opened with `?uid=` subscribes to a topic of its own user; a
+// `message` with `to` is stamped with the pair's seq and published to the recipient's topic and the
+// sender's (every connection of both, as our server does), then acked.
 import uWS from 'uwebsockets';
 
 const port = Number(process.env.PORT ?? 8000);
@@ -15,8 +18,13 @@ const app = uWS.App().ws('/*', {
   maxBackpressure: 1024 * 1024,
   closeOnBackpressureLimit: true,
   idleTimeout: 120,
+  upgrade: (res, req, context) => {
+    const uid = new URLSearchParams(req.getQuery() ?? '').get('uid') ?? undefined;
+    res.upgrade({ uid, rooms: [] }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  },
   open: (ws) => {
-    ws.getUserData().rooms = [];
+    const { uid } = ws.getUserData();
+    if (uid) ws.subscribe(`user:${uid}`);
     ws.send('{"event":"welcome","protocol":1,"heartbeatMs":0}');
   },
   message: (ws, data, isBinary) => {
@@ -32,6 +40,16 @@ const app = uWS.App().ws('/*', {
       ws.getUserData().rooms.push(msg.roomid);
       members.set(msg.roomid, (members.get(msg.roomid) ?? 0) + 1);
       ws.send(JSON.stringify({ event: 'joined', roomid: msg.roomid, num: members.get(msg.roomid) }));
+    } else if (msg.event === 'message' && typeof msg.to === 'string') {
+      const uid = ws.getUserData().uid;
+      const room = uid < msg.to ? `dm:${uid}|${msg.to}` : `dm:${msg.to}|${uid}`;
+      const seq = (seqs.get(room) ?? 0) + 1;
+      seqs.set(room, seq);
+      const ts = Date.now();
+      const text = JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, uid, name: 'u', message: msg.message, to: msg.to });
+      app.publish(`user:${msg.to}`, text, false);
+      if (msg.to !== uid) app.publish(`user:${uid}`, text, false);
+      ws.send(JSON.stringify({ event: 'ack', id: msg.id, seq, roomid: room, ts }));
     } else if (msg.event === 'message') {
       const room = msg.roomid;
       const seq = (seqs.get(room) ?? 0) + 1;

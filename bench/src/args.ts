@@ -9,6 +9,8 @@ export interface BenchArgs {
   members: number;
   rooms: number;
   publishers: number;
+  /** Direct-message pairs instead of rooms (rooms = members / 2). */
+  direct: boolean;
   size: number;
   /** Messages/s in all; or derived from deliveries. */
   rate?: number;
@@ -44,6 +46,9 @@ Loopback targets only (localhost, 127.0.0.0/8, ::1).
   -c, --members N              member connections (default 100)
   -r, --rooms R                rooms; member i joins room i mod R (default 1)
   -P, --publishers P           publishers among the members, spread over the rooms (default 10)
+      --direct                 direct messages: members i and i + N/2 are a pair (no rooms; -r is
+                               ignored), publisher i sends to its partner, and each message is
+                               delivered to the partner and back to the sender (2 deliveries)
   -s, --size S                 message text bytes (default 100)
   -R, --rate M                 messages/s, all publishers together (default 1000)
   -D, --deliveries D           target deliveries/s instead of --rate (rate = D / members per room)
@@ -70,6 +75,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     members: 100,
     rooms: 1,
     publishers: 10,
+    direct: false,
     size: 100,
     durationS: 10,
     warmupS: 2,
@@ -108,6 +114,9 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '-P':
       case '--publishers':
         a.publishers = Math.max(1, num(flag, value()));
+        break;
+      case '--direct':
+        a.direct = true;
         break;
       case '-s':
       case '--size':
@@ -164,6 +173,11 @@ export function parseArgs(argv: string[]): BenchArgs {
     }
   }
   if (!a.url) throw new Error('missing <url>');
+  if (a.direct) {
+    if (a.members % 2 !== 0) throw new Error('--direct needs an even number of members');
+    a.rooms = a.members / 2;
+  }
+  if (a.publishers > a.rooms && a.direct) a.publishers = a.rooms;
   if (a.publishers > a.members) a.publishers = a.members;
   if (a.durationS <= 0 || a.durationS > 600) throw new Error('--duration must be in (0, 600] seconds');
   return a;

@@ -40,6 +40,7 @@ async function main(): Promise<number> {
     members: args.members,
     rooms: args.rooms,
     publishers: args.publishers,
+    direct: args.direct,
     slow: args.slow,
     // Several URLs whose listeners were not all found: no CPU figure rather than one node's.
     serverPid: args.urls.length > 1 && !serverPids ? undefined : serverPid,

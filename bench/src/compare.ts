@@ -10,15 +10,21 @@ import path from 'node:path';
 import { dialectByName } from './dialects.ts';
 import { Session, type StepResult } from './loadgen.ts';
 import { PEERS, BENCH_DIR, REPO_DIR, launch, versions, type RunningPeer } from './peers.ts';
-import { othersBusy, processesRss } from './procstat.ts';
+import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
 import { plotSvg, type PlotSeries } from './plot.ts';
 import { httpBench, type HttpBenchResult } from './httpbench.ts';
 import { destroyAgents } from './http.ts';
+import { DEFAULT_WORKLOADS, runsOn, workloadByName, type Workload } from './workloads.ts';
 
 interface CompareArgs {
   servers: string[];
-  members: number[];
+  /** Workload names (workloads.ts). */
+  workloads: string[];
+  /** Members of the small-room and direct-message workloads. */
+  smallMembers: number;
+  /** Runs saved before workloads existed: one-room sizes. */
+  members?: number[];
   p99LimitMs: number;
   durationS: number;
   warmupS: number;
@@ -26,7 +32,8 @@ interface CompareArgs {
   size: number;
   publishers: number;
   bisections: number;
-  startDeliveries: number;
+  /** Where every search starts; default per workload (50k in one room, 10k in small rooms and direct chats). */
+  startDeliveries?: number;
   maxDeliveries: number;
   idle: number;
   idleServers: string[];
@@ -38,14 +45,23 @@ interface CompareArgs {
 const HELP = `Usage: npm run bench:compare -- [options]
   --servers LIST       default ours,naive,socketio,uws; also ours-wss, ours-alt, ours-deno,
                        ours-deno-native, ours-redis1, ours-redis3, socketio-redis3, bare-ws
-  --members LIST       room sizes, default 100,1000 (one room)
+  --workloads LIST     default room100,room1000,rooms10,dm: one room of 100 and of 1,000
+                       members (10 publishers); 10,000 members in rooms of 10 (one publisher a
+                       room); 5,000 direct-message pairs (one publisher a pair). room<N> and
+                       rooms<K> take other sizes
+  --members LIST       shortcut for one-room workloads only: --members 100 = --workloads room100
+  --small-members N    members of the rooms<K> and dm workloads, default 10000
   --p99 MS             p99 limit for "sustainable", default 100
   --duration SEC       measured seconds per step, default 3
   --warmup SEC         default 1
   --repeats N          runs at the sustained point, default 3
   --size BYTES         message text, default 100
-  --publishers P       default 10
+  --publishers P       publishers of a one-room workload, default 10
   --bisections N       default 3
+  --start D            deliveries/s where every search starts (default 50k in one room, 10k in
+                       small rooms and direct chats)
+  --wait-budget SEC    longest wait, all steps together, for other processes to go quiet
+                       (default 180); a step that fails while they use > 40% of a core runs again
   --idle N             idle connections for memory per connection, default 10000 (0: skip)
   --idle-servers LIST  default bare-ws,ours,naive,socketio,uws
   --wss-members N      also search ours over TLS at this room size (0: skip), default 1000
@@ -61,7 +77,8 @@ let renderFrom: string | undefined;
 function parse(argv: string[]): CompareArgs {
   const a: CompareArgs = {
     servers: ['ours', 'naive', 'socketio', 'uws'],
-    members: [100, 1000],
+    workloads: DEFAULT_WORKLOADS,
+    smallMembers: 10_000,
     p99LimitMs: 100,
     durationS: 3,
     warmupS: 1,
@@ -69,7 +86,6 @@ function parse(argv: string[]): CompareArgs {
     size: 100,
     publishers: 10,
     bisections: 3,
-    startDeliveries: 50_000,
     maxDeliveries: 3_200_000,
     idle: 10_000,
     idleServers: ['bare-ws', 'ours', 'naive', 'socketio', 'uws'],
@@ -83,7 +99,9 @@ function parse(argv: string[]): CompareArgs {
     const list = () => v().split(',').filter(Boolean);
     switch (f) {
       case '--servers': a.servers = list(); break;
-      case '--members': a.members = list().map(Number); break;
+      case '--workloads': a.workloads = list(); break;
+      case '--members': a.workloads = list().map((m) => `room${Number(m)}`); break;
+      case '--small-members': a.smallMembers = Number(v()); break;
       case '--p99': a.p99LimitMs = Number(v()); break;
       case '--duration': a.durationS = Number(v()); break;
       case '--warmup': a.warmupS = Number(v()); break;
@@ -92,6 +110,7 @@ function parse(argv: string[]): CompareArgs {
       case '--publishers': a.publishers = Number(v()); break;
       case '--bisections': a.bisections = Number(v()); break;
       case '--start': a.startDeliveries = Number(v()); break;
+      case '--wait-budget': busyBudget.ms = Number(v()) * 1000; break;
       case '--max': a.maxDeliveries = Number(v()); break;
       case '--idle': a.idle = Number(v()); break;
       case '--idle-servers': a.idleServers = list(); break;
@@ -111,6 +130,8 @@ const log = (line: string) => process.stderr.write(`${new Date().toISOString().s
 
 export interface Point {
   server: string;
+  /** Workload id; absent in runs saved before workloads (one room of `members`). */
+  workload?: string;
   members: number;
   target: number;
   achieved: number;
@@ -125,6 +146,8 @@ export interface Point {
   othersPct?: number;
   softirqPct?: number;
   serverUsPerDelivery?: number;
+  serverUserUsPerDelivery?: number;
+  serverSysUsPerDelivery?: number;
   loadgenUsPerDelivery: number;
   loadgenBound: boolean;
   /** Server processes summed in the server figures (1 unless several nodes). */
@@ -136,6 +159,7 @@ export interface Point {
 
 export interface Sustained {
   server: string;
+  workload?: string;
   members: number;
   sustained: number;
   passes: string;
@@ -143,6 +167,8 @@ export interface Sustained {
   half: number;
   p99AtHalf: number;
   serverUsPerDelivery?: number;
+  serverUserUsPerDelivery?: number;
+  serverSysUsPerDelivery?: number;
   loadgenUsPerDelivery: number;
   serverUserPct?: number;
   serverSysPct?: number;
@@ -159,7 +185,7 @@ export interface Sustained {
   error?: string;
 }
 
-function toPoint(server: string, r: StepResult, limit: number): Point {
+function toPoint(server: string, workload: string, r: StepResult, limit: number): Point {
   const why: string[] = [];
   if (r.membersAlive < r.members) why.push(`${r.members - r.membersAlive} members not connected`);
   if (r.lost > 0) why.push(`lost ${r.lost}`);
@@ -169,8 +195,10 @@ function toPoint(server: string, r: StepResult, limit: number): Point {
   if (r.latency.p99 >= limit) why.push(`p99 ${r.latency.p99} ms`);
   if (r.deliveriesPerSec < 0.95 * r.targetDeliveriesPerSec) why.push(`achieved ${si(r.deliveriesPerSec)}/s`);
   if (r.sentPerSec < 0.95 * r.rate) why.push(`load generator sent ${r.sentPerSec}/s of ${r.rate}`);
+  const usPer = (pct: number | undefined) => (pct === undefined || r.deliveriesPerSec === 0 ? undefined : Math.round(((pct / 100) * 1e6 * 100) / r.deliveriesPerSec) / 100);
   return {
     server,
+    workload,
     members: r.members,
     target: r.targetDeliveriesPerSec,
     achieved: r.deliveriesPerSec,
@@ -185,6 +213,8 @@ function toPoint(server: string, r: StepResult, limit: number): Point {
     othersPct: r.cpu.othersPct,
     softirqPct: r.cpu.softirqPct,
     serverUsPerDelivery: r.cpu.serverUsPerDelivery,
+    serverUserUsPerDelivery: usPer(r.cpu.serverUserPct),
+    serverSysUsPerDelivery: usPer(r.cpu.serverSysPct),
     loadgenUsPerDelivery: r.cpu.loadgenUsPerDelivery,
     loadgenBound: r.loadgenBound,
     nodes: r.nodes,
@@ -192,63 +222,69 @@ function toPoint(server: string, r: StepResult, limit: number): Point {
   };
 }
 
-/** Waits (bounded, 3 min for the whole run) while other processes use more than 40% of a core. */
-let busyBudgetMs = 180_000;
-async function waitForQuietMachine(pids: number[]): Promise<void> {
-  for (;;) {
-    const busy = await othersBusy(400, pids);
-    if (busy === undefined || busy < 40 || busyBudgetMs <= 0) return;
-    log(`machine busy: other processes use ${busy.toFixed(0)}% of a core; waiting (budget ${Math.round(busyBudgetMs / 1000)} s left)`);
-    await new Promise((r) => setTimeout(r, 2000));
-    busyBudgetMs -= 2400;
-  }
-}
+/** Waits (bounded, --wait-budget for the whole run, 3 min by default) while other processes use more than 40% of a core. */
+const busyBudget = { ms: 180_000 };
+/** Other processes' share of a core above which a failed step is run again. */
+const DISTURBED_PCT = 40;
+const waitForQuietMachine = (pids: number[]) => waitUntilQuiet(pids, busyBudget, log);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)];
 };
 
-async function searchServer(id: string, members: number, a: CompareArgs, points: Point[]): Promise<Sustained> {
+async function searchServer(id: string, w: Workload, a: CompareArgs, points: Point[]): Promise<Sustained> {
+  const members = w.members;
   const spec = PEERS[id];
   let peer: RunningPeer | undefined;
   let session: Session | undefined;
   try {
     peer = await launch(spec);
-    log(`${id}: pid ${peer.pids.join(',')} at ${peer.urls.join(' ')}${peer.auxPids.length ? `, redis-server pid ${peer.auxPids.join(',')}` : ''}, ${members} members`);
+    log(`${id}: pid ${peer.pids.join(',')} at ${peer.urls.join(' ')}${peer.auxPids.length ? `, redis-server pid ${peer.auxPids.join(',')}` : ''}, ${w.label}`);
     session = new Session({
       url: peer.url,
       ...(peer.urls.length > 1 ? { urls: peer.urls } : {}),
       dialect: dialectByName(spec.protocol),
       members,
-      rooms: 1,
-      publishers: Math.min(a.publishers, members),
+      rooms: w.rooms,
+      publishers: w.publishers,
+      direct: w.direct,
       serverPid: peer.pid,
       serverPids: peer.pids,
       auxPids: peer.auxPids,
       log: (l) => log(`${id}: ${l}`),
     });
     await session.connect();
-    const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
+    const measure = async (deliveries: number, durationS: number): Promise<{ p: Point; r: StepResult }> => {
       await session!.reconnectClosed();
-      await session!.quiesce(300, 10_000);
+      // An overloaded step can leave seconds of backlog (small rooms: each message costs the most).
+      await session!.quiesce(300, 30_000);
       await waitForQuietMachine([...peer!.pids, ...peer!.auxPids]);
       // A server may close members (slow consumers of the previous, overloaded step) only once its
       // backlog drains, i.e. during the waits above: reconnect those too.
       await session!.reconnectClosed();
-      const r = await session!.step({ rate: deliveries / members, size: a.size, warmupMs: a.warmupS * 1000, durationMs: durationS * 1000, drainMs: 1500 });
-      const p = toPoint(id, r, a.p99LimitMs);
+      const r = await session!.step({ rate: deliveries / w.perMessage, size: a.size, warmupMs: a.warmupS * 1000, durationMs: durationS * 1000, drainMs: 1500 });
+      const p = toPoint(id, w.id, r, a.p99LimitMs);
       points.push(p);
       log(
-        `${id.padEnd(8)} ${String(members).padStart(5)}  target ${si(deliveries).padStart(8)}  got ${si(p.achieved).padStart(8)}  p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms  ` +
+        `${id.padEnd(8)} ${w.id.padStart(8)}  target ${si(deliveries).padStart(8)}  got ${si(p.achieved).padStart(8)}  p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms  ` +
           `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? `  redis ${p.auxPct}%` : ''}  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
       );
       return { p, r };
     };
+    // A step that failed while other processes used more than DISTURBED_PCT of a core is run once more,
+    // whichever server it is: the failure may be theirs. Both runs stay in the steps table.
+    const step = async (deliveries: number, durationS = a.durationS): Promise<{ p: Point; r: StepResult }> => {
+      const first = await measure(deliveries, durationS);
+      if (first.p.pass || (first.p.othersPct ?? 0) <= DISTURBED_PCT) return first;
+      first.p.why += ` (other processes ${first.p.othersPct}%: run again)`;
+      return measure(deliveries, durationS);
+    };
     let pass = 0;
     let passResult: StepResult | undefined;
     let fail = 0;
-    for (let d = a.startDeliveries; d <= a.maxDeliveries; d *= 2) {
+    const start = a.startDeliveries ?? w.startDeliveries;
+    for (let d = start; d <= a.maxDeliveries; d *= 2) {
       const { p, r } = await step(d);
       if (p.pass) {
         pass = d;
@@ -260,7 +296,7 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
     }
     if (pass === 0) {
       // Below the start: go down.
-      for (let d = a.startDeliveries / 2; d >= 1000; d /= 2) {
+      for (let d = start / 2; d >= 1000; d /= 2) {
         const { p, r } = await step(d);
         if (p.pass) {
           pass = d;
@@ -280,10 +316,10 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
     }
     // Repeat the sustained point: it must pass a majority of `repeats` runs, else the next lower
     // passing rate is tried (at most 3 candidates); then measure at half of it as often.
-    const candidates = [...new Set(points.filter((p) => p.server === id && p.members === members && p.pass).map((p) => p.target))].sort((x, y) => y - x);
+    const candidates = [...new Set(points.filter((p) => p.server === id && p.workload === w.id && p.pass).map((p) => p.target))].sort((x, y) => y - x);
     let reps: { p: Point; r: StepResult }[] = [];
     for (const cand of candidates.slice(0, 3)) {
-      reps = cand === pass && passResult ? [{ p: toPoint(id, passResult, a.p99LimitMs), r: passResult }] : [];
+      reps = cand === pass && passResult ? [{ p: toPoint(id, w.id, passResult, a.p99LimitMs), r: passResult }] : [];
       for (let i = reps.length; i < a.repeats; i++) reps.push(await step(cand));
       pass = cand;
       if (reps.filter((x) => x.p.pass).length * 2 > reps.length) break;
@@ -311,15 +347,19 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
           : (r.cpu.othersPct ?? 0) + (r.cpu.softirqPct ?? 0) + lgPct + srvPct >= 170
             ? `machine: both cores busy (other processes ${r.cpu.othersPct}%, irq ${r.cpu.softirqPct}%)`
             : `latency limit / event-loop lag (server ${srvPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%)`;
+    const medianOf = (f: (p: Point) => number | undefined) => median(reps.map((x) => f(x.p) ?? NaN).filter((v) => !Number.isNaN(v))) || undefined;
     return {
       server: id,
+      workload: w.id,
       members,
       sustained: pass,
       passes: `${okReps.length}/${reps.length}`,
       p99AtSustained: median(reps.map((x) => x.p.p99)),
       half: halves.length ? halves[0].p.target : 0,
       p99AtHalf: halves.length ? median(halves.map((x) => x.p.p99)) : 0,
-      serverUsPerDelivery: median(reps.map((x) => x.p.serverUsPerDelivery ?? NaN).filter((v) => !Number.isNaN(v))) || undefined,
+      serverUsPerDelivery: medianOf((p) => p.serverUsPerDelivery),
+      serverUserUsPerDelivery: medianOf((p) => p.serverUserUsPerDelivery),
+      serverSysUsPerDelivery: medianOf((p) => p.serverSysUsPerDelivery),
       loadgenUsPerDelivery: median(reps.map((x) => x.p.loadgenUsPerDelivery)),
       serverUserPct: r?.cpu.serverUserPct,
       serverSysPct: r?.cpu.serverSysPct,
@@ -341,7 +381,7 @@ async function searchServer(id: string, members: number, a: CompareArgs, points:
   } catch (err) {
     log(`${id}: FAILED ${(err as Error).message}`);
     return {
-      server: id, members, sustained: 0, passes: '0/0', p99AtSustained: 0, half: 0, p99AtHalf: 0, loadgenUsPerDelivery: 0,
+      server: id, workload: w.id, members, sustained: 0, passes: '0/0', p99AtSustained: 0, half: 0, p99AtHalf: 0, loadgenUsPerDelivery: 0,
       loadgenUserPct: 0, loadgenSysPct: 0, loadgenBound: false, bound: 'error', connectP50: 0, error: (err as Error).message,
     };
   } finally {
@@ -414,6 +454,8 @@ const COLORS: Record<string, string> = {
   'ours-deno': '#8c564b', 'ours-deno-native': '#e377c2', 'ours-redis1': '#bcbd22', 'ours-redis3': '#7f7f7f', 'socketio-redis3': '#98df8a',
 };
 
+const DASHES = [undefined, '6,4', '2,3', '10,3,2,3'];
+
 /** Ratios worth reading besides "ours ÷ each peer", when both servers ran: [numerator, denominator]. */
 const EXTRA_PAIRS: [string, string][] = [
   ['ours-redis3', 'socketio-redis3'],
@@ -422,34 +464,56 @@ const EXTRA_PAIRS: [string, string][] = [
   ['ours-deno', 'ours-deno-native'],
 ];
 
+/** The workload of a saved result: its id, or (runs saved before workloads) one room of `members`. */
+const workloadOf = (x: { workload?: string; members: number }) => x.workload ?? `room${x.members}`;
+
+/** Labels of the workloads in a saved run, in the order they ran. */
+function workloadsIn(out: CompareOutput): Workload[] {
+  const ids = [...new Set([...out.sustained.map(workloadOf), ...out.points.map(workloadOf)])];
+  return ids.map((id) => workloadByName(id, { publishers: out.args.publishers, smallMembers: out.args.smallMembers ?? 10_000 }));
+}
+
 function resultsMarkdown(out: CompareOutput): string {
   const L: string[] = [];
   const v = out.versions;
+  const workloads = workloadsIn(out);
+  const labelOf = (id: string) => workloads.find((w) => w.id === id)?.label ?? id;
   L.push(`Run ${out.date} on ${out.machine.nproc} × ${out.machine.cpu}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}; Node ${v.node}, ws ${v.ws}, socket.io ${v['socket.io']}, uwebsockets ${v.uwebsockets ?? 'not installed'}. ` +
-    `One room; ${out.args.publishers} publishers; ${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point and half of it run ${out.args.repeats}× each (passes shown; p99 is the median).`);
+    `Workloads: ${workloads.map((w) => `${w.id} = ${w.label}${w.rooms === 1 ? `, ${w.publishers} publishers` : w.direct ? ', one publisher a pair' : ', one publisher a room'}`).join('; ')}. ` +
+    `${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point and half of it run ${out.args.repeats}× each (passes shown; p99 is the median). ` +
+    'Server µs/delivery is user + system CPU of the server process per delivery at the sustained point.');
   L.push('');
   // Several nodes or a redis-server: the server figures are summed over the nodes, Redis apart.
   const scaleOut = out.sustained.some((s) => (s.nodes ?? 1) > 1 || s.auxUserPct !== undefined);
   if (scaleOut) {
-    L.push('| server | nodes | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | servers CPU user+sys (sum) | servers µs/delivery (sum) | redis-server CPU | redis µs/delivery | servers + redis µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push('| server | nodes | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | servers CPU user+sys (sum) | servers µs/delivery (sum) | redis-server CPU | redis µs/delivery | servers + redis µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
     L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   } else {
-    L.push('| server | members | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push('| server | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery (user + sys) | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
     L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
   for (const s of out.sustained) {
-    const head = scaleOut ? `| ${s.server} | ${s.nodes ?? 1} | ${s.members} |` : `| ${s.server} | ${s.members} |`;
+    const head = scaleOut ? `| ${s.server} | ${s.nodes ?? 1} | ${workloadOf(s)} |` : `| ${s.server} | ${workloadOf(s)} |`;
+    const split = s.serverUserUsPerDelivery !== undefined && s.serverSysUsPerDelivery !== undefined ? ` (${s.serverUserUsPerDelivery} + ${s.serverSysUsPerDelivery})` : '';
     const redis = scaleOut
       ? ` ${s.auxUserPct === undefined ? '-' : `${s.auxUserPct}% + ${s.auxSysPct}%`} | ${s.auxUsPerDelivery ?? '-'} | ${s.serverUsPerDelivery === undefined ? '?' : Math.round((s.serverUsPerDelivery + (s.auxUsPerDelivery ?? 0)) * 100) / 100} |`
       : '';
-    L.push(`${head} ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'} |${redis} ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
+    L.push(`${head} ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'}${split} |${redis} ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
   }
   L.push('');
-  L.push('Ratios of sustained deliveries/s (server ÷ peer) and of server CPU per delivery (peer ÷ server; above 1 = the server is cheaper; with Redis, servers + redis-server summed) in this run:');
+  L.push(
+    'Ratios in this run: sustained deliveries/s (server ÷ peer), server CPU per delivery (server ÷ peer; below 1 = the server is cheaper; ' +
+      'with Redis, servers + redis-server summed) and p99 at half of each one\'s sustained rate (server ÷ peer):',
+  );
   L.push('');
-  L.push('| members | server | peer | deliveries/s ratio | server µs/delivery ratio |');
-  L.push('|---|---|---|---|---|');
-  for (const r of out.ratios) L.push(`| ${r.members} | ${r.of ?? 'ours'} | ${r.peer} | ${r.throughput === null ? 'n/a' : r.throughput.toFixed(2) + '×'} | ${r.cpuPerDelivery === null ? 'n/a' : r.cpuPerDelivery.toFixed(2) + '×'} |`);
+  L.push('| workload | server | peer | deliveries/s | server µs/delivery | p99 at half |');
+  L.push('|---|---|---|---|---|---|');
+  const times = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`);
+  for (const r of out.ratios) {
+    // Runs saved before this table kept peer ÷ server for CPU per delivery.
+    const cpu = r.cpuPerServer ?? (r.cpuPerDelivery ? 1 / r.cpuPerDelivery : null);
+    L.push(`| ${r.workload ? labelOf(r.workload) : `one room of ${r.members}`} | ${r.of ?? 'ours'} | ${r.peer} | ${times(r.throughput)} | ${times(cpu)} | ${times(r.p99AtHalf)} |`);
+  }
   if (out.idle.length) {
     L.push('');
     L.push(`Memory per idle connection (${out.args.idle} connections, 100 a room; RSS growth, minimum over 2 s after settling):`);
@@ -472,9 +536,9 @@ function resultsMarkdown(out: CompareOutput): string {
   L.push('');
   L.push('All steps (the plot\'s points):');
   L.push('');
-  L.push('| server | members | target | achieved | p50 | p99 | server user+sys | load gen | other processes | irq | result |');
+  L.push('| server | workload | target | achieved | p50 | p99 | server user+sys | load gen | other processes | irq | result |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const p of out.points) L.push(`| ${p.server} | ${p.members} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? ` (+ redis ${p.auxPct}%)` : ''} | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
+  for (const p of out.points) L.push(`| ${p.server} | ${workloadOf(p)} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? ` (+ redis ${p.auxPct}%)` : ''} | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
   return L.join('\n');
 }
 
@@ -484,7 +548,18 @@ interface CompareOutput {
   versions: Record<string, string | undefined>;
   args: CompareArgs;
   sustained: Sustained[];
-  ratios: { members: number; of?: string; peer: string; throughput: number | null; cpuPerDelivery: number | null }[];
+  ratios: {
+    workload?: string;
+    members: number;
+    of?: string;
+    peer: string;
+    throughput: number | null;
+    /** Server ÷ peer CPU per delivery (below 1: the server is cheaper). */
+    cpuPerServer?: number | null;
+    /** Runs saved before cpuPerServer: peer ÷ server. */
+    cpuPerDelivery?: number | null;
+    p99AtHalf?: number | null;
+  }[];
   idle: IdleResult[];
   http: Omit<HttpBenchResult, 'table'>[];
   points: Point[];
@@ -511,11 +586,15 @@ async function main(): Promise<void> {
   });
   const points: Point[] = [];
   const sustained: Sustained[] = [];
-  for (const members of a.members) {
-    for (const id of servers) sustained.push(await searchServer(id, members, a, points));
+  const workloads = a.workloads.map((name) => workloadByName(name, a));
+  for (const w of workloads) {
+    for (const id of servers) {
+      if (runsOn(w, PEERS[id].protocol)) sustained.push(await searchServer(id, w, a, points));
+      else log(`${id}: skipping ${w.id} (one room for everyone)`);
+    }
   }
   if (a.wssMembers > 0 && servers.includes('ours') && !PEERS['ours-wss'].available()) {
-    sustained.push(await searchServer('ours-wss', a.wssMembers, a, points));
+    sustained.push(await searchServer('ours-wss', workloadByName(`room${a.wssMembers}`, a), a, points));
   }
   const http: HttpBenchResult[] = [];
   if (a.http && servers.includes('ours')) {
@@ -535,25 +614,27 @@ async function main(): Promise<void> {
   const ratios: CompareOutput['ratios'] = [];
   // CPU per delivery of a server: its processes summed, plus its redis-server.
   const cost = (s: Sustained) => (s.serverUsPerDelivery ? s.serverUsPerDelivery + (s.auxUsPerDelivery ?? 0) : undefined);
-  const ratio = (members: number, x: Sustained, y: Sustained) => {
+  const ratio = (w: Workload, x: Sustained, y: Sustained) => {
     const cx = cost(x);
     const cy = cost(y);
     ratios.push({
-      members,
+      workload: w.id,
+      members: w.members,
       of: x.server,
       peer: y.server,
       throughput: y.sustained > 0 && x.sustained > 0 ? x.sustained / y.sustained : null,
-      cpuPerDelivery: cx && cy ? cy / cx : null,
+      cpuPerServer: cx && cy ? cx / cy : null,
+      p99AtHalf: x.p99AtHalf > 0 && y.p99AtHalf > 0 ? x.p99AtHalf / y.p99AtHalf : null,
     });
   };
-  for (const members of a.members) {
-    const at = (id: string) => sustained.find((s) => s.server === id && s.members === members);
+  for (const w of workloads) {
+    const at = (id: string) => sustained.find((s) => s.server === id && s.workload === w.id);
     const ours = at('ours');
-    if (ours) for (const s of sustained.filter((x) => x.members === members && x.server !== 'ours')) ratio(members, ours, s);
+    if (ours) for (const s of sustained.filter((x) => x.workload === w.id && x.server !== 'ours')) ratio(w, ours, s);
     for (const [x, y] of EXTRA_PAIRS) {
       const sx = at(x);
       const sy = at(y);
-      if (sx && sy) ratio(members, sx, sy);
+      if (sx && sy) ratio(w, sx, sy);
     }
   }
   const out: CompareOutput = {
@@ -579,9 +660,10 @@ async function main(): Promise<void> {
 
 export function writeDocs(out: CompareOutput, md: string): void {
   const series: PlotSeries[] = [];
+  const workloads = workloadsIn(out);
   for (const id of [...new Set(out.points.map((p) => p.server))]) {
-    for (const members of [...new Set(out.points.map((p) => p.members))].sort((x, y) => x - y)) {
-      const raw = out.points.filter((p) => p.server === id && p.members === members && p.achieved > 0);
+    for (const w of workloads) {
+      const raw = out.points.filter((p) => p.server === id && workloadOf(p) === w.id && p.achieved > 0);
       if (raw.length === 0) continue;
       // One point per target rate: the median of its runs (repeats), passed if most runs passed.
       const pts = [...new Set(raw.map((p) => p.target))].map((t) => {
@@ -589,14 +671,15 @@ export function writeDocs(out: CompareOutput, md: string): void {
         return { ...runs[0], achieved: median(runs.map((p) => p.achieved)), p99: median(runs.map((p) => p.p99)), pass: runs.filter((p) => p.pass).length * 2 > runs.length };
       });
       series.push({
-        label: `${LABELS[id] ?? id}, ${members} members`,
+        label: `${LABELS[id] ?? id}, ${w.label}`,
         color: COLORS[id] ?? '#444',
-        dashed: members < Math.max(...out.args.members),
+        // One line style per workload, in the order they ran: solid, dashed, dotted, dash-dot.
+        dash: DASHES[workloads.indexOf(w) % DASHES.length],
         points: pts.map((p) => ({ x: p.achieved, y: Math.max(p.p99, 0.01), pass: p.pass })),
       });
     }
   }
-  const svg = plotSvg(`p99 latency vs deliveries/s, one room (${out.date.slice(0, 10)}, ${out.machine.nproc} cores)`, series, out.args.p99LimitMs);
+  const svg = plotSvg(`p99 latency vs deliveries/s (${out.date.slice(0, 10)}, ${out.machine.nproc} cores)`, series, out.args.p99LimitMs);
   const docs = path.join(REPO_DIR, 'docs');
   fs.writeFileSync(path.join(docs, 'benchmarks-plot.svg'), svg);
   const file = path.join(docs, 'benchmarks.md');

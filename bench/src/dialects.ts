@@ -11,6 +11,10 @@ export interface DialectMember {
   name: string;
   room: string;
   token?: string;
+  /** The id the server knows this member by: the login's uid, else the name. */
+  uid: string;
+  /** Direct messages: the partner's uid; the member joins no room and publishes to the partner. */
+  readonly peerUid?: string;
   acks: number;
   errors: number;
   errorCodes: Map<string, number>;
@@ -23,6 +27,8 @@ export interface Dialect {
   readonly name: string;
   /** Logs in over HTTP first (POST /api/login). */
   readonly login: boolean;
+  /** Speaks direct messages (SessionOptions.direct). */
+  readonly direct: boolean;
   /** The upgrade URL for a member. */
   url(base: URL, member: DialectMember): URL;
   /** After the 101: whatever the server needs before the member is in its room. */
@@ -45,18 +51,25 @@ function countError(m: DialectMember, key: string): void {
   m.errorCodes.set(key, (m.errorCodes.get(key) ?? 0) + 1);
 }
 
-/** Our protocol (server/src/protocol.ts): token in the URL, welcome, join → joined, message → ack. */
+/**
+ * Our protocol (server/src/protocol.ts): token in the URL, welcome, join → joined, message → ack;
+ * a direct message is a message with `to` instead of `roomid`. Without auth (the uWS peer) a member
+ * names itself with `?uid=` for direct messages.
+ */
 export function chatDialect(opts: { auth: boolean }): Dialect {
   return {
     name: opts.auth ? 'chat' : 'chat-noauth',
     login: opts.auth,
+    direct: true,
     url(base, m) {
       const u = new URL(base);
       if (m.token) u.searchParams.set('token', m.token);
+      else if (m.peerUid !== undefined) u.searchParams.set('uid', m.uid);
       return u;
     },
     async setup(m, timeoutMs) {
       await m.expect('welcome', timeoutMs);
+      if (m.peerUid !== undefined) return;
       m.ws.sendText(JSON.stringify({ event: 'join', roomid: m.room, id: `j-${m.name}` }));
       await m.expect('joined', timeoutMs);
     },
@@ -98,7 +111,8 @@ export function chatDialect(opts: { auth: boolean }): Dialect {
       }
     },
     publish(m, message, id) {
-      m.ws.sendText(`{"event":"message","roomid":${JSON.stringify(m.room)},"message":${JSON.stringify(message)},"id":"${id}"}`);
+      const to = m.peerUid === undefined ? `"roomid":${JSON.stringify(m.room)}` : `"to":${JSON.stringify(m.peerUid)}`;
+      m.ws.sendText(`{"event":"message",${to},"message":${JSON.stringify(message)},"id":"${id}"}`);
     },
     readCursor(m) {
       // The server caps the cursor at the room's newest seq: "read everything so far".
@@ -116,6 +130,7 @@ export function courseDialect(): Dialect {
   return {
     name: 'course',
     login: false,
+    direct: false,
     url: (base) => new URL(base),
     async setup() {},
     onControl(m, text) {
@@ -132,23 +147,27 @@ export function courseDialect(): Dialect {
 /**
  * socket.io 4 over the websocket transport only, spoken directly (Engine.IO v4 + socket.io v5
  * packets): `0{..}` open, `40` connect, `2`/`3` ping/pong, `42[..]` events, `43n[..]` acks.
- * Join: `420["join",room]` acknowledged by the server.
+ * Join: `420["join",room]` acknowledged by the server. Direct messages: the member names itself
+ * with `?uid=` (the peer puts it in a room of its own) and sends `message` with `to`.
  */
 export function socketIoDialect(): Dialect {
   return {
     name: 'socketio',
     login: false,
-    url(base) {
+    direct: true,
+    url(base, m) {
       const u = new URL(base);
       u.pathname = '/socket.io/';
       u.searchParams.set('EIO', '4');
       u.searchParams.set('transport', 'websocket');
+      if (m.peerUid !== undefined) u.searchParams.set('uid', m.uid);
       return u;
     },
     async setup(m, timeoutMs) {
       await m.expect('open', timeoutMs);
       m.ws.sendText('40');
       await m.expect('connected', timeoutMs);
+      if (m.peerUid !== undefined) return;
       m.ws.sendText(`420["join",${JSON.stringify(m.room)}]`);
       await m.expect('joined', timeoutMs);
     },
@@ -168,7 +187,8 @@ export function socketIoDialect(): Dialect {
       }
     },
     publish(m, message, id) {
-      m.ws.sendText(`42["message",{"roomid":${JSON.stringify(m.room)},"message":${JSON.stringify(message)},"id":"${id}"}]`);
+      const to = m.peerUid === undefined ? `"roomid":${JSON.stringify(m.room)}` : `"to":${JSON.stringify(m.peerUid)}`;
+      m.ws.sendText(`42["message",{${to},"message":${JSON.stringify(message)},"id":"${id}"}]`);
     },
   };
 }

@@ -42,6 +42,12 @@ export interface SessionOptions {
   roomPrefix?: string;
   /** How many members (never publishers) stop reading during a step. */
   slow?: number;
+  /**
+   * Direct messages instead of rooms: members i and i + members/2 are a pair (`rooms` is taken to be
+   * members/2), join nothing, and a publisher sends each message to its partner; the server delivers
+   * it to the partner and back to the sender (the sender's other devices), two deliveries a message.
+   */
+  direct?: boolean;
   log?: (line: string) => void;
 }
 
@@ -135,6 +141,10 @@ export interface StepResult {
 class Member implements DialectMember, FrameHandler {
   ws!: RawWebSocket;
   token?: string;
+  /** The user id the server knows this member by (from the login; the name where there is none). */
+  uid: string;
+  /** Direct messages: the partner. */
+  peer?: Member;
   acks = 0;
   errors = 0;
   errorCodes = new Map<string, number>();
@@ -156,6 +166,15 @@ class Member implements DialectMember, FrameHandler {
     readonly node: number,
   ) {
     this.next = new Int32Array(publishers);
+    this.uid = name;
+  }
+
+  get peerUid(): string | undefined {
+    return this.peer?.uid;
+  }
+
+  attach(ws: RawWebSocket): void {
+    this.ws = ws;
   }
 
   onText(buf: Buffer, start: number, end: number, now: number): void {
@@ -251,6 +270,12 @@ export class Session {
       if (!isLoopbackHost(u.hostname)) throw new Error(`refusing ${u.hostname}: the harness only targets loopback addresses`);
     }
     this.dialect = opts.dialect;
+    if (opts.direct) {
+      if (!this.dialect.direct) throw new Error(`the ${this.dialect.name} protocol has no direct messages`);
+      if (opts.members % 2 !== 0) throw new Error('direct messages need an even number of members (pairs)');
+      opts.rooms = opts.members / 2;
+      if (opts.publishers > opts.rooms) throw new Error('direct messages: at most one publisher per pair');
+    }
     if (opts.publishers > opts.members) throw new Error('more publishers than members');
   }
 
@@ -269,6 +294,12 @@ export class Session {
       const r = i % rooms;
       this.members.push(new Member(this, i, `${prefix}-${i}`.slice(0, 32), r, `${roomPrefix}${r}`, o.publishers, i % this.urls.length));
     }
+    if (o.direct) {
+      for (let i = 0; i < n / 2; i++) {
+        this.members[i].peer = this.members[i + n / 2];
+        this.members[i + n / 2].peer = this.members[i];
+      }
+    }
     const slow = Math.min(o.slow ?? 0, n - o.publishers);
     for (let i = 0; i < slow; i++) this.members[n - 1 - i].slow = true;
     if (!this.dialect.login) return;
@@ -282,9 +313,10 @@ export class Session {
     await pool(n, 16, async (i) => {
       const m = this.members[i];
       const res = await httpJson('POST', loginUrls[m.node], { name: m.name });
-      const token = (res.json as { token?: string } | undefined)?.token;
+      const { token, uid } = (res.json ?? {}) as { token?: string; uid?: string };
       if (res.status !== 200 || !token) throw new Error(`POST /api/login: ${res.status} ${JSON.stringify(res.json)}`);
       m.token = token;
+      if (uid) m.uid = uid;
     });
     this.log(`logged in ${n} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }

@@ -376,7 +376,15 @@ interface NodeHandle {
   stop(): Promise<void>;
 }
 
-async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number }): Promise<NodeHandle> {
+interface LaunchOptions {
+  extraEnv?: Record<string, string>;
+  nodeArgs?: string[];
+  /** A command the server runs under, say valgrind with its options: `[...wrapper, node, ...nodeArgs, script]`. */
+  wrapper?: string[];
+  timeoutMs?: number;
+}
+
+async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandle> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -388,7 +396,8 @@ async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, strin
   };
   for (const k of spec.unsetEnv ?? []) delete env[k];
   let measured: number | undefined;
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), spec.script], {
+  const argv = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeArgs ?? []), spec.script];
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     cwd: spec.cwd ?? (spec.id.startsWith('ours') ? path.resolve(path.dirname(spec.script), '..', '..') : BENCH_DIR),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -401,8 +410,12 @@ async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, strin
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exited = false;
-  child.on('exit', () => {
+  let stopping = false;
+  child.on('exit', (code, signal) => {
     exited = true;
+    // A server that ends on its own (or by someone else's signal) mid-run says so: the steps after
+    // it fail to connect, and its own last words tell a crash from a shutdown.
+    if (measured !== undefined && !stopping) process.stderr.write(`${spec.id}: server exited during the run (${signal ?? `code ${code}`}); its last output:\n${output.slice(-1500)}\n`);
   });
   const scheme = spec.secure ? 'wss' : 'ws';
   const url = `${scheme}://127.0.0.1:${port}/`;
@@ -437,14 +450,22 @@ async function launchOne(spec: PeerSpec, opts: { extraEnv?: Record<string, strin
     livePids.add(p);
   }
   const pid = measured;
-  return { pid, port, url, stop: () => stopChild(child, () => exited, pid) };
+  return {
+    pid,
+    port,
+    url,
+    stop: () => {
+      stopping = true;
+      return stopChild(child, () => exited, pid);
+    },
+  };
 }
 
 /**
  * Starts a server under test: its redis-server first if it needs one, then its node processes
  * (in parallel). Whatever started is stopped again if any part fails.
  */
-export async function launch(spec: PeerSpec, opts: { extraEnv?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningPeer> {
+export async function launch(spec: PeerSpec, opts: LaunchOptions = {}): Promise<RunningPeer> {
   const missing = spec.available();
   if (missing) throw new Error(`${spec.id}: ${missing}`);
   let redis: RedisHandle | undefined;

@@ -1,9 +1,10 @@
-/** A dependency-free SVG plot: p99 latency against deliveries/s, one line per server and room size. */
+/** A dependency-free SVG plot: p99 latency against deliveries/s, one line per server and workload. */
 
 export interface PlotSeries {
   label: string;
   color: string;
-  dashed: boolean;
+  /** An SVG stroke-dasharray; solid without. */
+  dash?: string;
   points: { x: number; y: number; pass: boolean }[];
 }
 
@@ -55,14 +56,14 @@ export function plotSvg(title: string, series: PlotSeries[], threshold?: number)
   series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length > 0) {
-      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" ${s.dashed ? 'stroke-dasharray="6,4"' : ''} points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`);
+      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''} points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`);
       for (const p of pts) {
         out.push(p.pass ? `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>` : `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="white" stroke="${s.color}"/>`);
       }
     }
     const ly = M.t + 14 + i * 20;
     const lx = M.l + pw + 14;
-    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dashed ? 'stroke-dasharray="6,4"' : ''}/>`);
+    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''}/>`);
     out.push(`<text x="${lx + 32}" y="${ly}">${esc(s.label)}</text>`);
   });
   const ly = M.t + 14 + series.length * 20 + 10;

@@ -198,3 +198,17 @@ export async function othersBusy(ms: number, pids: number[]): Promise<number | u
   mine += l.user + l.system;
   return Math.max(0, ((m1.busy - m0.busy - mine - (m1.softirq - m0.softirq)) / wallUs) * 100);
 }
+
+/**
+ * Waits while other processes use more than `thresholdPct` of a core, in steps of 2.4 s, for at most what is left
+ * of `budget.ms` (shared by every wait of a run, so a busy machine delays a run by a bounded time).
+ */
+export async function waitForQuietMachine(pids: number[], budget: { ms: number }, log: (line: string) => void, thresholdPct = 40): Promise<void> {
+  for (;;) {
+    const busy = await othersBusy(400, pids);
+    if (busy === undefined || busy < thresholdPct || budget.ms <= 0) return;
+    log(`machine busy: other processes use ${busy.toFixed(0)}% of a core; waiting (budget ${Math.round(budget.ms / 1000)} s left)`);
+    await new Promise((r) => setTimeout(r, 2000));
+    budget.ms -= 2400;
+  }
+}

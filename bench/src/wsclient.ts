@@ -19,6 +19,11 @@ export interface FrameHandler {
   onText(buf: Buffer, start: number, end: number, now: number): void;
   /** The connection is gone; code 1006 when no close frame came. */
   onClose(code: number): void;
+  /**
+   * Called with the socket before its first frame is handed over: frames that came in the same
+   * read as the 101 (a welcome, a heartbeat ping) may need to answer before the connect resolves.
+   */
+  attach?(ws: RawWebSocket): void;
 }
 
 export interface ConnectOptions {
@@ -208,6 +213,7 @@ export function connectWebSocket(url: URL, opts: ConnectOptions = {}): Promise<R
         reject(err);
       } else {
         ws!.handler = opts.handler ?? null;
+        opts.handler?.attach?.(ws!);
         onChunk = (chunk, length) => ws!.onData(chunk, length);
         ws!.start(rest!);
         resolve(ws!);

@@ -43,6 +43,15 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return { url: server.url, httpUrl: server.httpUrl, port: server.port, tls: server.tls, env: merged, close: server.close };
 }
 
+/**
+ * The two ways the Node transport writes, for describe.each: through the socket's stream (TLS, the
+ * default here) and straight to the TCP handle (plain ws://).
+ */
+export const OVER_TLS_AND_PLAIN_TCP: [string, Record<string, string>][] = [
+  ['TLS', {}],
+  ['plain TCP', { PLAIN_HTTP: 'true' }],
+];
+
 export function testEnv(env: Record<string, string> = {}): Record<string, string> {
   return {
     PORT: '0',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
-import { connectAs, httpRequest, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, httpRequest, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -11,8 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function slowConsumerCloses(): Promise<number> {
-  const metrics = await httpRequest(server, '/metrics');
+async function slowConsumerCloses(of: TestServer = server): Promise<number> {
+  const metrics = await httpRequest(of, '/metrics');
   return Number(/^chatroom_slow_consumer_closes_total (\d+)/m.exec(metrics.text)?.[1] ?? 0);
 }
 
@@ -40,5 +40,46 @@ describe('slow consumers', () => {
     expect(slow.messages('firehose').length).toBeLessThan(count);
     expect((await fast.nextEvent('logout', { uid: slow.user.uid })).name).toBe('slow');
     await Promise.all([sender.close(), fast.close()]);
+  });
+});
+
+describe.each(OVER_TLS_AND_PLAIN_TCP)('slow consumers, a burst of large replies (%s)', (_name, env) => {
+  let burstServer: TestServer;
+  beforeAll(async () => {
+    burstServer = await startTestServer({ SEND_BUFFER_LIMIT_BYTES: String(1024 * 1024), DRAIN_TIMEOUT_MS: '1000', RATE_LIMIT_BURST: '400', USER_RATE_BURST: '400', ...env });
+  });
+  afterAll(() => burstServer.close());
+
+  it('a connection that asks for far more than it reads is closed before its replies are all queued', async () => {
+    const writer = await connectAs(burstServer, 'archivist');
+    await writer.join('archive');
+    const body = 'h'.repeat(5000);
+    for (let i = 0; i < 100; i += 1) writer.send({ event: 'message', roomid: 'archive', message: body, id: `a${i}` });
+    await writer.nextEvent('ack', { id: 'a99' }, 10_000);
+    const reader = await connectAs(burstServer, 'hoarder');
+    await reader.join('archive');
+    const socket = (reader.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    // 200 pages (each cut to a quarter of the limit: about 50 MB of replies) asked for in one TCP
+    // segment (the rate limits are raised for it). The frames queued for the next write count
+    // against the limit as they are queued, and a page waits until the connection has read its
+    // output down to half the limit: one that does not read is closed within DRAIN_TIMEOUT_MS.
+    // Loopback's socket buffers take about 50 pages before that.
+    const pages = 200;
+    const closesBefore = await slowConsumerCloses(burstServer);
+    socket.cork();
+    for (let i = 0; i < pages; i += 1) reader.send({ event: 'history', roomid: 'archive', limit: 100, id: `h${i}` });
+    socket.uncork();
+    // The server's counter, read over HTTP: the reader itself reads nothing until then.
+    const deadline = Date.now() + 10_000;
+    while ((await slowConsumerCloses(burstServer)) === closesBefore) {
+      if (Date.now() > deadline) throw new Error('the server did not close the connection that does not read');
+    }
+    socket.resume();
+    // 4008 when the close frame gets through what is still queued in front of it before the
+    // server's grace period (CLOSE_GRACE_MS) ends, else 1006 (docs/benchmarks.md, "Slow consumers").
+    expect([CloseCode.SlowConsumer, 1006]).toContain(await reader.closed);
+    expect(reader.events('history').length).toBeLessThan(pages / 2);
+    await writer.close();
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteCoalescer, type Flushable } from '../src/node/write-coalescer.ts';
-import { connectAs, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -18,27 +18,45 @@ describe('write coalescing: when queued frames are written', () => {
     expect(socket.flushes).toHaveLength(1);
   });
 
-  it('under sustained traffic, at most once per interval: later turns share one write', async () => {
+  it('while the same sockets get frames pass after pass, at most once per interval: later turns share one write', async () => {
     const interval = 200;
     const coalescer = new WriteCoalescer(interval);
     const a = recorder();
     const b = recorder();
+    // Two passes in a row that flush the same socket: a busy room.
     coalescer.register(a);
     await nextTurn();
-    const first = a.flushes[0];
-    // Frames for two sockets over several turns, right after a flush.
+    coalescer.register(a);
+    await nextTurn();
+    expect(a.flushes).toHaveLength(2);
+    const second = a.flushes[1];
+    // Frames for two sockets over several turns, right after that: they wait for the interval.
     coalescer.register(a);
     await nextTurn();
     coalescer.register(b);
     await nextTurn();
-    expect(a.flushes).toHaveLength(1);
+    expect(a.flushes).toHaveLength(2);
     expect(b.flushes).toHaveLength(0);
     // Time under test: the coalescer's interval timer must fire.
     await new Promise((resolve) => setTimeout(resolve, interval + 100));
-    expect(a.flushes).toHaveLength(2);
+    expect(a.flushes).toHaveLength(3);
     expect(b.flushes).toHaveLength(1);
     // Timers may fire a little early; never a whole interval early.
-    expect(a.flushes[1] - first).toBeGreaterThan(interval - 5);
+    expect(a.flushes[2] - second).toBeGreaterThan(interval - 5);
+  });
+
+  it('while each pass flushes other sockets (small rooms, direct chats), every pass runs at the end of its turn', async () => {
+    const coalescer = new WriteCoalescer(1_000);
+    const sockets = Array.from({ length: 6 }, recorder);
+    for (const socket of sockets) {
+      coalescer.register(socket);
+      await nextTurn();
+      expect(socket.flushes).toHaveLength(1);
+    }
+    // A socket seen again after other passes is not a busy room either.
+    coalescer.register(sockets[0]);
+    await nextTurn();
+    expect(sockets[0].flushes).toHaveLength(2);
   });
 
   it('with an interval of 0, every turn that queued something is flushed', async () => {
@@ -52,10 +70,10 @@ describe('write coalescing: when queued frames are written', () => {
   });
 });
 
-describe('write coalescing over real sockets', () => {
+describe.each(OVER_TLS_AND_PLAIN_TCP)('write coalescing over real sockets (%s)', (_name, env) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' });
+    server = await startTestServer({ RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000', ...env });
   });
   afterAll(() => server.close());
 

@@ -1,14 +1,21 @@
 /**
  * Decides when queued frames are written. Transports queue a turn's frames and register here; the
- * coalescer flushes every registered transport at most once per `intervalMs`. After a quiet spell
- * the flush runs at the end of the current event-loop turn (no added delay at a person's pace);
- * under sustained traffic it waits out the rest of the interval, so the frames of several turns
- * share one socket.write. Each write is a system call on the server and a wake-up and a read on
- * the client, so sharing them is where a busy room's CPU goes down (docs/benchmarks.md).
+ * coalescer flushes every registered transport in one pass at the end of the event-loop turn
+ * (setImmediate), so a lone message is never held back.
+ *
+ * When the same sockets keep getting frames pass after pass (a busy room: most sockets of a pass
+ * were in the one before too), the next pass waits until `intervalMs` after the previous one
+ * started, so the frames of several turns share one socket write. Each write is a system call on
+ * the server and a wake-up and a read on the client, so sharing them is where a busy room's CPU
+ * goes down. When they do not (many small rooms, direct chats: a socket gets a frame now and then),
+ * waiting would only add latency, and every pass runs at the end of its turn
+ * (docs/benchmarks.md).
  */
 
 export interface Flushable {
   flush(): void;
+  /** The coalescer's bookkeeping: the pass that last flushed this transport. */
+  flushPass?: number;
 }
 
 function runFlush(coalescer: WriteCoalescer): void {
@@ -19,6 +26,9 @@ export class WriteCoalescer {
   private pending: Flushable[] = [];
   private scheduled = false;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private pass = 0;
+  /** The last pass found its sockets busy: the next one waits out the interval. */
+  private busy = false;
 
   /** `intervalMs` 0 flushes at the end of every turn that queued something. */
   constructor(private readonly intervalMs: number) {}
@@ -28,7 +38,7 @@ export class WriteCoalescer {
     this.pending.push(transport);
     if (this.scheduled) return;
     this.scheduled = true;
-    const wait = this.lastFlushAt + this.intervalMs - performance.now();
+    const wait = this.busy ? this.lastFlushAt + this.intervalMs - performance.now() : 0;
     if (wait <= 0) setImmediate(runFlush, this);
     else setTimeout(runFlush, wait, this);
   }
@@ -39,6 +49,14 @@ export class WriteCoalescer {
     this.lastFlushAt = performance.now();
     const batch = this.pending;
     this.pending = [];
-    for (let i = 0; i < batch.length; i += 1) batch[i].flush();
+    const pass = (this.pass += 1);
+    let repeated = 0;
+    for (let i = 0; i < batch.length; i += 1) {
+      const transport = batch[i];
+      if (transport.flushPass === pass - 1) repeated += 1;
+      transport.flushPass = pass;
+      transport.flush();
+    }
+    this.busy = repeated * 2 > batch.length;
   }
 }
