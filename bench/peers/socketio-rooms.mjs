@@ -22,7 +22,16 @@ if (process.env.REDIS_URL) {
   const pubClient = new Redis(process.env.REDIS_URL);
   const subClient = pubClient.duplicate();
   redisClients.push(pubClient, subClient);
-  await Promise.all(redisClients.map((c) => (c.status === 'ready' ? undefined : new Promise((resolve, reject) => { c.once('ready', resolve); c.once('error', reject); }))));
+  await Promise.all(
+    redisClients.map((c) =>
+      c.status === 'ready'
+        ? undefined
+        : new Promise((resolve, reject) => {
+            c.once('ready', resolve);
+            c.once('error', reject);
+          }),
+    ),
+  );
   io.adapter(createAdapter(pubClient, subClient));
 }
 const seqs = new Map();
@@ -40,14 +49,24 @@ io.on('connection', (socket) => {
       const room = uid < msg.to ? `dm:${uid}|${msg.to}` : `dm:${msg.to}|${uid}`;
       const seq = (seqs.get(room) ?? 0) + 1;
       seqs.set(room, seq);
-      io.to(`user:${msg.to}`).to(`user:${uid}`).emit('message', { id: msg.id, roomid: room, seq, ts: Date.now(), uid, name: socket.id, message: msg.message, to: msg.to });
+      io.to(`user:${msg.to}`)
+        .to(`user:${uid}`)
+        .emit('message', { id: msg.id, roomid: room, seq, ts: Date.now(), uid, name: socket.id, message: msg.message, to: msg.to });
       return;
     }
     const room = msg && typeof msg.roomid === 'string' ? msg.roomid : socket.data.room;
     if (!room) return;
     const seq = (seqs.get(room) ?? 0) + 1;
     seqs.set(room, seq);
-    io.to(room).emit('message', { id: msg.id, roomid: room, seq, ts: Date.now(), name: socket.id, message: msg.message, num: io.sockets.adapter.rooms.get(room)?.size ?? 0 });
+    io.to(room).emit('message', {
+      id: msg.id,
+      roomid: room,
+      seq,
+      ts: Date.now(),
+      name: socket.id,
+      message: msg.message,
+      num: io.sockets.adapter.rooms.get(room)?.size ?? 0,
+    });
   });
 });
 

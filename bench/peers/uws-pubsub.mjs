@@ -20,7 +20,13 @@ const app = uWS.App().ws('/*', {
   idleTimeout: 120,
   upgrade: (res, req, context) => {
     const uid = new URLSearchParams(req.getQuery() ?? '').get('uid') ?? undefined;
-    res.upgrade({ uid, rooms: [] }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    res.upgrade(
+      { uid, rooms: [] },
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
+    );
   },
   open: (ws) => {
     const { uid } = ws.getUserData();
@@ -55,7 +61,11 @@ const app = uWS.App().ws('/*', {
       const seq = (seqs.get(room) ?? 0) + 1;
       seqs.set(room, seq);
       const ts = Date.now();
-      app.publish(room, JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, name: 'u', message: msg.message, num: members.get(room) }), false);
+      app.publish(
+        room,
+        JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, name: 'u', message: msg.message, num: members.get(room) }),
+        false,
+      );
       ws.send(JSON.stringify({ event: 'ack', id: msg.id, seq, roomid: room, ts }));
     } else if (msg.event === 'heartbeat') {
       /* nothing */

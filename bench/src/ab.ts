@@ -8,11 +8,11 @@
  * All sessions stay open at once: the load generator holds members × servers sockets (keep it under `ulimit -n`).
  */
 import { dialectByName } from './dialects.ts';
-import { Session, type StepResult } from './loadgen.ts';
-import { PEERS, launch, type RunningPeer } from './peers.ts';
 import { destroyAgents } from './http.ts';
-import { si } from './report.ts';
+import { Session, type StepResult } from './loadgen.ts';
+import { launch, PEERS, type RunningPeer } from './peers.ts';
 import { waitForQuietMachine } from './procstat.ts';
+import { si } from './report.ts';
 import { toolArgs, toolLoad } from './tool-args.ts';
 
 const median = (xs: number[]) => {
@@ -70,10 +70,12 @@ async function main(): Promise<void> {
     }
     destroyAgents();
   }
-  process.stdout.write(`\n${direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`}, ${publishers} publishers, ${si(deliveries)} deliveries/s, ${rounds} rounds of ${duration} s\n`);
+  process.stdout.write(
+    `\n${direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`}, ${publishers} publishers, ${si(deliveries)} deliveries/s, ${rounds} rounds of ${duration} s\n`,
+  );
   process.stdout.write('| server | server µs/delivery | user µs | sys µs | p50 ms | p99 ms | lost |\n|---|---|---|---|---|---|---|\n');
   for (const [id, rs] of results) {
-    const per = (pct: number | undefined, r: StepResult) => ((pct ?? NaN) / 100) * 1e6 / r.deliveriesPerSec;
+    const per = (pct: number | undefined, r: StepResult) => (((pct ?? NaN) / 100) * 1e6) / r.deliveriesPerSec;
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '?');
     process.stdout.write(
       `| ${id} | ${f(median(rs.map((r) => r.cpu.serverUsPerDelivery ?? NaN)))} | ${f(median(rs.map((r) => per(r.cpu.serverUserPct, r))))} | ${f(median(rs.map((r) => per(r.cpu.serverSysPct, r))))} | ` +

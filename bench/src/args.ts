@@ -148,7 +148,10 @@ export function parseArgs(argv: string[]): BenchArgs {
         a.readIntervalMs = num(flag, value());
         break;
       case '--server-pid': {
-        const pids = String(value()).split(',').filter(Boolean).map((p) => num(flag, p));
+        const pids = String(value())
+          .split(',')
+          .filter(Boolean)
+          .map((p) => num(flag, p));
         a.serverPid = pids[0];
         if (pids.length > 1) a.serverPids = pids;
         break;

@@ -16,9 +16,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dialectByName } from './dialects.ts';
-import { Session } from './loadgen.ts';
-import { PEERS, launch } from './peers.ts';
 import { destroyAgents } from './http.ts';
+import { Session } from './loadgen.ts';
+import { launch, PEERS } from './peers.ts';
 import { toolArgs, toolLoad } from './tool-args.ts';
 
 /**
@@ -67,7 +67,17 @@ async function main(): Promise<void> {
     const wrapper = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${dir}/callgrind.%p`];
     // One thread for V8's compiler and GC: their work then lands in the same order every run.
     const peer = await launch(PEERS[id], { wrapper, nodeArgs: ['--single-threaded'], timeoutMs: 900_000 });
-    const session = new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), members, rooms, publishers, direct, connectTimeoutMs: 120_000, connectConcurrency: 16, log: (l) => log(`${id}: ${l}`) });
+    const session = new Session({
+      url: peer.url,
+      dialect: dialectByName(PEERS[id].protocol),
+      members,
+      rooms,
+      publishers,
+      direct,
+      connectTimeoutMs: 120_000,
+      connectConcurrency: 16,
+      log: (l) => log(`${id}: ${l}`),
+    });
     try {
       await session.connect();
       // The same load once uninstrumented first: V8 compiles the hot paths then, not in the count.
@@ -83,7 +93,9 @@ async function main(): Promise<void> {
       const delivered = r.sent * perRoom - r.lost;
       log(`${id}: ${r.sent} messages, ${delivered} deliveries (lost ${r.lost}), ${total} instructions, ${compile} of them compiling`);
       const per = (n: number) => Math.round(n / delivered);
-      rows.push(`| ${id} | ${r.sent} | ${delivered} | ${r.lost} | ${(total / 1e6).toFixed(1)} M | ${(compile / 1e6).toFixed(1)} M | ${per(ir)} | ${per(timers)} | ${per(gc)} | ${Math.round(ir / r.sent)} |`);
+      rows.push(
+        `| ${id} | ${r.sent} | ${delivered} | ${r.lost} | ${(total / 1e6).toFixed(1)} M | ${(compile / 1e6).toFixed(1)} M | ${per(ir)} | ${per(timers)} | ${per(gc)} | ${Math.round(ir / r.sent)} |`,
+      );
     } finally {
       await session.close();
       await peer.stop();
@@ -98,7 +110,7 @@ async function main(): Promise<void> {
     '| server | messages | deliveries | lost | instructions | of them compiling | per delivery (without compiling) | of it in immediates and timers | of it in GC | per message |\n' +
       '|---|---|---|---|---|---|---|---|---|---|\n',
   );
-  process.stdout.write(rows.join('\n') + '\n');
+  process.stdout.write(`${rows.join('\n')}\n`);
 }
 
 main().then(

@@ -1,13 +1,13 @@
 /** `npm run bench -- [options] <url> [<url> ...]`: one load run against a running server (or several nodes of one). */
 import { HELP, HelpRequested, parseArgs } from './args.ts';
 import { dialectByName } from './dialects.ts';
-import { Session } from './loadgen.ts';
-import { formatTables, progressLine } from './report.ts';
-import { pidListeningOn } from './procstat.ts';
 import { destroyAgents } from './http.ts';
+import { Session } from './loadgen.ts';
+import { pidListeningOn } from './procstat.ts';
+import { formatTables, progressLine } from './report.ts';
 
 async function main(): Promise<number> {
-  let args;
+  let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     serverPids = found.every((p) => p !== undefined) ? [...new Set(found as number[])] : undefined;
   }
   const log = (line: string) => {
-    if (!args.json || args.progress) process.stderr.write(line + '\n');
+    if (!args.json || args.progress) process.stderr.write(`${line}\n`);
   };
   const session = new Session({
     url: args.url,
@@ -60,10 +60,13 @@ async function main(): Promise<number> {
       durationMs: args.durationS * 1000,
       drainMs: args.drainS * 1000,
       readIntervalMs: args.readIntervalMs,
-      progress: args.progress ? (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : progressLine(p) + '\n') : undefined,
+      progress: args.progress ? (p) => process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : `${progressLine(p)}\n`) : undefined,
     });
     if (args.progress && tty) process.stderr.write('\n');
-    if (args.json) process.stdout.write(JSON.stringify({ ...result, serverPid: serverPid ?? null, ...(serverPids ? { serverPids } : {}), date: new Date().toISOString() }) + '\n');
+    if (args.json)
+      process.stdout.write(
+        `${JSON.stringify({ ...result, serverPid: serverPid ?? null, ...(serverPids ? { serverPids } : {}), date: new Date().toISOString() })}\n`,
+      );
     else process.stdout.write(`Running ${args.durationS}s test @ ${args.urls.join(' ')} (${args.protocol})\n${formatTables(result)}\n`);
     return result.lost > 0 || result.connectErrors > 0 ? 1 : 0;
   } finally {

@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dialectByName } from './dialects.ts';
+import { destroyAgents } from './http.ts';
+import { type HttpBenchResult, httpBench } from './httpbench.ts';
 import { Session, type StepResult } from './loadgen.ts';
-import { PEERS, BENCH_DIR, REPO_DIR, launch, versions, type RunningPeer } from './peers.ts';
+import { BENCH_DIR, launch, PEERS, REPO_DIR, type RunningPeer, versions } from './peers.ts';
+import { type PlotSeries, plotSvg } from './plot.ts';
 import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
-import { plotSvg, type PlotSeries } from './plot.ts';
-import { httpBench, type HttpBenchResult } from './httpbench.ts';
-import { destroyAgents } from './http.ts';
-import { DEFAULT_WORKLOADS, runsOn, workloadByName, type Workload } from './workloads.ts';
+import { DEFAULT_WORKLOADS, runsOn, type Workload, workloadByName } from './workloads.ts';
 
 interface CompareArgs {
   servers: string[];
@@ -98,29 +98,78 @@ function parse(argv: string[]): CompareArgs {
     const v = () => argv[++i];
     const list = () => v().split(',').filter(Boolean);
     switch (f) {
-      case '--servers': a.servers = list(); break;
-      case '--workloads': a.workloads = list(); break;
-      case '--members': a.workloads = list().map((m) => `room${Number(m)}`); break;
-      case '--small-members': a.smallMembers = Number(v()); break;
-      case '--p99': a.p99LimitMs = Number(v()); break;
-      case '--duration': a.durationS = Number(v()); break;
-      case '--warmup': a.warmupS = Number(v()); break;
-      case '--repeats': a.repeats = Math.max(1, Number(v())); break;
-      case '--size': a.size = Number(v()); break;
-      case '--publishers': a.publishers = Number(v()); break;
-      case '--bisections': a.bisections = Number(v()); break;
-      case '--start': a.startDeliveries = Number(v()); break;
-      case '--wait-budget': busyBudget.ms = Number(v()) * 1000; break;
-      case '--max': a.maxDeliveries = Number(v()); break;
-      case '--idle': a.idle = Number(v()); break;
-      case '--idle-servers': a.idleServers = list(); break;
-      case '--wss-members': a.wssMembers = Number(v()); break;
-      case '--no-http': a.http = false; break;
-      case '--quick': a.durationS = 2; a.repeats = 2; a.bisections = 2; a.idle = 2000; break;
-      case '--write-docs': a.writeDocs = true; break;
-      case '--render': renderFrom = v(); break;
-      case '-h': case '--help': process.stdout.write(HELP); process.exit(0);
-      default: throw new Error(`unknown option ${f}\n${HELP}`);
+      case '--servers':
+        a.servers = list();
+        break;
+      case '--workloads':
+        a.workloads = list();
+        break;
+      case '--members':
+        a.workloads = list().map((m) => `room${Number(m)}`);
+        break;
+      case '--small-members':
+        a.smallMembers = Number(v());
+        break;
+      case '--p99':
+        a.p99LimitMs = Number(v());
+        break;
+      case '--duration':
+        a.durationS = Number(v());
+        break;
+      case '--warmup':
+        a.warmupS = Number(v());
+        break;
+      case '--repeats':
+        a.repeats = Math.max(1, Number(v()));
+        break;
+      case '--size':
+        a.size = Number(v());
+        break;
+      case '--publishers':
+        a.publishers = Number(v());
+        break;
+      case '--bisections':
+        a.bisections = Number(v());
+        break;
+      case '--start':
+        a.startDeliveries = Number(v());
+        break;
+      case '--wait-budget':
+        busyBudget.ms = Number(v()) * 1000;
+        break;
+      case '--max':
+        a.maxDeliveries = Number(v());
+        break;
+      case '--idle':
+        a.idle = Number(v());
+        break;
+      case '--idle-servers':
+        a.idleServers = list();
+        break;
+      case '--wss-members':
+        a.wssMembers = Number(v());
+        break;
+      case '--no-http':
+        a.http = false;
+        break;
+      case '--quick':
+        a.durationS = 2;
+        a.repeats = 2;
+        a.bisections = 2;
+        a.idle = 2000;
+        break;
+      case '--write-docs':
+        a.writeDocs = true;
+        break;
+      case '--render':
+        renderFrom = v();
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(HELP);
+        return process.exit(0);
+      default:
+        throw new Error(`unknown option ${f}\n${HELP}`);
     }
   }
   return a;
@@ -195,7 +244,8 @@ function toPoint(server: string, workload: string, r: StepResult, limit: number)
   if (r.latency.p99 >= limit) why.push(`p99 ${r.latency.p99} ms`);
   if (r.deliveriesPerSec < 0.95 * r.targetDeliveriesPerSec) why.push(`achieved ${si(r.deliveriesPerSec)}/s`);
   if (r.sentPerSec < 0.95 * r.rate) why.push(`load generator sent ${r.sentPerSec}/s of ${r.rate}`);
-  const usPer = (pct: number | undefined) => (pct === undefined || r.deliveriesPerSec === 0 ? undefined : Math.round(((pct / 100) * 1e6 * 100) / r.deliveriesPerSec) / 100);
+  const usPer = (pct: number | undefined) =>
+    pct === undefined || r.deliveriesPerSec === 0 ? undefined : Math.round(((pct / 100) * 1e6 * 100) / r.deliveriesPerSec) / 100;
   return {
     server,
     workload,
@@ -218,7 +268,9 @@ function toPoint(server: string, workload: string, r: StepResult, limit: number)
     loadgenUsPerDelivery: r.cpu.loadgenUsPerDelivery,
     loadgenBound: r.loadgenBound,
     nodes: r.nodes,
-    ...(r.cpu.auxUserPct !== undefined ? { auxPct: Math.round(((r.cpu.auxUserPct ?? 0) + (r.cpu.auxSysPct ?? 0)) * 10) / 10, auxUsPerDelivery: r.cpu.auxUsPerDelivery } : {}),
+    ...(r.cpu.auxUserPct !== undefined
+      ? { auxPct: Math.round(((r.cpu.auxUserPct ?? 0) + (r.cpu.auxSysPct ?? 0)) * 10) / 10, auxUsPerDelivery: r.cpu.auxUsPerDelivery }
+      : {}),
   };
 }
 
@@ -268,7 +320,7 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
       points.push(p);
       log(
         `${id.padEnd(8)} ${w.id.padStart(8)}  target ${si(deliveries).padStart(8)}  got ${si(p.achieved).padStart(8)}  p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms  ` +
-          `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? `  redis ${p.auxPct}%` : ''}  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : 'FAIL ' + p.why}`,
+          `srv ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? `  redis ${p.auxPct}%` : ''}  lg ${p.loadgenPct}%  others ${p.othersPct ?? '?'}% irq ${p.softirqPct ?? '?'}%  ${p.pass ? 'PASS' : `FAIL ${p.why}`}`,
       );
       return { p, r };
     };
@@ -341,12 +393,12 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
       : multi && machinePct >= 170
         ? `machine: both cores busy (servers ${srvPct.toFixed(0)}% summed over ${peer.pids.length}, redis ${auxPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%, irq ${r.cpu.softirqPct}%)`
         : lgPct >= 90
-        ? `load generator (${lgPct.toFixed(0)}% of a core)`
-        : srvPct >= 90
-          ? `server CPU (${srvPct.toFixed(0)}% of a core)`
-          : (r.cpu.othersPct ?? 0) + (r.cpu.softirqPct ?? 0) + lgPct + srvPct >= 170
-            ? `machine: both cores busy (other processes ${r.cpu.othersPct}%, irq ${r.cpu.softirqPct}%)`
-            : `latency limit / event-loop lag (server ${srvPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%)`;
+          ? `load generator (${lgPct.toFixed(0)}% of a core)`
+          : srvPct >= 90
+            ? `server CPU (${srvPct.toFixed(0)}% of a core)`
+            : (r.cpu.othersPct ?? 0) + (r.cpu.softirqPct ?? 0) + lgPct + srvPct >= 170
+              ? `machine: both cores busy (other processes ${r.cpu.othersPct}%, irq ${r.cpu.softirqPct}%)`
+              : `latency limit / event-loop lag (server ${srvPct.toFixed(0)}%, load generator ${lgPct.toFixed(0)}%)`;
     const medianOf = (f: (p: Point) => number | undefined) => median(reps.map((x) => f(x.p) ?? NaN).filter((v) => !Number.isNaN(v))) || undefined;
     return {
       server: id,
@@ -381,8 +433,21 @@ async function searchServer(id: string, w: Workload, a: CompareArgs, points: Poi
   } catch (err) {
     log(`${id}: FAILED ${(err as Error).message}`);
     return {
-      server: id, workload: w.id, members, sustained: 0, passes: '0/0', p99AtSustained: 0, half: 0, p99AtHalf: 0, loadgenUsPerDelivery: 0,
-      loadgenUserPct: 0, loadgenSysPct: 0, loadgenBound: false, bound: 'error', connectP50: 0, error: (err as Error).message,
+      server: id,
+      workload: w.id,
+      members,
+      sustained: 0,
+      passes: '0/0',
+      p99AtSustained: 0,
+      half: 0,
+      p99AtHalf: 0,
+      loadgenUsPerDelivery: 0,
+      loadgenUserPct: 0,
+      loadgenSysPct: 0,
+      loadgenBound: false,
+      bound: 'error',
+      connectP50: 0,
+      error: (err as Error).message,
     };
   } finally {
     await session?.close();
@@ -415,7 +480,18 @@ async function idleMemory(id: string, n: number): Promise<IdleResult> {
   try {
     peer = await launch(spec);
     // 100 members a room: realistic, and it keeps the join broadcasts (presence) small.
-    session = new Session({ url: peer.url, ...(peer.urls.length > 1 ? { urls: peer.urls } : {}), dialect: dialectByName(spec.protocol), members: n, rooms: Math.max(1, Math.ceil(n / 100)), publishers: 1, serverPid: peer.pid, serverPids: peer.pids, connectConcurrency: 128, log: (l) => log(`${id} idle: ${l}`) });
+    session = new Session({
+      url: peer.url,
+      ...(peer.urls.length > 1 ? { urls: peer.urls } : {}),
+      dialect: dialectByName(spec.protocol),
+      members: n,
+      rooms: Math.max(1, Math.ceil(n / 100)),
+      publishers: 1,
+      serverPid: peer.pid,
+      serverPids: peer.pids,
+      connectConcurrency: 128,
+      log: (l) => log(`${id} idle: ${l}`),
+    });
     await session.login(); // logins first: their garbage is then in the baseline too
     await new Promise((r) => setTimeout(r, 1000));
     const before = await minRss(1500);
@@ -423,7 +499,13 @@ async function idleMemory(id: string, n: number): Promise<IdleResult> {
     await new Promise((r) => setTimeout(r, 2000));
     const after = await minRss(2000);
     const connected = n - session.connectErrors;
-    const res = { server: id, connections: connected, rssBefore: before, rssAfter: after, perConnection: Math.round((after - before) / Math.max(1, connected)) };
+    const res = {
+      server: id,
+      connections: connected,
+      rssBefore: before,
+      rssAfter: after,
+      perConnection: Math.round((after - before) / Math.max(1, connected)),
+    };
     log(`${id} idle: ${connected} connections, RSS ${si(before, 'B')} → ${si(after, 'B')}: ${(res.perConnection / 1024).toFixed(2)} KiB per connection`);
     return res;
   } catch (err) {
@@ -437,7 +519,13 @@ async function idleMemory(id: string, n: number): Promise<IdleResult> {
 
 function machine() {
   const cpus = os.cpus();
-  return { nproc: cpus.length, cpu: cpus[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), platform: `${os.platform()} ${os.arch()}` };
+  return {
+    nproc: cpus.length,
+    cpu: cpus[0]?.model ?? '?',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    platform: `${os.platform()} ${os.arch()}`,
+  };
 }
 
 const LABELS: Record<string, string> = {
@@ -450,8 +538,17 @@ const LABELS: Record<string, string> = {
   'socketio-redis3': 'socket.io, 3 processes + Redis adapter',
 };
 const COLORS: Record<string, string> = {
-  ours: '#1f77b4', 'ours-wss': '#17becf', 'ours-alt': '#ff7f0e', naive: '#d62728', socketio: '#2ca02c', uws: '#9467bd',
-  'ours-deno': '#8c564b', 'ours-deno-native': '#e377c2', 'ours-redis1': '#bcbd22', 'ours-redis3': '#7f7f7f', 'socketio-redis3': '#98df8a',
+  ours: '#1f77b4',
+  'ours-wss': '#17becf',
+  'ours-alt': '#ff7f0e',
+  naive: '#d62728',
+  socketio: '#2ca02c',
+  uws: '#9467bd',
+  'ours-deno': '#8c564b',
+  'ours-deno-native': '#e377c2',
+  'ours-redis1': '#bcbd22',
+  'ours-redis3': '#7f7f7f',
+  'socketio-redis3': '#98df8a',
 };
 
 const DASHES = [undefined, '6,4', '2,3', '10,3,2,3'];
@@ -478,32 +575,41 @@ function resultsMarkdown(out: CompareOutput): string {
   const v = out.versions;
   const workloads = workloadsIn(out);
   const labelOf = (id: string) => workloads.find((w) => w.id === id)?.label ?? id;
-  L.push(`Run ${out.date} on ${out.machine.nproc} × ${out.machine.cpu}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}; Node ${v.node}, ws ${v.ws}, socket.io ${v['socket.io']}, uwebsockets ${v.uwebsockets ?? 'not installed'}. ` +
-    `Workloads: ${workloads.map((w) => `${w.id} = ${w.label}${w.rooms === 1 ? `, ${w.publishers} publishers` : w.direct ? ', one publisher a pair' : ', one publisher a room'}`).join('; ')}. ` +
-    `${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point and half of it run ${out.args.repeats}× each (passes shown; p99 is the median). ` +
-    'Server µs/delivery is user + system CPU of the server process per delivery at the sustained point.');
+  L.push(
+    `Run ${out.date} on ${out.machine.nproc} × ${out.machine.cpu}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}; Node ${v.node}, ws ${v.ws}, socket.io ${v['socket.io']}, uwebsockets ${v.uwebsockets ?? 'not installed'}. ` +
+      `Workloads: ${workloads.map((w) => `${w.id} = ${w.label}${w.rooms === 1 ? `, ${w.publishers} publishers` : w.direct ? ', one publisher a pair' : ', one publisher a room'}`).join('; ')}. ` +
+      `${out.args.size}-byte message text; steps of ${out.args.warmupS} s warm-up + ${out.args.durationS} s; sustainable = p99 < ${out.args.p99LimitMs} ms, nothing lost, ≥ 95% of the target delivered; the sustained point and half of it run ${out.args.repeats}× each (passes shown; p99 is the median). ` +
+      'Server µs/delivery is user + system CPU of the server process per delivery at the sustained point.',
+  );
   L.push('');
   // Several nodes or a redis-server: the server figures are summed over the nodes, Redis apart.
   const scaleOut = out.sustained.some((s) => (s.nodes ?? 1) > 1 || s.auxUserPct !== undefined);
   if (scaleOut) {
-    L.push('| server | nodes | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | servers CPU user+sys (sum) | servers µs/delivery (sum) | redis-server CPU | redis µs/delivery | servers + redis µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push(
+      '| server | nodes | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | servers CPU user+sys (sum) | servers µs/delivery (sum) | redis-server CPU | redis µs/delivery | servers + redis µs/delivery | load gen CPU user+sys | load gen µs/delivery | other processes | bound |',
+    );
     L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   } else {
-    L.push('| server | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery (user + sys) | load gen CPU user+sys | load gen µs/delivery | other processes | bound |');
+    L.push(
+      '| server | workload | sustained deliveries/s | passes | p99 at sustained | p99 at half | server CPU user+sys | server µs/delivery (user + sys) | load gen CPU user+sys | load gen µs/delivery | other processes | bound |',
+    );
     L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
   for (const s of out.sustained) {
     const head = scaleOut ? `| ${s.server} | ${s.nodes ?? 1} | ${workloadOf(s)} |` : `| ${s.server} | ${workloadOf(s)} |`;
-    const split = s.serverUserUsPerDelivery !== undefined && s.serverSysUsPerDelivery !== undefined ? ` (${s.serverUserUsPerDelivery} + ${s.serverSysUsPerDelivery})` : '';
+    const split =
+      s.serverUserUsPerDelivery !== undefined && s.serverSysUsPerDelivery !== undefined ? ` (${s.serverUserUsPerDelivery} + ${s.serverSysUsPerDelivery})` : '';
     const redis = scaleOut
       ? ` ${s.auxUserPct === undefined ? '-' : `${s.auxUserPct}% + ${s.auxSysPct}%`} | ${s.auxUsPerDelivery ?? '-'} | ${s.serverUsPerDelivery === undefined ? '?' : Math.round((s.serverUsPerDelivery + (s.auxUsPerDelivery ?? 0)) * 100) / 100} |`
       : '';
-    L.push(`${head} ${s.error ? 'error: ' + s.error.slice(0, 60) : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'}${split} |${redis} ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`);
+    L.push(
+      `${head} ${s.error ? `error: ${s.error.slice(0, 60)}` : si(s.sustained)} | ${s.passes} | ${s.p99AtSustained} ms | ${s.p99AtHalf} ms (at ${si(s.half)}) | ${s.serverUserPct ?? '?'}% + ${s.serverSysPct ?? '?'}% | ${s.serverUsPerDelivery ?? '?'}${split} |${redis} ${s.loadgenUserPct}% + ${s.loadgenSysPct}% | ${s.loadgenUsPerDelivery} | ${s.othersPct ?? '?'}% | ${s.bound} |`,
+    );
   }
   L.push('');
   L.push(
     'Ratios in this run: sustained deliveries/s (server ÷ peer), server CPU per delivery (server ÷ peer; below 1 = the server is cheaper; ' +
-      'with Redis, servers + redis-server summed) and p99 at half of each one\'s sustained rate (server ÷ peer):',
+      "with Redis, servers + redis-server summed) and p99 at half of each one's sustained rate (server ÷ peer):",
   );
   L.push('');
   L.push('| workload | server | peer | deliveries/s | server µs/delivery | p99 at half |');
@@ -512,7 +618,9 @@ function resultsMarkdown(out: CompareOutput): string {
   for (const r of out.ratios) {
     // Runs saved before this table kept peer ÷ server for CPU per delivery.
     const cpu = r.cpuPerServer ?? (r.cpuPerDelivery ? 1 / r.cpuPerDelivery : null);
-    L.push(`| ${r.workload ? labelOf(r.workload) : `one room of ${r.members}`} | ${r.of ?? 'ours'} | ${r.peer} | ${times(r.throughput)} | ${times(cpu)} | ${times(r.p99AtHalf)} |`);
+    L.push(
+      `| ${r.workload ? labelOf(r.workload) : `one room of ${r.members}`} | ${r.of ?? 'ours'} | ${r.peer} | ${times(r.throughput)} | ${times(cpu)} | ${times(r.p99AtHalf)} |`,
+    );
   }
   if (out.idle.length) {
     L.push('');
@@ -522,7 +630,9 @@ function resultsMarkdown(out: CompareOutput): string {
     L.push('|---|---|---|---|---|---|');
     const bare = out.idle.find((x) => x.server === 'bare-ws');
     for (const m of out.idle) {
-      L.push(`| ${m.server} | ${m.connections} | ${si(m.rssBefore, 'B')} | ${si(m.rssAfter, 'B')} | ${(m.perConnection / 1024).toFixed(2)} KiB | ${bare && m.server !== 'bare-ws' ? `${m.perConnection - bare.perConnection >= 0 ? '+' : ''}${((m.perConnection - bare.perConnection) / 1024).toFixed(2)} KiB` : ''} |`);
+      L.push(
+        `| ${m.server} | ${m.connections} | ${si(m.rssBefore, 'B')} | ${si(m.rssAfter, 'B')} | ${(m.perConnection / 1024).toFixed(2)} KiB | ${bare && m.server !== 'bare-ws' ? `${m.perConnection - bare.perConnection >= 0 ? '+' : ''}${((m.perConnection - bare.perConnection) / 1024).toFixed(2)} KiB` : ''} |`,
+      );
     }
   }
   if (out.http.length) {
@@ -531,14 +641,18 @@ function resultsMarkdown(out: CompareOutput): string {
     L.push('');
     L.push('| request | req/s | p50 | p99 | max | errors | non-2xx |');
     L.push('|---|---|---|---|---|---|---|');
-    for (const h of out.http) L.push(`| ${h.method} ${h.path} | ${si(h.requestsPerSec)} | ${h.latencyP50} ms | ${h.latencyP99} ms | ${h.latencyMax} ms | ${h.errors} | ${h.non2xx} |`);
+    for (const h of out.http)
+      L.push(`| ${h.method} ${h.path} | ${si(h.requestsPerSec)} | ${h.latencyP50} ms | ${h.latencyP99} ms | ${h.latencyMax} ms | ${h.errors} | ${h.non2xx} |`);
   }
   L.push('');
-  L.push('All steps (the plot\'s points):');
+  L.push("All steps (the plot's points):");
   L.push('');
   L.push('| server | workload | target | achieved | p50 | p99 | server user+sys | load gen | other processes | irq | result |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const p of out.points) L.push(`| ${p.server} | ${workloadOf(p)} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? ` (+ redis ${p.auxPct}%)` : ''} | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`);
+  for (const p of out.points)
+    L.push(
+      `| ${p.server} | ${workloadOf(p)} | ${si(p.target)} | ${si(p.achieved)} | ${p.p50} | ${p.p99} | ${p.serverUserPct ?? '?'}+${p.serverSysPct ?? '?'}%${p.auxPct !== undefined ? ` (+ redis ${p.auxPct}%)` : ''} | ${p.loadgenPct}% | ${p.othersPct ?? '?'}% | ${p.softirqPct ?? '?'}% | ${p.pass ? 'pass' : p.why} |`,
+    );
   return L.join('\n');
 }
 
@@ -668,7 +782,12 @@ export function writeDocs(out: CompareOutput, md: string): void {
       // One point per target rate: the median of its runs (repeats), passed if most runs passed.
       const pts = [...new Set(raw.map((p) => p.target))].map((t) => {
         const runs = raw.filter((p) => p.target === t);
-        return { ...runs[0], achieved: median(runs.map((p) => p.achieved)), p99: median(runs.map((p) => p.p99)), pass: runs.filter((p) => p.pass).length * 2 > runs.length };
+        return {
+          ...runs[0],
+          achieved: median(runs.map((p) => p.achieved)),
+          p99: median(runs.map((p) => p.p99)),
+          pass: runs.filter((p) => p.pass).length * 2 > runs.length,
+        };
       });
       series.push({
         label: `${LABELS[id] ?? id}, ${w.label}`,
@@ -687,7 +806,12 @@ export function writeDocs(out: CompareOutput, md: string): void {
   const end = '<!-- compare:end -->';
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n\n${start}\n${end}\n`;
   if (!text.includes(start)) text += `\n${start}\n${end}\n`;
-  text = text.slice(0, text.indexOf(start) + start.length) + '\n' + md + '\n\n![p99 latency against deliveries/s](benchmarks-plot.svg)\n' + text.slice(text.indexOf(end));
+  text =
+    text.slice(0, text.indexOf(start) + start.length) +
+    '\n' +
+    md +
+    '\n\n![p99 latency against deliveries/s](benchmarks-plot.svg)\n' +
+    text.slice(text.indexOf(end));
   fs.writeFileSync(file, text);
   log('wrote docs/benchmarks.md (generated section) and docs/benchmarks-plot.svg');
 }

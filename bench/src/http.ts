@@ -25,7 +25,7 @@ export function httpJson(method: string, url: URL, body?: unknown, timeoutMs = 1
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = undefined;
+          let json: unknown;
           try {
             json = text ? JSON.parse(text) : undefined;
           } catch {

@@ -9,11 +9,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { connectWebSocket, isLoopbackHost, type FrameHandler, type RawWebSocket } from './wsclient.ts';
 import type { Dialect, DialectMember } from './dialects.ts';
-import { newHistogram, summarize, summarizeSamples, type Histogram, type LatencySummary, type SampleSummary } from './histogram.ts';
+import { type Histogram, type LatencySummary, newHistogram, type SampleSummary, summarize, summarizeSamples } from './histogram.ts';
 import { httpJson, pool } from './http.ts';
-import { CpuWindow, processesRss, type CpuReport } from './procstat.ts';
+import { type CpuReport, CpuWindow, processesRss } from './procstat.ts';
+import { connectWebSocket, type FrameHandler, isLoopbackHost, type RawWebSocket } from './wsclient.ts';
 
 const MARK = Buffer.from('~B');
 
@@ -369,7 +369,7 @@ export class Session {
 
   /** Reconnects members the server closed (after an overloaded step); returns how many. */
   async reconnectClosed(): Promise<number> {
-    const dead = this.members.filter((m) => m.ws && m.ws.closed);
+    const dead = this.members.filter((m) => m.ws?.closed);
     if (dead.length === 0) return 0;
     const sources = this.sources();
     const perAddr = Math.ceil(this.members.length / sources.length);
@@ -396,7 +396,7 @@ export class Session {
     this.deliveredTotal++;
     if (tUs >= this.measureFrom && tUs < this.measureTo) {
       const lat = now * 1000 - tUs;
-      this.hist.recordValue(lat < 1 ? 1 : lat);
+      this.hist.recordValue(Math.max(lat, 1));
       this.measured++;
     }
   }
@@ -455,7 +455,6 @@ export class Session {
     let cursorUpdates = 0;
     let cursorUpdatesInWindow = 0;
     let cpu: CpuWindow | undefined;
-    let cpuReport: CpuReport | undefined;
     let rssBefore: number | undefined;
     const samplesD: number[] = [];
     const samplesB: number[] = [];
@@ -512,12 +511,15 @@ export class Session {
         }, 5);
       }
       // Window start: CPU and byte counters.
-      setTimeout(() => {
-        cpu = new CpuWindow(serverPids, o.auxPids);
-        rssBefore = serverPids.length ? processesRss(serverPids) : undefined;
-        bytesAtStart = bytesNow();
-        readsAtStart = readsNow();
-      }, Math.max(0, warmEnd - performance.now()));
+      setTimeout(
+        () => {
+          cpu = new CpuWindow(serverPids, o.auxPids);
+          rssBefore = serverPids.length ? processesRss(serverPids) : undefined;
+          bytesAtStart = bytesNow();
+          readsAtStart = readsNow();
+        },
+        Math.max(0, warmEnd - performance.now()),
+      );
       const progressTimer = setInterval(() => {
         const now = performance.now();
         if (now >= sendEnd) {
@@ -542,7 +544,7 @@ export class Session {
         });
       }, 1000);
     });
-    cpuReport = cpu?.finish();
+    const cpuReport: CpuReport | undefined = cpu?.finish();
     const bytesInWindow = bytesNow() - bytesAtStart;
     const readsInWindow = readsNow() - readsAtStart;
     const rssAfter = serverPids.length ? processesRss(serverPids) : undefined;
@@ -562,7 +564,14 @@ export class Session {
       if (got >= expectedTotal) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    s.progress?.({ phase: 'drain', elapsedS: (performance.now() - t0) / 1000, deliveriesPerSec: 0, p99: this.hist.totalCount ? this.hist.getValueAtPercentile(99) / 1000 : 0, sent, errors: 0 });
+    s.progress?.({
+      phase: 'drain',
+      elapsedS: (performance.now() - t0) / 1000,
+      deliveriesPerSec: 0,
+      p99: this.hist.totalCount ? this.hist.getValueAtPercentile(99) / 1000 : 0,
+      sent,
+      errors: 0,
+    });
     let lost = 0;
     for (const m of counted) lost += Math.max(0, expectedFor(m) - m.got);
     this.stepActive = false;

@@ -3,7 +3,7 @@
  * from its build (server/dist/main.js) or on Deno (server/src/deno/start.mjs), the peers in
  * bench/peers/, and for the scale-out servers several processes on a private redis-server.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -160,7 +160,10 @@ export const PEERS: Record<string, PeerSpec> = {
     protocol: 'chat',
     script: process.env.BENCH_OURS_ALT_MAIN ? path.resolve(process.env.BENCH_OURS_ALT_MAIN) : '',
     ready: 'healthz',
-    available: () => (process.env.BENCH_OURS_ALT_MAIN && fs.existsSync(process.env.BENCH_OURS_ALT_MAIN) ? undefined : 'set BENCH_OURS_ALT_MAIN to another build\'s server/dist/main.js'),
+    available: () =>
+      process.env.BENCH_OURS_ALT_MAIN && fs.existsSync(process.env.BENCH_OURS_ALT_MAIN)
+        ? undefined
+        : "set BENCH_OURS_ALT_MAIN to another build's server/dist/main.js",
   },
   /** Our server on Deno, `ws` stack (DENO_WEBSOCKET unset), TypeScript source run as is. */
   'ours-deno': {
@@ -340,10 +343,14 @@ interface RedisHandle {
 export async function startRedis(timeoutMs = 10_000): Promise<RedisHandle> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-redis-'));
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '', '--daemonize', 'no'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    REDIS_SERVER,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '', '--daemonize', 'no'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   track(child);
   let output = '';
   let exited = false;
@@ -415,7 +422,8 @@ async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandl
     exited = true;
     // A server that ends on its own (or by someone else's signal) mid-run says so: the steps after
     // it fail to connect, and its own last words tell a crash from a shutdown.
-    if (measured !== undefined && !stopping) process.stderr.write(`${spec.id}: server exited during the run (${signal ?? `code ${code}`}); its last output:\n${output.slice(-1500)}\n`);
+    if (measured !== undefined && !stopping)
+      process.stderr.write(`${spec.id}: server exited during the run (${signal ?? `code ${code}`}); its last output:\n${output.slice(-1500)}\n`);
   });
   const scheme = spec.secure ? 'wss' : 'ws';
   const url = `${scheme}://127.0.0.1:${port}/`;

@@ -56,14 +56,22 @@ export function plotSvg(title: string, series: PlotSeries[], threshold?: number)
   series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length > 0) {
-      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''} points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''} points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ')}"/>`,
+      );
       for (const p of pts) {
-        out.push(p.pass ? `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>` : `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="white" stroke="${s.color}"/>`);
+        out.push(
+          p.pass
+            ? `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>`
+            : `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3.5" fill="white" stroke="${s.color}"/>`,
+        );
       }
     }
     const ly = M.t + 14 + i * 20;
     const lx = M.l + pw + 14;
-    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''}/>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" ${s.dash ? `stroke-dasharray="${s.dash}"` : ''}/>`,
+    );
     out.push(`<text x="${lx + 32}" y="${ly}">${esc(s.label)}</text>`);
   });
   const ly = M.t + 14 + series.length * 20 + 10;

@@ -1,6 +1,7 @@
 /** CPU and memory of processes from /proc (Linux). Everything returns undefined where unreadable. */
-import fs from 'node:fs';
+
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 
 let clkTck = 100;
 try {

@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dialectByName } from './dialects.ts';
-import { Session } from './loadgen.ts';
-import { PEERS, launch } from './peers.ts';
 import { destroyAgents } from './http.ts';
+import { Session } from './loadgen.ts';
+import { launch, PEERS } from './peers.ts';
 import { toolArgs, toolLoad } from './tool-args.ts';
 
 interface ProfileNode {
@@ -42,7 +42,7 @@ export function summarizeProfile(file: string, top = 30, window?: { from: number
     t += prof.timeDeltas[i];
     if (window && (t < window.from || t >= window.to)) continue;
     const f = byId.get(prof.samples[i])!.callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url ? path.basename(f.url) + ':' + (f.lineNumber + 1) : ''}`.trim();
+    const key = `${f.functionName || '(anonymous)'} ${f.url ? `${path.basename(f.url)}:${f.lineNumber + 1}` : ''}`.trim();
     self.set(key, (self.get(key) ?? 0) + 1);
     total++;
   }
@@ -72,7 +72,16 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-prof-'));
   const nodeArgs = usePerf ? ['--perf-basic-prof'] : countSyscalls ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const peer = await launch(PEERS[id], { nodeArgs });
-  const session = new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), members, rooms, publishers, direct, serverPid: peer.pid, log: (l) => process.stderr.write(l + '\n') });
+  const session = new Session({
+    url: peer.url,
+    dialect: dialectByName(PEERS[id].protocol),
+    members,
+    rooms,
+    publishers,
+    direct,
+    serverPid: peer.pid,
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
   const warmupMs = 1000;
   const perfData = path.join(dir, 'perf.data');
   let window: { from: number; to: number } | undefined;
@@ -102,7 +111,10 @@ async function main(): Promise<void> {
   }
   if (countSyscalls) {
     // perf stat -x: value,unit,event,...
-    const rows = fs.readFileSync(perfData, 'utf8').split('\n').filter((l) => l.includes('syscalls:'));
+    const rows = fs
+      .readFileSync(perfData, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('syscalls:'));
     process.stdout.write(`system calls of the server in the measured window, per delivery (${Math.round(delivered)} deliveries):\n`);
     for (const row of rows) {
       const [value, , event] = row.split(',');
@@ -112,7 +124,12 @@ async function main(): Promise<void> {
   }
   if (usePerf) {
     const report = await run('perf', ['report', '-i', perfData, '--stdio', '--no-children', '--sort', 'dso,sym', '-g', 'none', '--percent-limit', '0.7']);
-    process.stdout.write(`perf data: ${perfData}\nself time in the measured window, by shared object and symbol:\n${report.split('\n').filter((l) => l && !l.startsWith('#')).join('\n')}\n`);
+    process.stdout.write(
+      `perf data: ${perfData}\nself time in the measured window, by shared object and symbol:\n${report
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .join('\n')}\n`,
+    );
     return;
   }
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));

@@ -4,7 +4,7 @@ import type { StepResult } from './loadgen.ts';
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w + 2)).join(m) + r;
-  const row = (cells: string[]) => '│' + cells.map((c, i) => ` ${c.padEnd(widths[i])} `).join('│') + '│';
+  const row = (cells: string[]) => `│${cells.map((c, i) => ` ${c.padEnd(widths[i])} `).join('│')}│`;
   return [line('┌', '┬', '┐'), row(rows[0]), line('├', '┼', '┤'), ...rows.slice(1).map(row), line('└', '┴', '┘')].join('\n');
 }
 
@@ -13,7 +13,7 @@ export const si = (v: number, unit = '') => {
   if (v >= 1e9) return `${(v / 1e9).toFixed(2)} G${unit}`;
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M${unit}`;
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k${unit}`;
-  return `${Math.round(v)}${unit ? ' ' + unit : ''}`;
+  return `${Math.round(v)}${unit ? ` ${unit}` : ''}`;
 };
 
 export function formatTables(r: StepResult): string {
@@ -33,8 +33,14 @@ export function formatTables(r: StepResult): string {
   ]);
   const c = r.cpu;
   const cpuRows: string[][] = [['CPU (% of one core)', 'user', 'sys', 'µs per delivery']];
-  cpuRows.push([r.nodes > 1 ? `server (${r.nodes} processes, summed)` : 'server', c.serverUserPct === undefined ? 'n/a' : `${c.serverUserPct}%`, c.serverSysPct === undefined ? 'n/a' : `${c.serverSysPct}%`, c.serverUsPerDelivery === undefined ? 'n/a' : String(c.serverUsPerDelivery)]);
-  if (c.auxUserPct !== undefined) cpuRows.push(['redis-server (apart)', `${c.auxUserPct}%`, `${c.auxSysPct}%`, c.auxUsPerDelivery === undefined ? 'n/a' : String(c.auxUsPerDelivery)]);
+  cpuRows.push([
+    r.nodes > 1 ? `server (${r.nodes} processes, summed)` : 'server',
+    c.serverUserPct === undefined ? 'n/a' : `${c.serverUserPct}%`,
+    c.serverSysPct === undefined ? 'n/a' : `${c.serverSysPct}%`,
+    c.serverUsPerDelivery === undefined ? 'n/a' : String(c.serverUsPerDelivery),
+  ]);
+  if (c.auxUserPct !== undefined)
+    cpuRows.push(['redis-server (apart)', `${c.auxUserPct}%`, `${c.auxSysPct}%`, c.auxUsPerDelivery === undefined ? 'n/a' : String(c.auxUsPerDelivery)]);
   cpuRows.push(['load generator', `${c.loadgenUserPct}%`, `${c.loadgenSysPct}%`, String(c.loadgenUsPerDelivery)]);
   if (c.othersPct !== undefined) cpuRows.push(['other processes', `${c.othersPct}%`, '', '']);
   if (c.softirqPct !== undefined) cpuRows.push(['irq + softirq (unattributed)', '', `${c.softirqPct}%`, '']);
@@ -46,8 +52,8 @@ export function formatTables(r: StepResult): string {
     `Latency is from send to each delivery (${si(L.count)} samples, HDR histogram); connect is TCP + upgrade + ${r.protocol.startsWith('chat') ? 'welcome + join' : 'setup'}.`,
     `${si(r.deliveries)} deliveries in ${r.durationS}s (${si(r.deliveriesPerSec)}/s, target ${si(r.targetDeliveriesPerSec)}/s), ${si(r.bytesPerSec, 'B')}/s read, ${r.deliveriesPerRead} deliveries per TCP read; ` +
       `${r.sent} messages sent (${si(r.sentPerSec)}/s in the window) by ${r.publishers} publishers to ${r.members} members in ${r.rooms} room(s), ${r.size} B each.`,
-    `${r.connectErrors} connect errors, ${r.errors} errors${r.errors ? ' ' + JSON.stringify(r.errorCodes) : ''}, ${r.lost} lost, ${r.duplicated} duplicated, ` +
-      `${r.closed} closed during the run${r.closed ? ' ' + JSON.stringify(r.closeCodes) : ''}, ${r.acks} acks.`,
+    `${r.connectErrors} connect errors, ${r.errors} errors${r.errors ? ` ${JSON.stringify(r.errorCodes)}` : ''}, ${r.lost} lost, ${r.duplicated} duplicated, ` +
+      `${r.closed} closed during the run${r.closed ? ` ${JSON.stringify(r.closeCodes)}` : ''}, ${r.acks} acks.`,
   ];
   if (r.reads > 0) lines.push(`${r.reads} read-cursor updates sent (${si(r.readsPerSec)}/s in the window).`);
   if (r.slow > 0) lines.push(`slow consumers: ${r.slow}, closed by the server: ${r.slowClosed} ${JSON.stringify(r.slowCloseCodes)}`);

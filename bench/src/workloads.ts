@@ -32,18 +32,45 @@ export function workloadByName(name: string, opts: { publishers: number; smallMe
   const room = /^room(\d+)$/.exec(name);
   if (room) {
     const members = Number(room[1]);
-    return { id: name, label: `one room of ${n(members)}`, members, rooms: 1, publishers: Math.min(opts.publishers, members), direct: false, perMessage: members, startDeliveries: 50_000 };
+    return {
+      id: name,
+      label: `one room of ${n(members)}`,
+      members,
+      rooms: 1,
+      publishers: Math.min(opts.publishers, members),
+      direct: false,
+      perMessage: members,
+      startDeliveries: 50_000,
+    };
   }
   const rooms = /^rooms(\d+)$/.exec(name);
   if (rooms) {
     const size = Number(rooms[1]);
     const count = Math.floor(opts.smallMembers / size);
     if (size < 2 || count < 1) throw new Error(`${name}: rooms of ${size} out of ${opts.smallMembers} members`);
-    return { id: name, label: `${n(count)} rooms of ${size} (${n(count * size)} members)`, members: count * size, rooms: count, publishers: count, direct: false, perMessage: size, startDeliveries: 10_000 };
+    return {
+      id: name,
+      label: `${n(count)} rooms of ${size} (${n(count * size)} members)`,
+      members: count * size,
+      rooms: count,
+      publishers: count,
+      direct: false,
+      perMessage: size,
+      startDeliveries: 10_000,
+    };
   }
   if (name === 'dm') {
     const pairs = Math.floor(opts.smallMembers / 2);
-    return { id: name, label: `${n(pairs)} direct-message pairs`, members: pairs * 2, rooms: pairs, publishers: pairs, direct: true, perMessage: 2, startDeliveries: 10_000 };
+    return {
+      id: name,
+      label: `${n(pairs)} direct-message pairs`,
+      members: pairs * 2,
+      rooms: pairs,
+      publishers: pairs,
+      direct: true,
+      perMessage: 2,
+      startDeliveries: 10_000,
+    };
   }
   throw new Error(`unknown workload "${name}" (room<N>, rooms<K>, dm)`);
 }

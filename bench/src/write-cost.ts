@@ -118,7 +118,9 @@ async function main(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  process.stdout.write(`${sockets} sockets, ${size}-byte writes, ${perTurn} sockets a turn, ${writes} writes a run, median of ${rounds} runs (µs of this process's CPU per write):\n`);
+  process.stdout.write(
+    `${sockets} sockets, ${size}-byte writes, ${perTurn} sockets a turn, ${writes} writes a run, median of ${rounds} runs (µs of this process's CPU per write):\n`,
+  );
   process.stdout.write('| write | user | system | total |\n|---|---|---|---|\n');
   for (const [name, list] of results) {
     const u = median(list.map((x) => x.user));

@@ -9,10 +9,11 @@
  * most of what a read costs in JavaScript. Only what a chat benchmark needs: no extensions (no
  * permessage-deflate), no binary API, fragmented text frames are reassembled.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 
 export interface FrameHandler {
   /** A whole text frame: bytes buf[start, end). `now` is performance.now() when its chunk arrived. */
@@ -186,17 +187,30 @@ export function connectWebSocket(url: URL, opts: ConnectOptions = {}): Promise<R
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || (secure ? 443 : 80));
   const key = crypto.randomBytes(16).toString('base64');
-  const expectAccept = crypto.createHash('sha1').update(key + GUID).digest('base64');
+  const expectAccept = crypto
+    .createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
   return new Promise((resolve, reject) => {
     // Reads go to the handshake first, then to the RawWebSocket's frame parser.
     let onChunk: (chunk: Buffer, length: number) => void = (chunk, length) => onHead(chunk.subarray(0, length));
     const socket = secure
-      ? tls.connect({ socket: net.connect({ host, port, localAddress: opts.localAddress }), rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host })
+      ? tls.connect({
+          socket: net.connect({ host, port, localAddress: opts.localAddress }),
+          rejectUnauthorized: false,
+          servername: net.isIP(host) ? undefined : host,
+        })
       : net.connect({
           host,
           port,
           localAddress: opts.localAddress,
-          onread: { buffer: READ_BUFFER, callback: (n: number) => (onChunk(READ_BUFFER, n), true) },
+          onread: {
+            buffer: READ_BUFFER,
+            callback: (n: number) => {
+              onChunk(READ_BUFFER, n);
+              return true;
+            },
+          },
         });
     if (secure) socket.on('data', (chunk: Buffer) => onChunk(chunk, chunk.length));
     socket.setNoDelay(true);

@@ -1,10 +1,10 @@
 // Runs the harness for ~2 s against the course's naive peer and checks its result is sane.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, PEERS, type RunningPeer } from '../src/peers.ts';
-import { Session } from '../src/loadgen.ts';
-import { courseDialect } from '../src/dialects.ts';
-import { formatTables } from '../src/report.ts';
 import { parseArgs } from '../src/args.ts';
+import { courseDialect } from '../src/dialects.ts';
+import { Session } from '../src/loadgen.ts';
+import { launch, PEERS, type RunningPeer } from '../src/peers.ts';
+import { formatTables } from '../src/report.ts';
 import { isLoopbackHost } from '../src/wsclient.ts';
 
 describe('bench harness', () => {

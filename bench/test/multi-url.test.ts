@@ -1,10 +1,10 @@
 // Multi-URL load generation: members (and publishers) spread round-robin over two servers, each
 // logging in and connecting at its own node; CPU summed over both processes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, PEERS, type RunningPeer } from '../src/peers.ts';
-import { Session } from '../src/loadgen.ts';
-import { courseDialect } from '../src/dialects.ts';
 import { parseArgs } from '../src/args.ts';
+import { courseDialect } from '../src/dialects.ts';
+import { Session } from '../src/loadgen.ts';
+import { launch, PEERS, type RunningPeer } from '../src/peers.ts';
 import { formatTables } from '../src/report.ts';
 
 describe('bench harness, several URLs', () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatClient, type ChatClientOptions } from '../src/lib/chat-client';
-import { canTransition, stateKey, type ConnectionState } from '../src/lib/connection-state';
+import { type ConnectionState, canTransition, stateKey } from '../src/lib/connection-state';
 import { MemoryStorage } from '../src/lib/storage';
 import { CredentialsRejected, type TokenSource } from '../src/lib/token-source';
 import { MemoryServer } from './support/memory-server';

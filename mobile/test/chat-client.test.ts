@@ -1,6 +1,6 @@
+import { directRoomId } from '@chatroom/server/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../server/src/core/auth';
-import { directRoomId } from '@chatroom/server/protocol';
 import { connect, connectAs, login, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
 import { LibClient } from './support/lib-client';
 import { TcpProxy } from './support/tcp-proxy';

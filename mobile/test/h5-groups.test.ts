@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../../server/test/harness';
-import { PHONE_CONTEXT, chromiumAvailable, chromiumSuite } from './support/chromium';
+import { chromiumAvailable, chromiumSuite, PHONE_CONTEXT } from './support/chromium';
 import { H5User } from './support/h5-user';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));

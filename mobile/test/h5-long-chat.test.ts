@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestServer } from '../../server/test/harness';
-import { PHONE_CONTEXT, chromiumAvailable, launchChromium } from './support/chromium';
+import { chromiumAvailable, launchChromium, PHONE_CONTEXT } from './support/chromium';
 import { H5User } from './support/h5-user';
 
 const H5_DIR = fileURLToPath(new URL('../dist/build/h5/', import.meta.url));

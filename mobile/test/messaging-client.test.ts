@@ -1,7 +1,7 @@
-import { directRoomId, type ChatMessage } from '@chatroom/server/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ChatMessage, directRoomId } from '@chatroom/server/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
 import type { KeyValueStorage } from '../src/lib/storage';

@@ -1,8 +1,8 @@
 import type { ChatMessage } from '@chatroom/server/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConversationList } from '../src/lib/conversations';
-import { RECALL_WINDOW_MS, actionsFor, canRecall, quoteText, recallNotice } from '../src/lib/message-actions';
 import { insertMention, mentionSegments, mentionsIn, typedAt } from '../src/lib/mentions';
+import { actionsFor, canRecall, quoteText, RECALL_WINDOW_MS, recallNotice } from '../src/lib/message-actions';
 import { ReadMarks } from '../src/lib/read-marks';
 import { ReadReporter } from '../src/lib/read-reporter';
 import { ownReceiptSeqs, readLabel } from '../src/lib/receipts';

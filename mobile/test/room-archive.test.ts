@@ -1,6 +1,6 @@
 import type { ChatMessage } from '@chatroom/server/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RoomArchive, type ArchiveLimits } from '../src/lib/room-archive';
+import { type ArchiveLimits, RoomArchive } from '../src/lib/room-archive';
 import { MemoryStorage, utf8Length } from '../src/lib/storage';
 
 const LIMITS: ArchiveLimits = { tailMessages: 5, keyBytes: 2_000, totalBytes: 5_000, minTailMessages: 2, flushDelayMs: 1_000 };

@@ -1,6 +1,6 @@
 /** The JWT verification key: JWT_SECRET, JWT_PUBLIC_KEY's file, or a generated development secret. */
 
-import { ConfigError, type Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import type { AuthSettings } from './core/auth.ts';
 import { joinPath, type Platform } from './platform.ts';
 

@@ -4,7 +4,7 @@
  */
 
 import pino from 'pino';
-import type { LogLevel, Logger } from './core/logger.ts';
+import type { Logger, LogLevel } from './core/logger.ts';
 
 export function createPinoLogger(level: LogLevel, destination: number | string = 1): Logger {
   const log = pino(

@@ -3,7 +3,7 @@
  * path only increments plain numbers; the fan-out histogram is observed as it happens.
  */
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ChatCore } from './core/chat-core.ts';
 import type { ChatStore } from './core/store.ts';
 import { ErrorCode } from './protocol.ts';

@@ -4,12 +4,12 @@
  * app, starts the core, names the URLs, and shuts down within SHUTDOWN_TIMEOUT_MS.
  */
 
-import { createChatApp, type ChatApp } from './chat-app.ts';
+import { type ChatApp, createChatApp } from './chat-app.ts';
 import type { Config } from './config.ts';
 import type { ChatBackend } from './core/backend.ts';
-import type { ContentModerator } from './core/moderation.ts';
 import type { ChatCore } from './core/chat-core.ts';
 import type { Logger } from './core/logger.ts';
+import type { ContentModerator } from './core/moderation.ts';
 import type { Platform } from './platform.ts';
 import type { TlsMaterial } from './tls-material.ts';
 

@@ -10,11 +10,11 @@
  */
 
 import type { Logger } from './core/logger.ts';
-import type { MemorySnapshot, MemoryStore } from './core/memory-store.ts';
 import type { GroupSnapshot } from './core/memory-group.ts';
-import { isDirectRoomId } from './protocol.ts';
+import type { MemorySnapshot, MemoryStore } from './core/memory-store.ts';
 import type { StoredMessage } from './core/room-log.ts';
-import { FileError, dirOf, type Platform } from './platform.ts';
+import { dirOf, FileError, type Platform } from './platform.ts';
+import { isDirectRoomId } from './protocol.ts';
 
 const FORMAT = 'chatroom-snapshot';
 

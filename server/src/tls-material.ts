@@ -5,7 +5,7 @@
  * (node:crypto, which Deno provides too).
  */
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { ConfigError } from './config.ts';
 import type { Logger } from './core/logger.ts';

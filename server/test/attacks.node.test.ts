@@ -8,7 +8,7 @@ import { connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/protocol.ts';
 import { connect, connectAs, login, type TestClient } from './harness.ts';
-import { startProcessServer, type ProcessServer } from './process-server.ts';
+import { type ProcessServer, startProcessServer } from './process-server.ts';
 
 const MiB = 1024 * 1024;
 /** A full-size message of the default MAX_MESSAGE_CHARS: 5,000 CJK characters, 15,000 bytes of UTF-8. */

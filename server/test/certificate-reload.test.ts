@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { TestClient, login, sleep, startTestServer } from './harness.ts';
+import WebSocket from 'ws';
+import { login, sleep, startTestServer, TestClient } from './harness.ts';
 import { makeCertificate } from './test-certificates.ts';
 
 function servedCommonName(port: number): Promise<string> {

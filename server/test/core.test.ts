@@ -13,7 +13,7 @@ import { ChatCore } from '../src/core/chat-core.ts';
 import { createLogger } from '../src/core/logger.ts';
 import type { ContentModerator, ModerationContext } from '../src/core/moderation.ts';
 import type { Session, Transport } from '../src/core/session.ts';
-import { ErrorCode, directRoomId, type ServerFrame } from '../src/protocol.ts';
+import { directRoomId, ErrorCode, type ServerFrame } from '../src/protocol.ts';
 
 const SECRET = 'core-test-secret-0123456789abcdef0123456789';
 

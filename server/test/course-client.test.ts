@@ -3,8 +3,9 @@
  * 欢迎语, 退出时进行消息通知, 多个聊天室, 心跳检测, ws中的鉴权, 离线消息缓存发送), run against this
  * server unchanged. What it renders must be exactly what the course shows: no stray lines.
  */
-import WebSocket from 'ws';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { login, startTestServer, type TestServer } from './harness.ts';
 
 class CourseClient {

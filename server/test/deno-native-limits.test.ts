@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
 import { startDenoTestServer } from './deno-runtime.ts';
-import { connect, connectAs, httpRequest, testEnv, type TestServer } from './harness.ts';
+import { connect, connectAs, httpRequest, type TestServer, testEnv } from './harness.ts';
 
 const NATIVE = { DENO_WEBSOCKET: 'native' };
 const MiB = 1024 * 1024;

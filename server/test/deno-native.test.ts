@@ -8,11 +8,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { CloseCode } from '../src/protocol.ts';
 import { startDenoTestServer } from './deno-runtime.ts';
-import { TestClient, connectAs, login, sleep, testEnv } from './harness.ts';
+import { connectAs, login, sleep, TestClient, testEnv } from './harness.ts';
 import { makeCertificate } from './test-certificates.ts';
 
 const NATIVE = { DENO_WEBSOCKET: 'native' };

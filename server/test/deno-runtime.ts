@@ -3,7 +3,7 @@
  * `npm run start:deno` starts it, and the suite talks to it over the network only.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { denoBinary, denoServerArgs } from '../src/deno/deno-command.mjs';

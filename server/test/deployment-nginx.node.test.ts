@@ -8,11 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import { type RunningServer, startNodeServer } from '../src/node/server.ts';
 import { deploymentBlock, parseEnvironmentFile, substitute } from './deployment-doc.ts';
-import { connect, eventually, httpRequest, login, testEnv, type TestClient, type TestServer } from './harness.ts';
-import { nginxPrefix, nginxUnavailable, startNginx, testNginxConfig, type RunningNginx } from './nginx.ts';
-import { ensureServerBuilt, startProcessNode, type ProcessNode } from './redis-nodes.ts';
+import { connect, eventually, httpRequest, login, type TestClient, type TestServer, testEnv } from './harness.ts';
+import { nginxPrefix, nginxUnavailable, type RunningNginx, startNginx, testNginxConfig } from './nginx.ts';
+import { ensureServerBuilt, type ProcessNode, startProcessNode } from './redis-nodes.ts';
 import { freePort, redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 import { makeCertificate } from './test-certificates.ts';
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentBlock, parseEnvironmentFile, substitute } from './deployment-doc.ts';
 import { connect, httpRequest, login } from './harness.ts';
-import { ensureServerBuilt, startServerProcess, type ProcessNode } from './redis-nodes.ts';
+import { ensureServerBuilt, type ProcessNode, startServerProcess } from './redis-nodes.ts';
 import { makeCertificate } from './test-certificates.ts';
 
 const UNIT = deploymentBlock('# /etc/systemd/system/chatroom.service');

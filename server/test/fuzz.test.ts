@@ -72,15 +72,13 @@ const wire: fc.Arbitrary<Wire> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((data) => ({ kind: 'binary' as const, data })) },
   {
     weight: 1,
-    arbitrary: fc
-      .array(fc.string({ maxLength: 40 }), { minLength: 2, maxLength: 5 })
-      .map((parts) => ({
-        kind: 'fragments' as const,
-        parts: [
-          JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(0, 10),
-          JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(10),
-        ],
-      })),
+    arbitrary: fc.array(fc.string({ maxLength: 40 }), { minLength: 2, maxLength: 5 }).map((parts) => ({
+      kind: 'fragments' as const,
+      parts: [
+        JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(0, 10),
+        JSON.stringify({ event: 'message', roomid: 'fuzz', message: parts.join('') }).slice(10),
+      ],
+    })),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'bad-utf8' as const }) },
 );

@@ -6,8 +6,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, directRoomId } from '../src/protocol.ts';
-import { castOn, closeCast, runPermissionMatrix, type Cast } from './group-matrix.ts';
+import { directRoomId, ErrorCode } from '../src/protocol.ts';
+import { type Cast, castOn, closeCast, runPermissionMatrix } from './group-matrix.ts';
 import { connectAs, startTestServer, type TestClient, type TestServer } from './harness.ts';
 
 type Client = TestClient & { user: { uid: string; name: string } };

@@ -1,11 +1,11 @@
-import jwt from 'jsonwebtoken';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode } from '../src/protocol.ts';
-import { TEST_CERTS_DIR, connect, connectAs, httpRequest, login, sleep, startTestServer, type TestServer } from './harness.ts';
+import { connect, connectAs, httpRequest, login, sleep, startTestServer, TEST_CERTS_DIR, type TestServer } from './harness.ts';
 
 let server: TestServer;
 const secret = () => readFileSync(join(TEST_CERTS_DIR, 'dev-jwt-secret'), 'utf8').trim();

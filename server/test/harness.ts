@@ -3,12 +3,12 @@
  * certificate, and real `ws` clients that record every frame.
  */
 
-import { request } from 'node:https';
-import { request as plainRequest } from 'node:http';
 import { mkdirSync, readFileSync } from 'node:fs';
-import jwt from 'jsonwebtoken';
+import { request as plainRequest } from 'node:http';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { startNodeServer } from '../src/node/server.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalBus } from '../src/core/local-bus.ts';
-import { MemoryStore, messageBytes, type MemoryStoreLimits } from '../src/core/memory-store.ts';
+import { MemoryStore, type MemoryStoreLimits, messageBytes } from '../src/core/memory-store.ts';
 import { ServerEvent } from '../src/protocol.ts';
 
 const limits = (overrides: Partial<MemoryStoreLimits> = {}): MemoryStoreLimits => ({

@@ -3,12 +3,12 @@
  * outside: its memory (RSS from /proc), its /healthz latency, how it exits.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { httpRequest, testEnv, type TestServer } from './harness.ts';
+import { httpRequest, type TestServer, testEnv } from './harness.ts';
 
 /** CHATROOM_MAIN runs another build (a before/after comparison). */
 const MAIN = process.env.CHATROOM_MAIN ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');

@@ -5,7 +5,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, directRoomId } from '../src/protocol.ts';
+import { directRoomId, ErrorCode } from '../src/protocol.ts';
 import { connectAs, startTestServer, type TestClient, type TestServer } from './harness.ts';
 
 let server: TestServer;

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatStore } from '../src/core/store.ts';
 import { directRoomId } from '../src/protocol.ts';
 import { connectAs, sleep, type TestClient } from './harness.ts';
+import { type InProcessNode, startInProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
-import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
 
 const unavailable = redisUnavailable();
 if (unavailable) console.warn(`skipping the Redis tests: ${unavailable}`);

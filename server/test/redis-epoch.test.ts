@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibClient } from '../../mobile/test/support/lib-client.ts';
 import { connectAs, type TestClient } from './harness.ts';
-import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
+import { type InProcessNode, startInProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
 const unavailable = redisUnavailable();

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, type TestClient } from './harness.ts';
-import { ensureServerBuilt, health, sayUntilAcked, startProcessNode, type ProcessNode } from './redis-nodes.ts';
+import { ensureServerBuilt, health, type ProcessNode, sayUntilAcked, startProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
 const unavailable = redisUnavailable();

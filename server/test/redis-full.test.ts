@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directRoomId } from '../src/protocol.ts';
 import { connectAs, sleep } from './harness.ts';
-import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
+import { type InProcessNode, startInProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
 const unavailable = redisUnavailable();

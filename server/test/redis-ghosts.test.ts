@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs } from './harness.ts';
-import { ensureServerBuilt, startProcessNode, type ProcessNode } from './redis-nodes.ts';
+import { ensureServerBuilt, type ProcessNode, startProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
 const unavailable = redisUnavailable();

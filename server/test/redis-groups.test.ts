@@ -6,10 +6,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/protocol.ts';
-import { castOn, closeCast, runPermissionMatrix, type Cast } from './group-matrix.ts';
+import { type Cast, castOn, closeCast, runPermissionMatrix } from './group-matrix.ts';
 import { connectAs } from './harness.ts';
+import { type InProcessNode, startInProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
-import { startInProcessNode, type InProcessNode } from './redis-nodes.ts';
 
 const unavailable = redisUnavailable();
 if (unavailable) console.warn(`skipping the Redis tests: ${unavailable}`);

@@ -4,17 +4,17 @@
  * one node's login works on every node, as behind a load balancer.
  */
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import type { ChatBackend } from '../src/core/backend.ts';
 import { createLogger } from '../src/core/logger.ts';
 import type { ChatStore } from '../src/core/store.ts';
-import { startNodeServer, type RunningServer } from '../src/node/server.ts';
+import { type RunningServer, startNodeServer } from '../src/node/server.ts';
 import { createRedisBackends, type RedisBackends } from '../src/redis/redis-backends.ts';
-import { httpRequest, sleep, testEnv, type TestClient, type TestServer } from './harness.ts';
+import { httpRequest, sleep, type TestClient, type TestServer, testEnv } from './harness.ts';
 
 export const SHARED_JWT_SECRET = 'redis-tests-shared-secret-0123456789abcdef';
 const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');

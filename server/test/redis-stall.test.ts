@@ -10,7 +10,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, connectAs, httpRequest, sleep, type TestClient } from './harness.ts';
-import { ensureServerBuilt, sayUntilAcked, startInProcessNode, startProcessNode, type InProcessNode, type ProcessNode } from './redis-nodes.ts';
+import { ensureServerBuilt, type InProcessNode, type ProcessNode, sayUntilAcked, startInProcessNode, startProcessNode } from './redis-nodes.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';
 
 const unavailable = redisUnavailable();

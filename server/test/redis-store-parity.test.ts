@@ -6,16 +6,16 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBackend } from '../src/backends.ts';
-import type { MemoryStore } from '../src/core/memory-store.ts';
+import { loadConfig } from '../src/config.ts';
 import type { ChatBackend } from '../src/core/backend.ts';
 import type { Envelope } from '../src/core/envelope.ts';
-import { SendRefused, type GroupChange, type Standing } from '../src/core/group-store.ts';
+import { type GroupChange, SendRefused, type Standing } from '../src/core/group-store.ts';
 import { createLogger } from '../src/core/logger.ts';
+import type { MemoryStore } from '../src/core/memory-store.ts';
 import { quoteOf } from '../src/core/quote.ts';
-import { recallNotice, type RecallRequest } from '../src/core/recall.ts';
+import { type RecallRequest, recallNotice } from '../src/core/recall.ts';
 import type { MessageDraft } from '../src/core/room-log.ts';
-import { roomTopic, userTopic, type Topic } from '../src/core/topics.ts';
-import { loadConfig } from '../src/config.ts';
+import { roomTopic, type Topic, userTopic } from '../src/core/topics.ts';
 import { directRoomId, ServerEvent } from '../src/protocol.ts';
 import { createRedisBackends, type RedisBackends } from '../src/redis/redis-backends.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis-server.ts';

@@ -46,7 +46,13 @@ describe('slow consumers', () => {
 describe.each(OVER_TLS_AND_PLAIN_TCP)('slow consumers, a burst of large replies (%s)', (_name, env) => {
   let burstServer: TestServer;
   beforeAll(async () => {
-    burstServer = await startTestServer({ SEND_BUFFER_LIMIT_BYTES: String(1024 * 1024), DRAIN_TIMEOUT_MS: '1000', RATE_LIMIT_BURST: '400', USER_RATE_BURST: '400', ...env });
+    burstServer = await startTestServer({
+      SEND_BUFFER_LIMIT_BYTES: String(1024 * 1024),
+      DRAIN_TIMEOUT_MS: '1000',
+      RATE_LIMIT_BURST: '400',
+      USER_RATE_BURST: '400',
+      ...env,
+    });
   });
   afterAll(() => burstServer.close());
 
@@ -58,24 +64,21 @@ describe.each(OVER_TLS_AND_PLAIN_TCP)('slow consumers, a burst of large replies 
     await writer.nextEvent('ack', { id: 'a99' }, 10_000);
     const reader = await connectAs(burstServer, 'hoarder');
     await reader.join('archive');
-    const socket = (reader.ws as unknown as { _socket: Socket })._socket;
-    socket.pause();
-    // 200 pages (each cut to a quarter of the limit: about 50 MB of replies) asked for in one TCP
-    // segment (the rate limits are raised for it). The frames queued for the next write count
+    reader.ws.pause();
+    // 200 pages (each cut to a quarter of the limit: about 50 MB of replies) asked for at once
+    // (the rate limits are raised for it). The frames queued for the next write count
     // against the limit as they are queued, and a page waits until the connection has read its
     // output down to half the limit: one that does not read is closed within DRAIN_TIMEOUT_MS.
     // Loopback's socket buffers take about 50 pages before that.
     const pages = 200;
     const closesBefore = await slowConsumerCloses(burstServer);
-    socket.cork();
     for (let i = 0; i < pages; i += 1) reader.send({ event: 'history', roomid: 'archive', limit: 100, id: `h${i}` });
-    socket.uncork();
     // The server's counter, read over HTTP: the reader itself reads nothing until then.
     const deadline = Date.now() + 10_000;
     while ((await slowConsumerCloses(burstServer)) === closesBefore) {
       if (Date.now() > deadline) throw new Error('the server did not close the connection that does not read');
     }
-    socket.resume();
+    reader.ws.resume();
     // 4008 when the close frame gets through what is still queued in front of it before the
     // server's grace period (CLOSE_GRACE_MS) ends, else 1006 (docs/benchmarks.md, "Slow consumers").
     expect([CloseCode.SlowConsumer, 1006]).toContain(await reader.closed);

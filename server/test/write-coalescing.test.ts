@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WriteCoalescer, type Flushable } from '../src/node/write-coalescer.ts';
+import { type Flushable, WriteCoalescer } from '../src/node/write-coalescer.ts';
 import { connectAs, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -77,7 +77,7 @@ describe.each(OVER_TLS_AND_PLAIN_TCP)('write coalescing over real sockets (%s)',
   });
   afterAll(() => server.close());
 
-  it('members of overlapping rooms get exactly their rooms\' messages, in order, from a burst', async () => {
+  it("members of overlapping rooms get exactly their rooms' messages, in order, from a burst", async () => {
     // ana is in north only, ben in north and south, cy in south only: their batches differ, and a
     // batch built for one must never be written to another.
     const [ana, ben, cy, pub] = await Promise.all(['ana', 'ben', 'cy', 'pub'].map((n) => connectAs(server, n)));
@@ -104,7 +104,12 @@ describe.each(OVER_TLS_AND_PLAIN_TCP)('write coalescing over real sockets (%s)',
     expect(ana.messages('south')).toHaveLength(0);
     expect(cy.messages('north')).toHaveLength(0);
     // Each room's seqs run 1..perRoom with no gap at every member.
-    for (const [client, room] of [[ana, 'north'], [ben, 'north'], [ben, 'south'], [cy, 'south']] as const) {
+    for (const [client, room] of [
+      [ana, 'north'],
+      [ben, 'north'],
+      [ben, 'south'],
+      [cy, 'south'],
+    ] as const) {
       expect(client.messages(room).map((m) => m.seq)).toEqual(Array.from({ length: perRoom }, (_, i) => i + 1));
     }
     await Promise.all([ana, ben, cy, pub].map((c) => c.close()));

@@ -10,8 +10,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { FLUSH_AT_BYTES, WsTransport } from '../src/node/ws-transport.ts';
 import { WriteCoalescer } from '../src/node/write-coalescer.ts';
+import { FLUSH_AT_BYTES, WsTransport } from '../src/node/ws-transport.ts';
 import { makeCertificate } from './test-certificates.ts';
 
 /** SEND_BUFFER_LIMIT_BYTES's default. */

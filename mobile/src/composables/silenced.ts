@@ -1,5 +1,5 @@
 import type { GroupProfile } from '@chatroom/server/protocol';
-import { computed, onUnmounted, ref, watch, type ComputedRef } from 'vue';
+import { type ComputedRef, computed, onUnmounted, ref, watch } from 'vue';
 import { silencedText } from '../lib/group-view';
 
 /**

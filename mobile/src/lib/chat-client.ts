@@ -1,17 +1,16 @@
 import {
-  ClientEvent,
-  ErrorCode,
-  HEARTBEAT_PONG,
-  ServerEvent,
-  isGroupRoomId,
   type AuthedEvent,
   type ChatMessage,
+  ClientEvent,
   type ClientFrame,
+  ErrorCode,
   type ErrorEvent,
   type GroupEvent,
   type GroupProfile,
+  HEARTBEAT_PONG,
   type HistoryEvent,
   type InvitedEvent,
+  isGroupRoomId,
   type JoinedEvent,
   type LeftEvent,
   type MembersEvent,
@@ -20,27 +19,28 @@ import {
   type ReadersEvent,
   type ReceiptsEvent,
   type RoomSummary,
+  ServerEvent,
   type ServerFrame,
 } from '@chatroom/server/protocol';
 import { Backoff } from './backoff';
-import { InvalidTransition, canTransition, type ConnectionState, type DisconnectCause } from './connection-state';
+import { type ConnectionState, canTransition, type DisconnectCause, InvalidTransition } from './connection-state';
 import { directPeer, isDirectRoom } from './direct-room';
 import { TypedEmitter } from './emitter';
 import { GroupActions, type GroupRequestFrame } from './group-actions';
 import { defaultGrace } from './heartbeat-watchdog';
 import { Link } from './link';
 import { RECALL_WINDOW_MS } from './message-actions';
-import { Outbox, type MessageExtras, type OutgoingMessage } from './outbox';
+import { type MessageExtras, Outbox, type OutgoingMessage } from './outbox';
 import { NOT_CONNECTED, PendingRequests, RequestFailed } from './pending-requests';
 import { ReadMarks } from './read-marks';
 import { ReadReporter } from './read-reporter';
-import { TypingIndicator, TypingSender } from './typing';
-import { Priority, type PacerOptions } from './request-pacer';
-import { DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep, type ArchiveLimits } from './room-archive';
-import { RoomSubscription, type HistoryPurpose } from './room-subscription';
+import { type PacerOptions, Priority } from './request-pacer';
+import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep } from './room-archive';
+import { type HistoryPurpose, RoomSubscription } from './room-subscription';
 import type { KeyValueStorage } from './storage';
 import { CredentialsRejected, type TokenSource } from './token-source';
 import type { Transport } from './transport';
+import { TypingIndicator, TypingSender } from './typing';
 
 export interface ChatClientOptions {
   /** `wss://host/`; the token goes in an `auth` frame, not the URL. */

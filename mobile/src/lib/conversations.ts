@@ -16,7 +16,7 @@ import type { StoredRoom } from './chat-client';
 import { directPeer, isDirectRoom } from './direct-room';
 import { recallItems, recallNotice } from './message-actions';
 import type { OutgoingMessage } from './outbox';
-import { fromOutgoing, fromServer, insertBySeq, notice, type MessageItem, type NoticeItem, type TimelineItem } from './timeline';
+import { fromOutgoing, fromServer, insertBySeq, type MessageItem, type NoticeItem, notice, type TimelineItem } from './timeline';
 
 export interface Conversation {
   roomid: string;

@@ -1,7 +1,7 @@
 import { CloseCode, ErrorCode } from '@chatroom/server/protocol';
 import type { DisconnectCause } from './connection-state';
-import { NOT_CONNECTED } from './pending-requests';
 import { untilClock } from './group-view';
+import { NOT_CONNECTED } from './pending-requests';
 
 /**
  * Every error and close code of the protocol (server/src/protocol.ts, docs/protocol.md) in plain

@@ -1,6 +1,6 @@
 import type { ClientFrame } from '@chatroom/server/protocol';
 import { HeartbeatWatchdog } from './heartbeat-watchdog';
-import { Priority, RequestPacer, type PacerOptions } from './request-pacer';
+import { type PacerOptions, Priority, RequestPacer } from './request-pacer';
 import type { Socket, SocketHandlers, Transport } from './transport';
 
 /** A request sent on this socket and not answered yet: what to send again if the server refuses it. */

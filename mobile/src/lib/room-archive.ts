@@ -1,6 +1,6 @@
-import { ServerEvent, type ChatMessage, type GroupProfile, type RecallMark } from '@chatroom/server/protocol';
+import { type ChatMessage, type GroupProfile, type RecallMark, ServerEvent } from '@chatroom/server/protocol';
 import { recallIn } from './message-actions';
-import { utf8Length, type KeyValueStorage } from './storage';
+import { type KeyValueStorage, utf8Length } from './storage';
 
 /** A message as kept on the phone: what the pages show, without the wire-only fields. */
 export type KeptMessage = Pick<ChatMessage, 'id' | 'seq' | 'ts' | 'uid' | 'name' | 'message'> &

@@ -3,9 +3,9 @@ import WebSocket, { type ClientOptions } from 'ws';
 import { ChatClient, type ChatClientOptions } from '../../src/lib/chat-client';
 import type { ConnectionState } from '../../src/lib/connection-state';
 import type { OutgoingMessage } from '../../src/lib/outbox';
-import { SessionStore, type Session } from '../../src/lib/session';
-import { MemoryStorage, userStorage, type KeyValueStorage } from '../../src/lib/storage';
-import { WebSocketTransport, type WebSocketConstructor } from '../../src/lib/web-socket-transport';
+import { type Session, SessionStore } from '../../src/lib/session';
+import { type KeyValueStorage, MemoryStorage, userStorage } from '../../src/lib/storage';
+import { type WebSocketConstructor, WebSocketTransport } from '../../src/lib/web-socket-transport';
 import { nodePost } from './node-http';
 
 export interface LibClientOptions {

@@ -10,19 +10,19 @@
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import { ClientEvent, CloseCode, ErrorCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION, ServerEvent, type ClientFrame } from '../protocol.ts';
+import { ClientEvent, type ClientFrame, CloseCode, ErrorCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION, ServerEvent } from '../protocol.ts';
 import { AdmissionControl, type Refusal } from './admission.ts';
 import type { Authenticator, Identity, VerifyResult } from './auth.ts';
 import type { Bus } from './bus.ts';
 import type { CoreContext, CoreCounters, CoreSettings } from './context.ts';
-import { EnvelopeKind, type DirectMessageEnvelope } from './envelope.ts';
+import { type DirectMessageEnvelope, EnvelopeKind } from './envelope.ts';
 import { FanOut } from './fan-out.ts';
-import { createFrameParser, isFrameError, refOfText, type FrameParser } from './frames.ts';
+import { createFrameParser, type FrameParser, isFrameError, refOfText } from './frames.ts';
 import { attachUser, handleAuth } from './handlers/auth.ts';
 import { handleAdmin, handleCreate, handleGroup, handleLink, handleMember, handleMute, handleRevoke, handleUpdate } from './handlers/group.ts';
 import { handleJoin } from './handlers/join.ts';
 import { dropRoom, handleLeave, leftElsewhere } from './handlers/leave.ts';
-import { ReadCoalescer, handleRead, handleReaders, handleReceipts } from './handlers/read-state.ts';
+import { handleRead, handleReaders, handleReceipts, ReadCoalescer } from './handlers/read-state.ts';
 import { handleHistory, handleMembers, handleRooms } from './handlers/reads.ts';
 import { handleRecall } from './handlers/recall.ts';
 import { handleSend } from './handlers/send.ts';
@@ -33,8 +33,8 @@ import { allowEverything, type ContentModerator } from './moderation.ts';
 import { Outbound } from './outbound.ts';
 import { KeyedBuckets, TokenBucket } from './rate-limiter.ts';
 import type { RoomLog, StoredMessage } from './room-log.ts';
-import { rolePolicy, type RoomPolicy } from './room-policy.ts';
-import { Session, type EndReason, type Transport } from './session.ts';
+import { type RoomPolicy, rolePolicy } from './room-policy.ts';
+import { type EndReason, Session, type Transport } from './session.ts';
 import type { ChatStore } from './store.ts';
 import { roomTopic } from './topics.ts';
 import { presenceWire } from './wire.ts';

@@ -4,7 +4,7 @@
  * connection's subscription, which sends it exactly once and holds it during a join's replay.
  */
 
-import { EnvelopeKind, type DirectMessageEnvelope, type Envelope, type LeftRoomEnvelope } from './envelope.ts';
+import { type DirectMessageEnvelope, type Envelope, EnvelopeKind, type LeftRoomEnvelope } from './envelope.ts';
 import type { LocalRegistry } from './local-registry.ts';
 import type { Outbound } from './outbound.ts';
 import type { Session } from './session.ts';

@@ -8,39 +8,39 @@
 
 import * as z from 'zod';
 import {
+  type AdminRequest,
+  type AuthFrame,
   ClientEvent,
+  type ClientFrame,
+  type CreateRequest,
   DEFAULT_ROOM_ID,
   ErrorCode,
   GROUP_DURATION_MAX_SECONDS,
   GROUP_NOTICE_MAX_CHARS,
   GROUP_TITLE_MAX_CHARS,
-  MENTIONS_MAX,
-  RECEIPTS_MAX,
-  ROOM_ID_PATTERN,
-  type AdminRequest,
-  type AuthFrame,
-  type CreateRequest,
   type GroupRequest,
-  type LinkRequest,
-  type MemberRequest,
-  type MuteRequest,
-  type RevokeRequest,
-  type UpdateRequest,
-  type ClientFrame,
   type HeartbeatFrame,
   type HistoryRequest,
   type JoinFrame,
   type LeaveFrame,
+  type LinkRequest,
+  MENTIONS_MAX,
+  type MemberRequest,
   type MembersRequest,
+  type MuteRequest,
+  RECEIPTS_MAX,
   type ReadersRequest,
   type ReadFrame,
-  type ReceiptsRequest,
   type RecallFrame,
+  type ReceiptsRequest,
+  type RevokeRequest,
+  ROOM_ID_PATTERN,
   type RoomsRequest,
   type SendFrame,
   type TypingFrame,
+  type UpdateRequest,
 } from '../protocol.ts';
-import { UID_PATTERN, cleanName } from './auth.ts';
+import { cleanName, UID_PATTERN } from './auth.ts';
 
 export class FrameError {
   constructor(

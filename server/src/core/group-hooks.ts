@@ -4,7 +4,7 @@
  * leave.ts and send.ts each call one function.
  */
 
-import { ErrorCode, isGroupRoomId, type GroupProfile } from '../protocol.ts';
+import { ErrorCode, type GroupProfile, isGroupRoomId } from '../protocol.ts';
 import type { CoreContext } from './context.ts';
 import { announce } from './group-notices.ts';
 import { profileOf } from './group-profile.ts';

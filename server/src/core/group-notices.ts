@@ -6,7 +6,7 @@
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import { ServerEvent, type GroupNotice } from '../protocol.ts';
+import { type GroupNotice, ServerEvent } from '../protocol.ts';
 import type { CoreContext } from './context.ts';
 
 /** Seconds as people say a mute's length: 10分钟, 2小时, 3天. */

@@ -5,7 +5,7 @@
  */
 
 import type { LoginResponse } from '../protocol.ts';
-import { cleanName, type Authenticator } from './auth.ts';
+import { type Authenticator, cleanName } from './auth.ts';
 import type { KeyedBuckets } from './rate-limiter.ts';
 
 export interface HttpRequest {

@@ -1,6 +1,6 @@
 import type { Bus, EnvelopeHandler } from './bus.ts';
 import type { Envelope } from './envelope.ts';
-import { topicKey, type Topic } from './topics.ts';
+import { type Topic, topicKey } from './topics.ts';
 
 /** The embedded bus: one process, so publishing is a direct, synchronous call. */
 export class LocalBus implements Bus {

@@ -23,14 +23,13 @@ import { v4 as uuidv4 } from 'uuid';
 import type { MemberInfo, RoomSummary } from '../protocol.ts';
 import { directRoomMembers, isDirectRoomId, previewOf } from '../protocol.ts';
 import { EnvelopeKind } from './envelope.ts';
-import { SendRefused, type ChangeOutcome, type GroupChange, type GroupCreation, type GroupState, type Standing } from './group-store.ts';
+import { type ChangeOutcome, type GroupChange, type GroupCreation, type GroupState, SendRefused, type Standing } from './group-store.ts';
 import type { LocalBus } from './local-bus.ts';
-import { RoomGroup, type GroupSnapshot } from './memory-group.ts';
-import { recallRefusal, tombstoneOf, withQuoteRecalled, type RecallRequest } from './recall.ts';
+import { type GroupSnapshot, RoomGroup } from './memory-group.ts';
+import { type RecallRequest, recallRefusal, tombstoneOf, withQuoteRecalled } from './recall.ts';
 import { RingBuffer } from './ring-buffer.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RecallRefused, RoomLog, StoredMessage } from './room-log.ts';
 import {
-  StoreFullError,
   type ChatStore,
   type DisconnectResult,
   type JoinOptions,
@@ -40,6 +39,7 @@ import {
   type MarkedRead,
   type MemberRead,
   type RoomCounts,
+  StoreFullError,
   type StoreStats,
   type UserConnectResult,
 } from './store.ts';

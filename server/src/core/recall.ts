@@ -9,9 +9,9 @@
  * rewritten entries.
  */
 
-import { ServerEvent, recallNoticeText } from '../protocol.ts';
-import type { RecallScope } from './room-policy.ts';
+import { recallNoticeText, ServerEvent } from '../protocol.ts';
 import type { MessageDraft, StoredMessage } from './room-log.ts';
+import type { RecallScope } from './room-policy.ts';
 
 /** Why a recall was not done. */
 export type RecallRefusal = 'unknown' | 'not-yours' | 'too-late' | 'recalled';

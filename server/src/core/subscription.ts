@@ -10,7 +10,7 @@
  * - While a join replays history, live traffic for the room is held and offered again after it.
  */
 
-import { EnvelopeKind, type Envelope } from './envelope.ts';
+import { type Envelope, EnvelopeKind } from './envelope.ts';
 
 export class Subscription {
   private sent = 0;

@@ -1,6 +1,6 @@
 /** The serialised frames that are made once and sent to many: chat messages and presence notices. */
 
-import type { ServerEvent, PresenceEvent } from '../protocol.ts';
+import type { PresenceEvent, ServerEvent } from '../protocol.ts';
 import type { RoomCounts } from './envelope.ts';
 import type { StoredMessage } from './room-log.ts';
 

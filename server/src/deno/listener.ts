@@ -6,7 +6,7 @@
 
 import type { ChatApp } from '../chat-app.ts';
 import type { Listener } from '../running-server.ts';
-import { watchCertificate, type TlsMaterial } from '../tls-material.ts';
+import { type TlsMaterial, watchCertificate } from '../tls-material.ts';
 
 type Handler = Deno.ServeOptions['handler'];
 

@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import { clientAddress } from '../core/admission.ts';
 import { handleHttp } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { startServer, type Listener, type RunningServer, type StartOptions } from '../running-server.ts';
+import { type Listener, type RunningServer, type StartOptions, startServer } from '../running-server.ts';
 import { refusal, toHttpRequest, toResponse } from './http-exchange.ts';
 import { listen } from './listener.ts';
 import { REMOTE_CLIENT_REFUSAL, refuseRemoteClient } from './loopback-only.ts';

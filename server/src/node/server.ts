@@ -9,19 +9,19 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { ChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
 import { clientAddress, isTrustedProxy } from '../core/admission.ts';
 import type { ChatCore } from '../core/chat-core.ts';
-import { handleHttp, type HttpRequest } from '../core/http-api.ts';
+import { type HttpRequest, handleHttp } from '../core/http-api.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import type { Session } from '../core/session.ts';
-import { startServer, type Listener, type RunningServer, type StartOptions } from '../running-server.ts';
+import { type Listener, type RunningServer, type StartOptions, startServer } from '../running-server.ts';
 import { watchCertificate } from '../tls-material.ts';
 import { nodePlatform } from './platform.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
-import { WsTransport, prepareText } from './ws-transport.ts';
+import { prepareText, WsTransport } from './ws-transport.ts';
 
 export type { RunningServer };
 
@@ -51,7 +51,13 @@ export function startNodeServer(config: Config, logger: Logger = createLogger(co
   return startServer(
     config,
     logger,
-    { platform: nodePlatform, prepare: prepareText, staticDir: config.staticDir ?? DEFAULT_STATIC_DIR, listen: (app) => listen(app), describe: { websocket: 'ws' } },
+    {
+      platform: nodePlatform,
+      prepare: prepareText,
+      staticDir: config.staticDir ?? DEFAULT_STATIC_DIR,
+      listen: (app) => listen(app),
+      describe: { websocket: 'ws' },
+    },
     options,
   );
 }
@@ -120,7 +126,9 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
     pending.finished(req.socket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, message: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+      );
     };
     const address = addressOf(req);
     const decision = app.decideUpgrade({ path: url.pathname, origin: req.headers.origin, referer: req.headers.referer, address, query: url.searchParams });
@@ -138,7 +146,13 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
 
   const stopWatching =
     tls?.source === 'configured' && 'setSecureContext' in server
-      ? watchCertificate(app.platform, tls, config.tlsReloadIntervalMs, (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), logger)
+      ? watchCertificate(
+          app.platform,
+          tls,
+          config.tlsReloadIntervalMs,
+          (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }),
+          logger,
+        )
       : undefined;
 
   await new Promise<void>((resolveListen, reject) => {

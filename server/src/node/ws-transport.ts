@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Transport } from '../core/connection.ts';
-import { directWriter, type DirectWriter } from './socket-writer.ts';
+import { type DirectWriter, directWriter } from './socket-writer.ts';
 import type { WriteCoalescer } from './write-coalescer.ts';
 
 /** How long a closing socket may take to finish its handshake before it is dropped. */
@@ -156,7 +156,7 @@ export class WsTransport implements Transport {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const data = rest === undefined ? first : batchOf(first, rest, bytes);
     if (this.writer === undefined) this.writer = directWriter(socketOf(this.ws)) ?? null;
-    if (this.writer !== null && this.writer.write(data, bytes)) return;
+    if (this.writer?.write(data, bytes)) return;
     const socket = socketOf(this.ws);
     if (socket && !socket.destroyed) socket.write(data);
   }

@@ -1,4 +1,4 @@
-import { EnvelopeKind, type Envelope, type RoomCounts } from '../core/envelope.ts';
+import { type Envelope, EnvelopeKind, type RoomCounts } from '../core/envelope.ts';
 import type { Topic } from '../core/topics.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { topicKey, type Topic } from '../core/topics.ts';
+import { type Topic, topicKey } from '../core/topics.ts';
 
 /**
  * Key and channel names. Every key of one Lua script shares a hash tag, so the scripts also run on

@@ -18,10 +18,10 @@
 
 import type { Bus } from '../core/bus.ts';
 import { EnvelopeKind } from '../core/envelope.ts';
-import { roomTopic } from '../core/topics.ts';
 import type { Logger } from '../core/logger.ts';
-import { ServerEvent } from '../protocol.ts';
+import { roomTopic } from '../core/topics.ts';
 import { presenceWire } from '../core/wire.ts';
+import { ServerEvent } from '../protocol.ts';
 import type { ChatRedis } from './commands.ts';
 import { RECONNECT_MAX_MS } from './connection.ts';
 import type { KeySpace } from './keys.ts';

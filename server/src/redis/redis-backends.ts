@@ -3,13 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatBackend } from '../core/backend.ts';
 import type { Logger } from '../core/logger.ts';
-import { defineChatCommands, type ChatRedis } from './commands.ts';
+import { type ChatRedis, defineChatCommands } from './commands.ts';
 import { answers, connectRedis, openRedis } from './connection.ts';
 import { KeySpace } from './keys.ts';
 import { NodeRecovery } from './node-recovery.ts';
 import { PresenceReaper } from './presence-reaper.ts';
 import { RedisBus } from './redis-bus.ts';
-import { RedisRoomLog, type RedisLogLimits } from './redis-room-log.ts';
+import { type RedisLogLimits, RedisRoomLog } from './redis-room-log.ts';
 import { RedisStore, type RedisStoreLimits } from './redis-store.ts';
 import type { CaughtUp } from './room-order.ts';
 import { SeqWatermarks } from './seq-watermarks.ts';

@@ -14,13 +14,13 @@
 
 import type { Redis } from 'ioredis';
 import type { Bus, EnvelopeHandler } from '../core/bus.ts';
-import { EnvelopeKind, type Envelope, type RoomCounts } from '../core/envelope.ts';
+import { type Envelope, EnvelopeKind, type RoomCounts } from '../core/envelope.ts';
 import type { Logger } from '../core/logger.ts';
-import { parseTopicKey, roomTopic, topicKey, type Topic } from '../core/topics.ts';
-import { ServerEvent, type JoinedEvent } from '../protocol.ts';
+import { parseTopicKey, roomTopic, type Topic, topicKey } from '../core/topics.ts';
+import { type JoinedEvent, ServerEvent } from '../protocol.ts';
 import { decodeEnvelope, encodeEnvelope } from './envelope-codec.ts';
 import type { KeySpace } from './keys.ts';
-import { RoomOrder, type FetchAfter } from './room-order.ts';
+import { type FetchAfter, RoomOrder } from './room-order.ts';
 import type { SeqWatermarks } from './seq-watermarks.ts';
 
 /** How long publish waits for its own echo before returning anyway (the message is out). */

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopeKind } from '../core/envelope.ts';
 import { SendRefused } from '../core/group-store.ts';
-import { recallRefusal, tombstoneOf, withQuoteRecalled, type RecallRefusal, type RecallRequest } from '../core/recall.ts';
+import { type RecallRefusal, type RecallRequest, recallRefusal, tombstoneOf, withQuoteRecalled } from '../core/recall.ts';
 import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RecallRefused, RoomLog, StoredMessage } from '../core/room-log.ts';
 import { roomTopic, userTopic } from '../core/topics.ts';
 import type { ChatRedis } from './commands.ts';

@@ -11,11 +11,8 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { MemberInfo, RoomSummary } from '../protocol.ts';
-import { userTopic } from '../core/topics.ts';
-import { DIRECT_ROOM_PREFIX, directRoomMembers, previewOf } from '../protocol.ts';
-import type { StoredMessage } from '../core/room-log.ts';
 import type { ChangeOutcome, GroupChange, GroupCreation, GroupState, Standing } from '../core/group-store.ts';
+import type { StoredMessage } from '../core/room-log.ts';
 import type {
   ChatStore,
   DisconnectResult,
@@ -29,6 +26,9 @@ import type {
   StoreStats,
   UserConnectResult,
 } from '../core/store.ts';
+import { userTopic } from '../core/topics.ts';
+import type { MemberInfo, RoomSummary } from '../protocol.ts';
+import { DIRECT_ROOM_PREFIX, directRoomMembers, previewOf } from '../protocol.ts';
 import type { ChatRedis } from './commands.ts';
 import { queueDirect } from './direct-queue.ts';
 import { parseGroupView } from './group-view.ts';

@@ -1,6 +1,6 @@
 /** `auth`: the first token makes the connection a user; a later one of the same user renews it. */
 
-import { CloseCode, ErrorCode, ServerEvent, type AuthFrame } from '../../protocol.ts';
+import { type AuthFrame, CloseCode, ErrorCode, ServerEvent } from '../../protocol.ts';
 import type { Identity } from '../auth.ts';
 import type { CoreContext } from '../context.ts';
 import type { Session } from '../session.ts';

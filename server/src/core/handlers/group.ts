@@ -7,21 +7,21 @@
  */
 
 import {
+  type AdminRequest,
+  type CreateRequest,
   ErrorCode,
   GROUP_LINK_DEFAULT_SECONDS,
   GROUP_LINKS_MAX,
   GROUP_ROOM_PREFIX,
-  ServerEvent,
-  isDirectRoomId,
-  type AdminRequest,
-  type CreateRequest,
   type GroupNotice,
   type GroupRequest,
+  isDirectRoomId,
   type LeftEvent,
   type LinkRequest,
   type MemberRequest,
   type MuteRequest,
   type RevokeRequest,
+  ServerEvent,
   type UpdateRequest,
 } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
@@ -29,7 +29,7 @@ import { EnvelopeKind } from '../envelope.ts';
 import { announce } from '../group-notices.ts';
 import { profileOf, standingOf } from '../group-profile.ts';
 import type { ChangeOutcome, GroupChange, GroupState, Standing } from '../group-store.ts';
-import { judge, notMember, type GroupAction, type Refusal } from '../roles.ts';
+import { type GroupAction, judge, notMember, type Refusal } from '../roles.ts';
 import type { Session } from '../session.ts';
 import { roomTopic, userTopic } from '../topics.ts';
 import { reviewUserText } from '../user-text.ts';

@@ -6,7 +6,7 @@
  * as a slow consumer instead of growing the server's memory).
  */
 
-import { ErrorCode, ServerEvent, isDirectRoomId, isGroupRoomId, type JoinFrame } from '../../protocol.ts';
+import { ErrorCode, isDirectRoomId, isGroupRoomId, type JoinFrame, ServerEvent } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { type Envelope, EnvelopeKind } from '../envelope.ts';
 import { afterJoin, joinRefusal, profileOnJoin } from '../group-hooks.ts';

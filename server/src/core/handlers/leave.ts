@@ -1,6 +1,6 @@
 /** `leave` ends a membership, on every connection of the user, wherever it is. */
 
-import { ErrorCode, ServerEvent, type LeaveFrame } from '../../protocol.ts';
+import { ErrorCode, type LeaveFrame, ServerEvent } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { EnvelopeKind, type LeftRoomEnvelope } from '../envelope.ts';
 import { afterLeave } from '../group-hooks.ts';

@@ -11,14 +11,14 @@
  */
 
 import {
+  directRoomMembers,
   ErrorCode,
   RECEIPTS_MAX,
-  ServerEvent,
-  directRoomMembers,
-  type ReadersRequest,
   type ReadEvent,
+  type ReadersRequest,
   type ReadFrame,
   type ReceiptsRequest,
+  ServerEvent,
 } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { EnvelopeKind } from '../envelope.ts';

@@ -1,6 +1,6 @@
 /** Requests that only read: `members`, `rooms`, `history`. */
 
-import { ErrorCode, ServerEvent, type ChatMessage, type HistoryRequest, type MembersRequest, type RoomsRequest } from '../../protocol.ts';
+import { type ChatMessage, ErrorCode, type HistoryRequest, type MembersRequest, type RoomsRequest, ServerEvent } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import type { StoredMessage } from '../room-log.ts';
 import type { Session } from '../session.ts';

@@ -5,9 +5,9 @@
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import { ErrorCode, directRoomMembers, type RecallFrame } from '../../protocol.ts';
+import { directRoomMembers, ErrorCode, type RecallFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
-import { recallNotice, type RecallRefusal } from '../recall.ts';
+import { type RecallRefusal, recallNotice } from '../recall.ts';
 import { isRecallRefused } from '../room-log.ts';
 import type { Session } from '../session.ts';
 import { acknowledge } from './send.ts';

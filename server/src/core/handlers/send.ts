@@ -6,16 +6,16 @@
  */
 
 import { v4 as uuidv4 } from 'uuid';
-import { ErrorCode, ServerEvent, directRoomId, isDirectRoomId, type QuoteSnapshot, type SendFrame } from '../../protocol.ts';
+import { directRoomId, ErrorCode, isDirectRoomId, type QuoteSnapshot, type SendFrame, ServerEvent } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
+import { FrameError } from '../frames.ts';
 import { sendRefusal } from '../group-hooks.ts';
 import { SendRefused } from '../group-store.ts';
-import { FrameError } from '../frames.ts';
 import type { ModerationVerdict } from '../moderation.ts';
 import { quoteOf } from '../quote.ts';
 import type { Appended, AppendedDirect, MessageDraft } from '../room-log.ts';
-import { StoreFullError } from '../store.ts';
 import type { Session } from '../session.ts';
+import { StoreFullError } from '../store.ts';
 
 type Draft = Omit<MessageDraft, 'roomid'>;
 

@@ -4,7 +4,7 @@
  * most one per TYPING_INTERVAL_MS per connection goes on; the rest are dropped without an answer.
  */
 
-import { ErrorCode, ServerEvent, directRoomId, type TypingEvent, type TypingFrame } from '../../protocol.ts';
+import { directRoomId, ErrorCode, ServerEvent, type TypingEvent, type TypingFrame } from '../../protocol.ts';
 import type { CoreContext } from '../context.ts';
 import { EnvelopeKind } from '../envelope.ts';
 import type { Session } from '../session.ts';
