@@ -1,19 +1,9 @@
-/**
- * `npm run ab -w bench -- --servers ours,ours-alt [--members 10000] [--rooms 1000] [--publishers 1000] [--direct]
- * [--deliveries 50000] [--rounds 3] [--duration 4]`: an A/B at a fixed load. Every server is started and connected
- * once, then the servers take turns: round after round, one step each at the same rate, so that the machine's
- * noise falls on all of them alike. Prints every step and the median per server of CPU per delivery (user and
- * system apart), p50 and p99.
- *
- * All sessions stay open at once: the load generator holds members × servers sockets (keep it under `ulimit -n`).
- */
-import { dialectByName } from './dialects.ts';
 import { destroyAgents } from './http.ts';
-import { Session, type StepResult } from './loadgen.ts';
+import type { Session, StepResult } from './loadgen.ts';
 import { launch, PEERS, type RunningPeer } from './peers.ts';
 import { waitForQuietMachine } from './procstat.ts';
 import { si } from './report.ts';
-import { toolArgs, toolLoad } from './tool-args.ts';
+import { toolArgs, toolLoad, toolSession } from './tool-args.ts';
 
 const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -23,7 +13,8 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const args = toolArgs();
   const servers = args.opt('--servers', 'ours,ours-alt').split(',').filter(Boolean);
-  const { members, rooms, publishers, direct } = toolLoad(args, { members: 10_000, rooms: 1000 });
+  const load = toolLoad(args, { members: 10_000, rooms: 1000 });
+  const { members, rooms, publishers, direct } = load;
   const deliveries = args.num('--deliveries', 50_000);
   const rounds = args.num('--rounds', 3);
   const duration = args.num('--duration', 4);
@@ -33,16 +24,7 @@ async function main(): Promise<void> {
   try {
     for (const id of servers) {
       const peer = await launch(PEERS[id]);
-      const session = new Session({
-        url: peer.url,
-        dialect: dialectByName(PEERS[id].protocol),
-        members,
-        rooms,
-        publishers,
-        direct,
-        serverPid: peer.pid,
-        log: (l) => log(`${id}: ${l}`),
-      });
+      const session = toolSession(id, peer, load, { serverPid: peer.pid, log: (l) => log(`${id}: ${l}`) });
       running.push({ id, peer, session });
       await session.connect();
       results.set(id, []);

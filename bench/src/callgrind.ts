@@ -15,11 +15,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dialectByName } from './dialects.ts';
 import { destroyAgents } from './http.ts';
-import { Session } from './loadgen.ts';
 import { launch, PEERS } from './peers.ts';
-import { toolArgs, toolLoad } from './tool-args.ts';
+import { toolArgs, toolLoad, toolSession } from './tool-args.ts';
 
 /**
  * vgdb finds the server's valgrind by a file name that contains $HOST, which launch() sets to
@@ -56,7 +54,8 @@ function instructions(dir: string, pid: number): { total: number; compile: numbe
 async function main(): Promise<void> {
   const args = toolArgs();
   const servers = args.opt('--servers', 'ours').split(',').filter(Boolean);
-  const { members, rooms, publishers, direct } = toolLoad(args, { members: 1000, rooms: 100 });
+  const load = toolLoad(args, { members: 1000, rooms: 100 });
+  const { members, rooms, publishers, direct } = load;
   const rate = args.num('--rate', 200);
   const duration = args.num('--duration', 5);
   const keep = args.flag('--keep');
@@ -67,17 +66,7 @@ async function main(): Promise<void> {
     const wrapper = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${dir}/callgrind.%p`];
     // One thread for V8's compiler and GC: their work then lands in the same order every run.
     const peer = await launch(PEERS[id], { wrapper, nodeArgs: ['--single-threaded'], timeoutMs: 900_000 });
-    const session = new Session({
-      url: peer.url,
-      dialect: dialectByName(PEERS[id].protocol),
-      members,
-      rooms,
-      publishers,
-      direct,
-      connectTimeoutMs: 120_000,
-      connectConcurrency: 16,
-      log: (l) => log(`${id}: ${l}`),
-    });
+    const session = toolSession(id, peer, load, { connectTimeoutMs: 120_000, connectConcurrency: 16, log: (l) => log(`${id}: ${l}`) });
     try {
       await session.connect();
       // The same load once uninstrumented first: V8 compiles the hot paths then, not in the count.
@@ -104,8 +93,8 @@ async function main(): Promise<void> {
     }
   }
   destroyAgents();
-  const load = direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`;
-  process.stdout.write(`\nuser-space instructions (callgrind), ${load}, ${publishers} publishers, ${rate} messages/s for 1 + ${duration} s:\n`);
+  const described = direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`;
+  process.stdout.write(`\nuser-space instructions (callgrind), ${described}, ${publishers} publishers, ${rate} messages/s for 1 + ${duration} s:\n`);
   process.stdout.write(
     '| server | messages | deliveries | lost | instructions | of them compiling | per delivery (without compiling) | of it in immediates and timers | of it in GC | per message |\n' +
       '|---|---|---|---|---|---|---|---|---|---|\n',

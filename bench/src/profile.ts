@@ -12,11 +12,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dialectByName } from './dialects.ts';
 import { destroyAgents } from './http.ts';
-import { Session } from './loadgen.ts';
 import { launch, PEERS } from './peers.ts';
-import { toolArgs, toolLoad } from './tool-args.ts';
+import { toolArgs, toolLoad, toolSession } from './tool-args.ts';
 
 interface ProfileNode {
   id: number;
@@ -64,7 +62,8 @@ function run(cmd: string, args: string[]): Promise<string> {
 async function main(): Promise<void> {
   const args = toolArgs();
   const id = args.opt('--server', 'ours');
-  const { members, rooms, publishers, direct } = toolLoad(args, { members: 1000, rooms: 1, publishers: 10 });
+  const load = toolLoad(args, { members: 1000, rooms: 1, publishers: 10 });
+  const { members, rooms } = load;
   const deliveries = args.num('--deliveries', 400_000);
   const duration = args.num('--duration', 5);
   const usePerf = args.flag('--perf');
@@ -72,16 +71,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-prof-'));
   const nodeArgs = usePerf ? ['--perf-basic-prof'] : countSyscalls ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const peer = await launch(PEERS[id], { nodeArgs });
-  const session = new Session({
-    url: peer.url,
-    dialect: dialectByName(PEERS[id].protocol),
-    members,
-    rooms,
-    publishers,
-    direct,
-    serverPid: peer.pid,
-    log: (l) => process.stderr.write(`${l}\n`),
-  });
+  const session = toolSession(id, peer, load, { serverPid: peer.pid, log: (l) => process.stderr.write(`${l}\n`) });
   const warmupMs = 1000;
   const perfData = path.join(dir, 'perf.data');
   let window: { from: number; to: number } | undefined;

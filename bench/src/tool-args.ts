@@ -1,5 +1,9 @@
 /** Command-line options shared by the measuring tools (ab, callgrind, profile, write-cost): `--name value` and `--flag`. */
 
+import { dialectByName } from './dialects.ts';
+import { Session, type SessionOptions } from './loadgen.ts';
+import { PEERS, type RunningPeer } from './peers.ts';
+
 export interface ToolArgs {
   /** The value after `--name`, or `dflt`. */
   opt(name: string, dflt: string): string;
@@ -30,4 +34,9 @@ export function toolLoad(args: ToolArgs, defaults: { members: number; rooms: num
   // Default: one publisher a room (or pair).
   const publishers = args.num('--publishers', defaults.publishers ?? rooms);
   return { members, rooms, publishers, direct };
+}
+
+/** The load generator's session for a tool's run against `id`'s launched server; `extra` adds options. */
+export function toolSession(id: string, peer: RunningPeer, load: ToolLoad, extra: Partial<SessionOptions> = {}): Session {
+  return new Session({ url: peer.url, dialect: dialectByName(PEERS[id].protocol), ...load, ...extra });
 }
