@@ -6,7 +6,6 @@ import {
   ErrorCode,
   type ErrorEvent,
   type GroupEvent,
-  type GroupProfile,
   HEARTBEAT_PONG,
   type HistoryEvent,
   type InvitedEvent,
@@ -35,7 +34,7 @@ import { NOT_CONNECTED, PendingRequests, RequestFailed } from './pending-request
 import { ReadMarks } from './read-marks';
 import { ReadReporter } from './read-reporter';
 import { type PacerOptions, Priority } from './request-pacer';
-import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS, RoomArchive, unkeep } from './room-archive';
+import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS, RoomArchive, type RoomRecord, unkeep } from './room-archive';
 import { type HistoryPurpose, RoomSubscription } from './room-subscription';
 import type { KeyValueStorage } from './storage';
 import { CredentialsRejected, type TokenSource } from './token-source';
@@ -101,18 +100,11 @@ export interface ChatClientEvents {
   invited: InvitedEvent;
 }
 
-/** A room as the phone has it at launch, for the pages to show before any network. */
-export interface StoredRoom {
+/** A room as the phone has it at launch, for the pages to show before any network: the archive's fields (room-archive.ts RoomRecord). */
+export type StoredRoom = Pick<RoomRecord, 'unread' | 'peerName' | 'peerRead' | 'mention' | 'title' | 'private' | 'group'> & {
   roomid: string;
   messages: ChatMessage[];
-  unread: number;
-  peerName?: string;
-  peerRead?: number;
-  mention?: number;
-  title?: string;
-  private?: boolean;
-  group?: GroupProfile;
-}
+};
 
 const MEMBER_OF_KEY = 'member-of';
 /** Catch-up pages are as large as the server allows. */
