@@ -196,8 +196,12 @@ export class TestClient {
       if (value !== undefined && value !== false) return value;
       const left = deadline - Date.now();
       if (left <= 0) {
-        const seen = this.frames.map((f) => JSON.stringify(f)).join('\n  ');
-        throw new Error(`timed out waiting for ${what}; frames so far:\n  ${seen}`);
+        const seen = this.frames
+          .slice(-50)
+          .map((f) => JSON.stringify(f))
+          .join('\n  ');
+        const closed = this.closeCode === undefined ? '' : ` (closed with ${this.closeCode} ${this.closeReason})`;
+        throw new Error(`timed out waiting for ${what}${closed}; the last ${Math.min(50, this.frames.length)} of ${this.frames.length} frames:\n  ${seen}`);
       }
       await new Promise<void>((resolve) => {
         const wake = (): void => {
@@ -225,8 +229,8 @@ export class TestClient {
     return reply;
   }
 
-  async say(roomid: string | undefined, message: string, id = `m-${Math.random().toString(36).slice(2)}`): Promise<Frame> {
-    const reply = await this.request({ event: 'message', message, id, ...(roomid ? { roomid } : {}) });
+  async say(roomid: string | undefined, message: string, id = `m-${Math.random().toString(36).slice(2)}`, timeoutMs = 3000): Promise<Frame> {
+    const reply = await this.request({ event: 'message', message, id, ...(roomid ? { roomid } : {}) }, timeoutMs);
     if (reply.event !== 'ack') throw new Error(`send failed: ${JSON.stringify(reply)}`);
     return reply;
   }
