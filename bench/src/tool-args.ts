@@ -1,4 +1,4 @@
-/** Command-line options shared by the measuring tools (ab, callgrind, profile, write-cost): `--name value` and `--flag`. */
+/** Command-line options shared by the measuring tools (ab, callgrind, core-cost, profile, write-cost): `--name value` and `--flag`. */
 
 import { dialectByName } from './dialects.ts';
 import { Session, type SessionOptions } from './loadgen.ts';
