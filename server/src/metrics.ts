@@ -1,9 +1,10 @@
 /**
  * Prometheus metrics (prom-client). Counters mirror the core's own tallies at scrape time, so the hot
- * path only increments plain numbers; the fan-out histogram is observed as it happens.
+ * path only increments plain numbers; so do the fan-out histograms (bucket-histogram.ts).
  */
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.ts';
 import type { ChatCore } from './core/chat-core.ts';
 import type { ChatStore } from './core/store.ts';
 import { ErrorCode } from './protocol.ts';
@@ -98,25 +99,23 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
     labelNames: ['reason'],
     registers: [registry],
   });
-  const fanOut = new Histogram({
-    name: 'chatroom_fanout_seconds',
-    help: 'Time to hand one published frame to every local socket on its topic',
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    registers: [registry],
-  });
-  const fanOutRecipients = new Histogram({
-    name: 'chatroom_fanout_recipients',
-    help: 'Local sockets one published frame reached',
-    buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
-    registers: [registry],
-  });
+  const fanOut = new BucketHistogram(
+    'chatroom_fanout_seconds',
+    'Time to hand one published frame to every local socket on its topic',
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+  );
+  const fanOutRecipients = new BucketHistogram(
+    'chatroom_fanout_recipients',
+    'Local sockets one published frame reached',
+    [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
+  );
 
   return {
     contentType: registry.contentType,
     async render() {
       const sizes = await store.stats?.();
       if (sizes) for (const [key, gauge] of Object.entries(storeGauges)) gauge.set(sizes[key as keyof typeof sizes] ?? 0);
-      return registry.metrics();
+      return `${await registry.metrics()}\n${fanOut.render()}\n${fanOutRecipients.render()}`;
     },
     observeFanOut(seconds, recipients) {
       fanOut.observe(seconds);

@@ -26,6 +26,16 @@ describe('/metrics', () => {
     expect(value('chatroom_store_history_messages')).toBeGreaterThanOrEqual(1);
     expect(res.text).toMatch(/chatroom_errors_total\{code="4400",name="InvalidJson"\} 1/);
     expect(value('chatroom_fanout_seconds_count')).toBeGreaterThanOrEqual(1);
+    // The fan-out histograms: cumulative buckets that end at the count; a two-member room's
+    // message reached two sockets, so not every fan-out is in the bucket of one.
+    for (const name of ['chatroom_fanout_seconds', 'chatroom_fanout_recipients']) {
+      expect(res.text).toContain(`# TYPE ${name} histogram`);
+      const buckets = [...res.text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} ([0-9.e+]+)$`, 'gm'))].map((m) => Number(m[2]));
+      expect(buckets.length).toBeGreaterThan(5);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+      expect(buckets.at(-1)).toBe(value(`${name}_count`));
+    }
+    expect(value('chatroom_fanout_recipients_bucket\\{le="1"\\}')).toBeLessThan(value('chatroom_fanout_recipients_count'));
     expect(res.text).toContain('chatroom_process_resident_memory_bytes');
     // No message text leaks into metrics.
     expect(res.text).not.toContain('count me');
