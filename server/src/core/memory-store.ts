@@ -72,6 +72,8 @@ interface Mention {
 }
 
 interface Room {
+  /** The room's key in the byte budget (`held`), made once: every append re-sizes it. */
+  heldKey: string;
   seq: number;
   /** New whenever the room's seq counter starts from nothing. */
   epoch: string;
@@ -173,8 +175,9 @@ export class MemoryStore implements ChatStore, RoomLog {
   // ------------------------------------------------------------------------------------------
   // Rooms and users
 
-  private newRoom(seq = 0, epoch: string = uuidv4()): Room {
+  private newRoom(roomid: string, seq = 0, epoch: string = uuidv4()): Room {
     return {
+      heldKey: historyKey(roomid),
       seq,
       epoch,
       history: new RingBuffer(Math.max(1, this.limits.historyPerRoom)),
@@ -196,7 +199,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     }
     if (!create) return 'no-such-room';
     if (this.roomStates.size >= this.limits.roomLimit) return 'store-full';
-    room = this.newRoom();
+    room = this.newRoom(roomid);
     this.roomStates.set(roomid, room);
     return room;
   }
@@ -422,10 +425,10 @@ export class MemoryStore implements ChatStore, RoomLog {
   }
 
   /** Replaces a kept message in place (a recall's rewrite), keeping the byte count true. */
-  private rewrite(room: Room, roomid: string, index: number, message: StoredMessage): void {
+  private rewrite(room: Room, index: number, message: StoredMessage): void {
     room.historyBytes += messageBytes(message) - messageBytes(room.history.at(index)!);
     room.history.set(index, message);
-    this.held.set(historyKey(roomid), { bytes: room.historyBytes });
+    this.held.set(room.heldKey, { bytes: room.historyBytes });
   }
 
   /** A draft quoting a message that was recalled since the quote was made shows the quote as recalled. */
@@ -447,7 +450,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     }
   }
 
-  private keep(room: Room, roomid: string, draft: MessageDraft): StoredMessage {
+  private keep(room: Room, draft: MessageDraft): StoredMessage {
     room.seq += 1;
     room.activeAt = this.now();
     const message: StoredMessage = { ...draft, seq: room.seq };
@@ -458,7 +461,7 @@ export class MemoryStore implements ChatStore, RoomLog {
       room.historyBytes += messageBytes(message);
       // One room keeps at most a share of the budget: its oldest go first, not other rooms' histories.
       while (room.historyBytes > this.limits.storeMaxBytes * ROOM_SHARE_OF_STORE && room.history.length > 1) this.forget(room, room.history.shift()!);
-      this.held.set(historyKey(roomid), { bytes: room.historyBytes });
+      this.held.set(room.heldKey, { bytes: room.historyBytes });
     }
     return message;
   }
@@ -480,7 +483,7 @@ export class MemoryStore implements ChatStore, RoomLog {
       const silenced = room.group.silenced(draft.uid, this.now());
       if (silenced) throw silenced;
     }
-    const message = this.keep(room, draft.roomid, this.quoteAsKept(room, draft));
+    const message = this.keep(room, this.quoteAsKept(room, draft));
     this.noteMentions(room, message);
     this.bus.deliver({ kind: EnvelopeKind.RoomMessage, topic: roomTopic(draft.roomid), seq: message.seq, text: messageWire(message, this.countsOf(room)) });
     return { message, duplicate: false };
@@ -494,11 +497,13 @@ export class MemoryStore implements ChatStore, RoomLog {
     if (original) return { message: original, duplicate: true, queued: true };
     const sender = this.userFor(draft.uid, draft.name);
     const recipient = this.userFor(to);
-    room.members.set(draft.uid, { ...room.members.get(draft.uid), name: draft.name });
+    const self = room.members.get(draft.uid);
+    if (self === undefined) room.members.set(draft.uid, { name: draft.name });
+    else self.name = draft.name;
     if (!room.members.has(to)) room.members.set(to, { name: recipient.name });
     sender.rooms.add(draft.roomid);
     recipient.rooms.add(draft.roomid);
-    const message = this.keep(room, draft.roomid, this.quoteAsKept(room, draft));
+    const message = this.keep(room, this.quoteAsKept(room, draft));
     const text = JSON.stringify(message);
     const queued = recipient.connections.size === 0;
     if (queued) this.pushInbox(to, recipient, message);
@@ -520,11 +525,11 @@ export class MemoryStore implements ChatStore, RoomLog {
     const refused = recallRefusal(target, request);
     if (refused) return { refused };
     const tombstone = tombstoneOf(target!, notice);
-    this.rewrite(room, notice.roomid, index, tombstone);
+    this.rewrite(room, index, tombstone);
     // Later messages quoting it lose their excerpt.
     for (let i = index + 1; i < room.history.length; i += 1) {
       const kept = room.history.at(i)!;
-      if (kept.quote?.seq === seq) this.rewrite(room, notice.roomid, i, withQuoteRecalled(kept, seq));
+      if (kept.quote?.seq === seq) this.rewrite(room, i, withQuoteRecalled(kept, seq));
     }
     if (notice.to === undefined) return this.append(notice);
     const recipient = this.users.get(notice.to);
@@ -690,7 +695,7 @@ export class MemoryStore implements ChatStore, RoomLog {
   /** Loads a snapshot into this (empty) store. The caller has verified the snapshot as a whole. */
   restore(snapshot: MemorySnapshot): void {
     for (const saved of snapshot.rooms) {
-      const room = this.newRoom(saved.seq, saved.epoch);
+      const room = this.newRoom(saved.id, saved.seq, saved.epoch);
       for (const [uid, name, cursor] of saved.members) room.members.set(uid, cursor === null ? { name } : { name, cursor });
       room.group = RoomGroup.fromSnapshot(saved.group);
       for (const [uid, read, first, last] of saved.reads ?? []) {
@@ -703,7 +708,7 @@ export class MemoryStore implements ChatStore, RoomLog {
       room.seq = 0;
       for (const message of saved.history) {
         room.seq = message.seq - 1;
-        this.keep(room, saved.id, message);
+        this.keep(room, message);
       }
       room.seq = saved.seq;
     }
