@@ -36,4 +36,30 @@ describe('heartbeat', () => {
     expect(logout).toMatchObject({ roomid: 'silence', reason: 'timeout', num: 1, total: 2 });
     await alice.close();
   });
+
+  it('pings are spread over the interval, not sent to every connection at once; each connection still gets one an interval', async () => {
+    // 1 s in four ticks of 250 ms: eight connections are pinged two a tick.
+    const spread = await startTestServer({ HEARTBEAT_INTERVAL_MS: '1000' });
+    try {
+      const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => connectAs(spread, `beat${i}`)));
+      const pingsAt = clients.map((client) => {
+        const times: number[] = [];
+        client.ws.on('message', (data) => {
+          if (String(data).includes('"heartbeat"')) times.push(Date.now());
+        });
+        return times;
+      });
+      for (const [i, client] of clients.entries()) await client.waitFor(() => pingsAt[i].length >= 2, 5000, 'two pings');
+      const firsts = pingsAt.map((times) => times[0]);
+      // All at once would put every first ping in the same turn; a quarter of them a tick spreads them.
+      expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(400);
+      for (const times of pingsAt) {
+        expect(times[1] - times[0]).toBeGreaterThanOrEqual(800);
+        expect(times[1] - times[0]).toBeLessThanOrEqual(1400);
+      }
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await spread.close();
+    }
+  });
 });

@@ -27,6 +27,7 @@ import { handleHistory, handleMembers, handleRooms } from './handlers/reads.ts';
 import { handleRecall } from './handlers/recall.ts';
 import { handleSend } from './handlers/send.ts';
 import { handleTyping } from './handlers/typing.ts';
+import { HeartbeatWheel } from './heartbeat-wheel.ts';
 import { LocalRegistry } from './local-registry.ts';
 import type { Logger } from './logger.ts';
 import { allowEverything, type ContentModerator } from './moderation.ts';
@@ -85,6 +86,7 @@ export class ChatCore<P = unknown> {
   private readonly out: Outbound<P>;
   private readonly admission: AdmissionControl;
   private readonly parse: FrameParser;
+  private readonly heartbeat: HeartbeatWheel<Session<P>>;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private outputTimer: ReturnType<typeof setInterval> | undefined;
   private nextSessionId = 0;
@@ -98,6 +100,7 @@ export class ChatCore<P = unknown> {
     this.out = new Outbound(deps.prepare, deps.settings.sendBufferLimitBytes, deps.settings.drainTimeoutMs, deps.logger);
     this.admission = new AdmissionControl(deps.settings);
     this.parse = createFrameParser(deps.settings);
+    this.heartbeat = new HeartbeatWheel(deps.settings.heartbeatIntervalMs);
     const ctx: CoreContext<P> = {
       settings: deps.settings,
       store: deps.store,
@@ -132,7 +135,7 @@ export class ChatCore<P = unknown> {
   }
 
   start(): void {
-    this.heartbeatTimer = setInterval(() => this.sweep(), this.deps.settings.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(() => this.sweep(), this.heartbeat.tickMs);
     this.outputTimer = setInterval(() => this.boundOutput(), OUTPUT_CHECK_MS);
     this.outputTimer.unref?.();
   }
@@ -161,6 +164,7 @@ export class ChatCore<P = unknown> {
       remoteAddress,
     );
     this.registry.all.add(session);
+    this.heartbeat.add(session);
     this.admission.opened(remoteAddress);
     if (options.welcome) {
       this.out.send(session, {
@@ -216,6 +220,7 @@ export class ChatCore<P = unknown> {
   closed(session: Session<P>, clean: boolean): void {
     if (!session.end()) return;
     this.registry.all.delete(session);
+    this.heartbeat.delete(session);
     this.admission.closed(session.remoteAddress);
     if (this.registry.all.size === 0) this.onDrained?.();
     const reason: EndReason = session.silent ? 'timeout' : 'close';
@@ -358,8 +363,9 @@ export class ChatCore<P = unknown> {
     }
   }
 
+  /** One tick of the heartbeat: a slot's share of the connections (heartbeat-wheel.ts). */
   private sweep(): void {
-    for (const session of this.registry.all) {
+    for (const session of this.heartbeat.tick()) {
       if (!session.sweep()) {
         this.counters.heartbeatTerminations += 1;
         session.transport.terminate();
