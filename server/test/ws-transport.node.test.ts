@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { WriteCoalescer } from '../src/node/write-coalescer.ts';
 import { FLUSH_AT_BYTES, WsTransport } from '../src/node/ws-transport.ts';
+import { eventually } from './harness.ts';
 import { makeCertificate } from './test-certificates.ts';
 
 /** SEND_BUFFER_LIMIT_BYTES's default. */
@@ -57,14 +58,6 @@ async function openPair(secure: boolean): Promise<Pair> {
   return { transport, serverWs, client, received, clientSocket: (client as unknown as { _socket: Socket })._socket };
 }
 
-async function until(probe: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe.each([
@@ -77,9 +70,9 @@ describe.each([
     for (const text of texts) transport.send(text);
     // Three frames of 2-byte header + text, none written yet.
     expect(transport.bufferedAmount).toBe(texts.reduce((sum, t) => sum + 2 + t.length, 0));
-    await until(() => received.length === texts.length, 'the three frames');
+    await eventually(() => received.length === texts.length, 10_000, 'the three frames');
     expect(received).toEqual(texts);
-    await until(() => transport.bufferedAmount === 0, 'an empty backlog');
+    await eventually(() => transport.bufferedAmount === 0, 10_000, 'an empty backlog');
     expect(client.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -107,11 +100,11 @@ describe.each([
     transport.send(`${sent}:after the ping`);
     sent += 1;
     clientSocket.resume();
-    await until(() => received.length === sent + 1, `${sent} frames and the ping`, 20_000);
+    await eventually(() => received.length === sent + 1, 20_000, `${sent} frames and the ping`);
     const order = received.map((text) => (text === 'ping' ? 'ping' : Number(text.slice(0, text.indexOf(':')))));
     expect(order).toEqual([...Array.from({ length: sent - 1 }, (_, i) => i), 'ping', sent - 1]);
     expect(received.slice(0, sent - 1).every((text) => text.endsWith(body))).toBe(true);
-    await until(() => transport.bufferedAmount === 0, 'an empty backlog once everything was read');
+    await eventually(() => transport.bufferedAmount === 0, 10_000, 'an empty backlog once everything was read');
   });
 
   it('frames text of every length encoding and multi-byte UTF-8 intact, the same text twice included', async () => {
@@ -119,7 +112,7 @@ describe.each([
     // 7-bit, 16-bit and 64-bit payload lengths; 3-byte UTF-8 characters across the boundaries.
     const texts = ['你好', '小明: '.padEnd(125, '好'), 'x'.repeat(126), '群'.repeat(30_000), 'y'.repeat(70_000), '群'.repeat(30_000)];
     for (const text of texts) transport.send(text);
-    await until(() => received.length === texts.length, 'every frame');
+    await eventually(() => received.length === texts.length, 10_000, 'every frame');
     expect(received).toEqual(texts);
   });
 
@@ -145,6 +138,6 @@ describe('ws transport, plain TCP: written to the handle', () => {
     clientSocket.resetAndDestroy();
     expect(await closed).toBe(1006);
     expect(transport.open).toBe(false);
-    await until(() => transport.bufferedAmount === 0, 'nothing counted once the socket is gone');
+    await eventually(() => transport.bufferedAmount === 0, 10_000, 'nothing counted once the socket is gone');
   });
 });
