@@ -1,31 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
-import { launchApp, signIn, until } from './support/mp-weixin-app';
+import { describe, expect, it } from 'vitest';
+import { connectAs, type TestClient, type TestServer } from '../../server/test/harness';
+import { mpTestScope, signIn, until } from './support/mp-weixin-app';
 import type { MpWeixinRuntime } from './support/mp-weixin-runtime';
 
 const ROOM = 'mp-msg';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function server(env: Record<string, string> = {}): Promise<TestServer> {
-  const started = await startTestServer(env);
-  cleanups.push(() => started.close());
-  return started;
-}
+const { cleanups, server, launch } = mpTestScope();
 
 async function peer(target: TestServer, name: string): Promise<TestClient & { user: { uid: string } }> {
   const client = await connectAs(target, name);
   cleanups.push(() => client.close());
   await client.join(ROOM);
   return client;
-}
-
-/** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch). */
-function launch(target: TestServer, storage?: Map<string, unknown>): MpWeixinRuntime {
-  return launchApp(target, cleanups, storage);
 }
 
 /** Everything the phone keeps, as one string. */

@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectAs, startTestServer, type TestClient, type TestServer } from '../../server/test/harness';
-import { launchApp, signIn, until } from './support/mp-weixin-app';
+import { describe, expect, it } from 'vitest';
+import { connectAs, type TestClient, type TestServer } from '../../server/test/harness';
+import { mpTestScope, signIn, until } from './support/mp-weixin-app';
 import type { MpWeixinRuntime } from './support/mp-weixin-runtime';
 import { TcpProxy } from './support/tcp-proxy';
 
@@ -22,16 +22,7 @@ function row(list: Page, roomid: string): { last: string; badge: string | null }
 }
 
 /** Everything a test started, closed after it whatever happened. */
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function server(env: Record<string, string> = {}): Promise<TestServer> {
-  const started = await startTestServer(env);
-  cleanups.push(() => started.close());
-  return started;
-}
+const { cleanups, server, launch } = mpTestScope();
 
 async function proxyTo(target: TestServer): Promise<TcpProxy> {
   const proxy = await TcpProxy.start(target.port);
@@ -44,11 +35,6 @@ async function peer(target: TestServer, name: string, roomid = ROOM): Promise<Te
   cleanups.push(() => client.close());
   await client.join(roomid);
   return client;
-}
-
-/** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch). */
-function launch(target: TestServer, storage?: Map<string, unknown>): MpWeixinRuntime {
-  return launchApp(target, cleanups, storage);
 }
 
 function joinedFrames(runtime: MpWeixinRuntime, socket: number): Array<Record<string, unknown>> {

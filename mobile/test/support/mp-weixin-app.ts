@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { TestServer } from '../../../server/test/harness';
+import { afterEach } from 'vitest';
+import { startTestServer, type TestServer } from '../../../server/test/harness';
 import { MpWeixinRuntime } from './mp-weixin-runtime';
 
 /** The compiled mini-program the simulator runs. */
@@ -34,4 +35,28 @@ export async function signIn(runtime: MpWeixinRuntime, name: string, wsUrl: stri
   page.querySelector('.login-button')!.dispatchEvent('tap');
   await until(() => runtime.record.navigations.includes('/pages/conversations/index'), 'login and the conversation list');
   runtime.closePage(page);
+}
+
+/**
+ * What every mini-program test file shares: a list of things a test started (closed after it,
+ * last first, whatever happened), a server on it, and the app launched on it. Call at the top of
+ * the file: it registers the afterEach.
+ */
+export function mpTestScope() {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    cleanups,
+    async server(env: Record<string, string> = {}): Promise<TestServer> {
+      const started = await startTestServer(env);
+      cleanups.push(() => started.close());
+      return started;
+    },
+    /** Starts the app on a phone (a fresh one, or the storage of a killed runtime: a relaunch). */
+    launch(target: TestServer, storage?: Map<string, unknown>): MpWeixinRuntime {
+      return launchApp(target, cleanups, storage);
+    },
+  };
 }
