@@ -20,6 +20,7 @@ import type { Session } from '../core/session.ts';
 import { type Listener, type RunningServer, type StartOptions, startServer } from '../running-server.ts';
 import { watchCertificate } from '../tls-material.ts';
 import { nodePlatform } from './platform.ts';
+import { readIntoSharedBuffer } from './socket-reader.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
 import { prepareText, WsTransport } from './ws-transport.ts';
 
@@ -141,6 +142,7 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
       ws.on('message', onSocketMessage);
       ws.on('close', onSocketClose);
       ws.on('error', onSocketError);
+      readIntoSharedBuffer(socket as Socket);
     });
   });
 

@@ -1,0 +1,63 @@
+/**
+ * Reads a plain TCP socket's bytes into one buffer shared by every connection, the way net.Socket
+ * reads when a client socket is made with the public `onread` option, and hands `ws` a small copy.
+ *
+ * Why: by default every read allocates a fresh 64 KiB backing store for libuv, shrinks it to what
+ * was read (a malloc, a copy and a free), wraps it in an ArrayBuffer the GC must sweep, and pushes
+ * it through net.Socket's Readable before `ws` sees it. In small rooms and direct chats a read
+ * carries one short frame, so that machinery is most of what the read costs (docs/benchmarks.md,
+ * "Small rooms and direct messages"). Here libuv reads into the shared buffer and the bytes read
+ * are copied into a Buffer from Node's pool (no malloc below 4 KiB), which is emitted as `data`
+ * exactly as the Readable would emit it: `ws`'s Receiver parses and checks it as before (masks,
+ * UTF-8, maxPayload, control frames), and its `pause()`/`resume()` still stop and restart the reads.
+ *
+ * `onread` is public for sockets Node connects, not for sockets a server accepts: net.Socket keeps
+ * the option under symbols that this module finds by their description and sets on the accepted
+ * socket, and the TCP handle's `useUserBuffer` is what Node itself calls for `onread`. End of
+ * stream and errors still take Node's own path. Where any of that is missing (another Node
+ * version, Deno, TLS), `readIntoSharedBuffer` returns false and the socket reads as before.
+ */
+
+import type { Socket } from 'node:net';
+
+/** libuv's suggested read size, as Node allocates per read by default. */
+const SHARED_BUFFER_BYTES = 64 * 1024;
+let shared: Buffer | undefined;
+
+interface UserBufferHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+  constructor?: { name?: string };
+}
+
+/** Called by Node's onStreamRead with the socket as `this`: the bytes are in `buffer[0, nread)`. */
+function onSharedRead(this: Socket, nread: number, buffer: Buffer): boolean {
+  const chunk = Buffer.allocUnsafe(nread);
+  buffer.copy(chunk, 0, 0, nread);
+  this.emit('data', chunk);
+  return true;
+}
+
+function symbolNamed(socket: Socket, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(socket).find((s) => s.description === description);
+}
+
+/**
+ * Makes an accepted plain TCP socket read into the shared buffer. Call after `ws` has taken the
+ * socket (its `data` listener is attached); returns false when the socket keeps Node's default reads.
+ */
+export function readIntoSharedBuffer(socket: Socket): boolean {
+  if ('Deno' in globalThis || (socket as { encrypted?: boolean }).encrypted) return false;
+  const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> })._handle;
+  if (!handle || typeof handle.useUserBuffer !== 'function' || handle.constructor?.name !== 'TCP') return false;
+  const kBuffer = symbolNamed(socket, 'kBuffer');
+  const kBufferCb = symbolNamed(socket, 'kBufferCb');
+  const kBufferGen = symbolNamed(socket, 'kBufferGen');
+  const fields = socket as unknown as Record<symbol, unknown>;
+  // An accepted socket has all three set to null by net.Socket's constructor.
+  if (!kBuffer || !kBufferCb || !kBufferGen || fields[kBuffer] !== null || fields[kBufferGen] !== null) return false;
+  shared ??= Buffer.allocUnsafe(SHARED_BUFFER_BYTES);
+  fields[kBuffer] = shared;
+  fields[kBufferCb] = onSharedRead;
+  handle.useUserBuffer(shared);
+  return true;
+}
