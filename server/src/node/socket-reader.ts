@@ -19,6 +19,7 @@
  */
 
 import type { Socket } from 'node:net';
+import { tcpHandleOf } from './tcp-handle.ts';
 
 /** libuv's suggested read size, as Node allocates per read by default. */
 const SHARED_BUFFER_BYTES = 64 * 1024;
@@ -26,7 +27,6 @@ let shared: Buffer | undefined;
 
 interface UserBufferHandle {
   useUserBuffer(buffer: Uint8Array): void;
-  constructor?: { name?: string };
 }
 
 /** Called by Node's onStreamRead with the socket as `this`: the bytes are in `buffer[0, nread)`. */
@@ -46,9 +46,8 @@ function symbolNamed(socket: Socket, description: string): symbol | undefined {
  * socket (its `data` listener is attached); returns false when the socket keeps Node's default reads.
  */
 export function readIntoSharedBuffer(socket: Socket): boolean {
-  if ('Deno' in globalThis || (socket as { encrypted?: boolean }).encrypted) return false;
-  const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> })._handle;
-  if (!handle || typeof handle.useUserBuffer !== 'function' || handle.constructor?.name !== 'TCP') return false;
+  const handle = tcpHandleOf<UserBufferHandle>(socket);
+  if (!handle || typeof handle.useUserBuffer !== 'function') return false;
   const kBuffer = symbolNamed(socket, 'kBuffer');
   const kBufferCb = symbolNamed(socket, 'kBufferCb');
   const kBufferGen = symbolNamed(socket, 'kBufferGen');

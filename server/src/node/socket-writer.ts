@@ -16,6 +16,7 @@
  */
 
 import type { Socket } from 'node:net';
+import { tcpHandleOf } from './tcp-handle.ts';
 
 interface StreamWrapBinding {
   WriteWrap: new () => WriteReq;
@@ -114,10 +115,9 @@ export class DirectWriter {
 
 /** A DirectWriter for a plain TCP socket on Node, else undefined (TLS, Deno, no handle). */
 export function directWriter(socket: Socket | undefined): DirectWriter | undefined {
-  if (!streamWrap || !socket || (socket as { encrypted?: boolean }).encrypted) return undefined;
-  const internals = socket as unknown as { _handle?: Partial<TcpHandle> & { constructor?: { name?: string } }; _writableState?: WritableState };
-  const handle = internals._handle;
-  const state = internals._writableState;
-  if (!handle || typeof handle.writeBuffer !== 'function' || handle.constructor?.name !== 'TCP' || !state) return undefined;
-  return new DirectWriter(socket, handle as TcpHandle, state);
+  const handle = tcpHandleOf<TcpHandle>(socket);
+  if (!streamWrap || !handle || typeof handle.writeBuffer !== 'function') return undefined;
+  const state = (socket as unknown as { _writableState?: WritableState })._writableState;
+  if (!state) return undefined;
+  return new DirectWriter(socket!, handle as TcpHandle, state);
 }
