@@ -8,6 +8,7 @@ import { request as plainRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
@@ -266,13 +267,20 @@ export interface ConnectOptions {
   path?: string;
   /** The client's own address (127.0.0.2 and so on are this machine too), to be another client to per-address limits. */
   localAddress?: string;
+  /** Opens the TCP connection (plain ws:// only), so a test can also write raw bytes to it. */
+  createConnection?: (options: object) => Duplex;
 }
 
 export async function connect(server: TestServer, options: ConnectOptions = {}): Promise<TestClient> {
   const url = new URL(options.path ?? '/', server.url);
   if (options.token) url.searchParams.set('token', options.token);
   if (options.v) url.searchParams.set('v', '1');
-  const ws = new WebSocket(url, { ca: server.tls?.cert, headers: options.headers, localAddress: options.localAddress });
+  const ws = new WebSocket(url, {
+    ca: server.tls?.cert,
+    headers: options.headers,
+    localAddress: options.localAddress,
+    ...(options.createConnection ? { createConnection: options.createConnection } : {}),
+  });
   const client = new TestClient(ws);
   if (options.pong !== false) {
     ws.on('message', (data) => {
@@ -291,9 +299,14 @@ export async function connect(server: TestServer, options: ConnectOptions = {}):
 }
 
 /** Logs a user in over HTTP and opens an authenticated connection. */
-export async function connectAs(server: TestServer, name: string, uid?: string): Promise<TestClient & { user: LoginResponse }> {
+export async function connectAs(
+  server: TestServer,
+  name: string,
+  uid?: string,
+  options: Omit<ConnectOptions, 'token'> = {},
+): Promise<TestClient & { user: LoginResponse }> {
   const user = await login(server, name, uid);
-  const client = await connect(server, { token: user.token });
+  const client = await connect(server, { ...options, token: user.token });
   await client.nextEvent('welcome');
   return Object.assign(client, { user });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
-import { connect, connectAs, httpRequest, login, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
+import { connectAs, httpRequest, OVER_TLS_AND_PLAIN_TCP, startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,9 +23,7 @@ describe('slow consumers', () => {
     // It does not answer heartbeats either: a reader that stopped sees no ping, and a pong sent
     // after the server's close makes Deno's native socket drop the connection (1006, docs/deno.md).
     // The heartbeat wheel may ping a new connection within its first 250 ms.
-    const slowUser = await login(server, 'slow');
-    const slow = Object.assign(await connect(server, { token: slowUser.token, pong: false }), { user: slowUser });
-    await slow.nextEvent('welcome');
+    const slow = await connectAs(server, 'slow', undefined, { pong: false });
     for (const c of [sender, fast, slow]) await c.join('firehose');
     // ws's own pause: it stops reading the TCP socket, so the server's writes back up.
     slow.ws.pause();

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { readIntoSharedBuffer } from '../src/node/socket-reader.ts';
 import { CloseCode } from '../src/protocol.ts';
-import { connectAs, login, startTestServer, TestClient, type TestServer } from './harness.ts';
+import { connectAs, startTestServer, type TestClient, type TestServer } from './harness.ts';
 
 const MAX_PAYLOAD = 256 * 1024;
 
@@ -38,22 +38,12 @@ const messageFrame = (roomid: string, message: string, id: string): Buffer =>
 
 /** A logged-in client whose TCP socket the test may also write raw bytes to. */
 async function rawClient(server: TestServer, name: string): Promise<{ client: TestClient; socket: Socket }> {
-  const user = await login(server, name);
   let socket: Socket | undefined;
-  const url = new URL('/', server.url);
-  url.searchParams.set('token', user.token);
-  const ws = new WebSocket(url, {
-    createConnection: (options: object) => {
-      socket = net.connect(options as net.NetConnectOpts);
-      return socket;
-    },
-  });
-  const client = new TestClient(ws);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await client.nextEvent('welcome');
+  const createConnection = (options: object): Socket => {
+    socket = net.connect(options as net.NetConnectOpts);
+    return socket;
+  };
+  const client = await connectAs(server, name, undefined, { createConnection });
   return { client, socket: socket! };
 }
 
@@ -183,8 +173,9 @@ describe('readIntoSharedBuffer on a socket of its own', () => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise<void>((resolve) => wss.once('listening', resolve));
     cleanups.push(() => wss.close());
+    const adopted: boolean[] = [];
     wss.on('connection', (ws, req) => {
-      expect(readIntoSharedBuffer(req.socket)).toBe(true);
+      adopted.push(readIntoSharedBuffer(req.socket));
       ws.on('message', (data) => ws.send(`echo ${data.toString()}`));
     });
     const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
@@ -199,6 +190,7 @@ describe('readIntoSharedBuffer on a socket of its own', () => {
     );
     for (const word of ['一', 'two', 'three']) ws.send(word);
     await done;
+    expect(adopted).toEqual([true]);
     expect(replies).toEqual(['echo 一', 'echo two', 'echo three']);
   });
 });
