@@ -28,7 +28,16 @@ import type { LocalBus } from './local-bus.ts';
 import { type GroupSnapshot, RoomGroup } from './memory-group.ts';
 import { type RecallRequest, recallRefusal, tombstoneOf, withQuoteRecalled } from './recall.ts';
 import { RingBuffer } from './ring-buffer.ts';
-import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RecallRefused, RoomLog, StoredMessage } from './room-log.ts';
+import {
+  type Appended,
+  type AppendedDirect,
+  type HistorySlice,
+  type MessageDraft,
+  type RecallRefused,
+  type RoomLog,
+  type StoredMessage,
+  withFields,
+} from './room-log.ts';
 import {
   type ChatStore,
   type DisconnectResult,
@@ -453,7 +462,7 @@ export class MemoryStore implements ChatStore, RoomLog {
   private keep(room: Room, draft: MessageDraft): StoredMessage {
     room.seq += 1;
     room.activeAt = this.now();
-    const message: StoredMessage = { ...draft, seq: room.seq };
+    const message: StoredMessage = withFields(draft, { seq: room.seq });
     if (this.limits.historyPerRoom > 0) {
       const overwritten = room.history.push(message);
       if (overwritten) this.forget(room, overwritten);

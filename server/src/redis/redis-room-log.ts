@@ -11,7 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { EnvelopeKind } from '../core/envelope.ts';
 import { SendRefused } from '../core/group-store.ts';
 import { type RecallRefusal, type RecallRequest, recallRefusal, tombstoneOf, withQuoteRecalled } from '../core/recall.ts';
-import type { Appended, AppendedDirect, HistorySlice, MessageDraft, RecallRefused, RoomLog, StoredMessage } from '../core/room-log.ts';
+import {
+  type Appended,
+  type AppendedDirect,
+  type HistorySlice,
+  type MessageDraft,
+  type RecallRefused,
+  type RoomLog,
+  type StoredMessage,
+  withFields,
+} from '../core/room-log.ts';
 import { roomTopic, userTopic } from '../core/topics.ts';
 import type { ChatRedis } from './commands.ts';
 import { DirectOutcome, queueDirect } from './direct-queue.ts';
@@ -204,7 +213,7 @@ export class RedisRoomLog implements RoomLog {
   private appended(draft: MessageDraft, [seq, stored, duplicate, epoch]: (string | number)[]): Appended {
     const refused = SEND_REFUSALS[Number(seq)];
     if (refused) throw new SendRefused(refused, refused === 'muted' ? Number(duplicate) : undefined);
-    const message: StoredMessage = stored === '' ? { ...draft, seq: Number(seq) } : (JSON.parse(String(stored)) as StoredMessage);
+    const message: StoredMessage = stored === '' ? withFields(draft, { seq: Number(seq) }) : (JSON.parse(String(stored)) as StoredMessage);
     this.watermarks.note(draft.roomid, message.seq, String(epoch));
     return { message, duplicate: duplicate === 1 };
   }

@@ -13,7 +13,7 @@ import { sendRefusal } from '../group-hooks.ts';
 import { SendRefused } from '../group-store.ts';
 import type { ModerationVerdict } from '../moderation.ts';
 import { quoteOf } from '../quote.ts';
-import type { Appended, AppendedDirect, MessageDraft } from '../room-log.ts';
+import { type Appended, type AppendedDirect, type MessageDraft, withFields } from '../room-log.ts';
 import type { Session } from '../session.ts';
 import { StoreFullError } from '../store.ts';
 
@@ -35,7 +35,7 @@ export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, fr
   const refused = checking instanceof Promise ? await checking : checking;
   if (refused) return ctx.out.error(session, refused);
   try {
-    return acknowledge(ctx, session, ref, await ctx.log.append({ ...draft, roomid }));
+    return acknowledge(ctx, session, ref, await ctx.log.append(withFields(draft, { roomid })));
   } catch (err) {
     if (err instanceof SendRefused) return ctx.out.error(session, { ...sendRefusal(roomid, err), ref });
     if (err instanceof StoreFullError) return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: err.message, ref });
@@ -61,7 +61,7 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: Se
   if (refused) return ctx.out.error(session, refused);
   let appended: AppendedDirect;
   try {
-    appended = await ctx.log.appendDirect({ ...draft, roomid, to }, to);
+    appended = await ctx.log.appendDirect(withFields(draft, { roomid, to }), to);
   } catch (err) {
     if (err instanceof StoreFullError) return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: err.message, ref });
     throw err;
