@@ -6,7 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { login, startTestServer, type TestServer } from './harness.ts';
+import { ErrorCode } from '../src/protocol.ts';
+import { connectAs, login, startTestServer, type TestServer } from './harness.ts';
 
 class CourseClient {
   items: string[] = [];
@@ -141,5 +142,29 @@ describe("the course's own client works unchanged", () => {
     expect(danAgain.items).toEqual(['carol: while you were out', 'carol: second', '欢迎dan加入聊天室!']);
     expect(erin.items).toEqual(['欢迎erin加入聊天室!']);
     for (const c of [carol, danAgain, erin]) c.close();
+  });
+
+  it('a numeric roomid is the room of its string, and a null uid or name counts as not given', async () => {
+    const alice = await connectAs(server, 'alice');
+    const bob = await connectAs(server, 'bob');
+    await bob.join('3001');
+    const joined = await alice.request({ event: 'join', roomid: 3001, uid: null, name: null });
+    expect(joined).toMatchObject({ event: 'joined', roomid: '3001' });
+    const ack = await alice.request({ event: 'message', roomid: 3001, message: 'from a number', uid: null, name: null });
+    expect(ack).toMatchObject({ event: 'ack', roomid: '3001' });
+    await bob.waitFor(() => bob.messages('3001').length === 1);
+    expect(bob.messages('3001')[0]).toMatchObject({ uid: alice.user.uid, name: 'alice', message: 'from a number' });
+    // A quote names its room the same way.
+    const quoted = await alice.request({ event: 'message', roomid: 3001, message: 'again', quote: { roomid: 3001, seq: ack.seq } });
+    expect(quoted).toMatchObject({ event: 'ack', roomid: '3001' });
+    await bob.waitFor(() => bob.messages('3001').length === 2);
+    expect(bob.messages('3001')[1].quote).toMatchObject({ seq: ack.seq, uid: alice.user.uid, excerpt: 'from a number' });
+    // Not a room: a fraction, an integer beyond 2^53, and a uid that is null-like but not null.
+    for (const roomid of [1.5, 2 ** 60]) {
+      expect(await alice.request({ event: 'join', roomid })).toMatchObject({ event: 'error', code: ErrorCode.InvalidField });
+    }
+    expect(await alice.request({ event: 'message', roomid: 3001, message: 'x', uid: 0 })).toMatchObject({ event: 'error', code: ErrorCode.InvalidField });
+    expect(await alice.request({ event: 'message', roomid: 3001, message: 'x', name: false })).toMatchObject({ event: 'error', code: ErrorCode.InvalidField });
+    await Promise.all([alice.close(), bob.close()]);
   });
 });

@@ -62,17 +62,14 @@ export interface FrameLimits {
   maxMessageChars: number;
 }
 
-/** Fields every frame may carry: its id, and the course client's own uid and name (checked against the token). */
+/**
+ * Fields every frame may carry: its id, and the course client's own uid and name (checked against
+ * the token). The course's client may send null for them; asCourseSent makes that undefined first.
+ */
 const common = {
   id: z.string().max(MAX_ID_LENGTH, `id must be at most ${MAX_ID_LENGTH} characters`).optional(),
-  uid: z
-    .string('uid must be a string')
-    .nullish()
-    .transform((v) => v ?? undefined),
-  name: z
-    .string('name must be a string')
-    .nullish()
-    .transform((v) => v ?? undefined),
+  uid: z.string('uid must be a string').optional(),
+  name: z.string('name must be a string').optional(),
 };
 
 const seq = (field: string) =>
@@ -83,11 +80,13 @@ const seq = (field: string) =>
     .max(Number.MAX_SAFE_INTEGER, `${field} must be a non-negative integer`);
 
 const ROOM_ID_RULE = 'roomid must be 1-140 letters, digits or _-.:@|';
-/** The course's client may send a numeric room id; it names the same room as its string. */
-const roomid = z
+/** A frame's room. A numeric one (the course's client sends those) was made its string by asCourseSent. */
+const roomid = z.string(ROOM_ID_RULE).regex(ROOM_ID_PATTERN, ROOM_ID_RULE);
+/** A quote's room, nested where asCourseSent does not look: a number names the room of its string. */
+const quotedRoomid = z
   .union([z.string(ROOM_ID_RULE), z.number(ROOM_ID_RULE).int(ROOM_ID_RULE)], ROOM_ID_RULE)
   .transform(String)
-  .pipe(z.string().regex(ROOM_ID_PATTERN, ROOM_ID_RULE));
+  .pipe(roomid);
 
 /** An invite link's key as `link` hands it out; anything else cannot be one. */
 const LINK_KEY_PATTERN = /^[\w-]{1,64}$/;
@@ -121,7 +120,7 @@ const uid = (field: string) => z.string(`${field} must be a user id`).regex(UID_
 /** Optional parts of a `message` frame: content kind, quote, mentions (see SendFrame). */
 const messageExtras = {
   kind: z.enum(['text', 'image'], 'kind must be text or image').optional(),
-  quote: z.object({ roomid, seq: seq('quote.seq') }, 'quote must be {roomid, seq}').optional(),
+  quote: z.object({ roomid: quotedRoomid, seq: seq('quote.seq') }, 'quote must be {roomid, seq}').optional(),
   mentions: z
     .array(uid('each mention'), 'mentions must be a list of user ids')
     .max(MENTIONS_MAX, `at most ${MENTIONS_MAX} mentions`)
@@ -285,6 +284,20 @@ function charCount(text: string, atLeast: number): number {
   return count;
 }
 
+/**
+ * What the course's client sends in place of the protocol's types, made the protocol's on the
+ * parsed JSON (this parser's own object) before validation: a numeric roomid names the room of
+ * its string, and a null uid or name is not given. Done here and not with zod transforms because
+ * every frame carries these fields, and a transform is a pipe whose intermediate objects were most
+ * of what outlived a scavenge on the message path (docs/benchmarks.md, "Object spread on the
+ * message path"). A number that is not a safe integer stays a number and is refused as before.
+ */
+function asCourseSent(raw: Record<string, unknown>): void {
+  if (typeof raw.roomid === 'number' && Number.isSafeInteger(raw.roomid)) raw.roomid = String(raw.roomid);
+  if (raw.uid === null) raw.uid = undefined;
+  if (raw.name === null) raw.name = undefined;
+}
+
 export type FrameParser = (text: string) => ClientFrame | FrameError;
 
 export function createFrameParser(limits: FrameLimits): FrameParser {
@@ -304,6 +317,7 @@ export function createFrameParser(limits: FrameLimits): FrameParser {
       const shown = typeof raw.event === 'string' ? `"${raw.event.slice(0, 32)}"` : 'missing';
       return new FrameError(ErrorCode.UnknownEvent, `unknown event: ${shown}`, ref);
     }
+    asCourseSent(raw);
     const parsed = SCHEMAS[raw.event as ClientEvent].safeParse(raw);
     if (!parsed.success) return new FrameError(ErrorCode.InvalidField, parsed.error.issues[0]?.message ?? 'invalid frame', ref);
     const frame = parsed.data as ClientFrame;
