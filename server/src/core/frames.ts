@@ -80,13 +80,8 @@ const seq = (field: string) =>
     .max(Number.MAX_SAFE_INTEGER, `${field} must be a non-negative integer`);
 
 const ROOM_ID_RULE = 'roomid must be 1-140 letters, digits or _-.:@|';
-/** A frame's room. A numeric one (the course's client sends those) was made its string by asCourseSent. */
+/** A frame's or a quote's room. A numeric one (the course's client sends those) was made its string by asCourseSent. */
 const roomid = z.string(ROOM_ID_RULE).regex(ROOM_ID_PATTERN, ROOM_ID_RULE);
-/** A quote's room, nested where asCourseSent does not look: a number names the room of its string. */
-const quotedRoomid = z
-  .union([z.string(ROOM_ID_RULE), z.number(ROOM_ID_RULE).int(ROOM_ID_RULE)], ROOM_ID_RULE)
-  .transform(String)
-  .pipe(roomid);
 
 /** An invite link's key as `link` hands it out; anything else cannot be one. */
 const LINK_KEY_PATTERN = /^[\w-]{1,64}$/;
@@ -120,7 +115,7 @@ const uid = (field: string) => z.string(`${field} must be a user id`).regex(UID_
 /** Optional parts of a `message` frame: content kind, quote, mentions (see SendFrame). */
 const messageExtras = {
   kind: z.enum(['text', 'image'], 'kind must be text or image').optional(),
-  quote: z.object({ roomid: quotedRoomid, seq: seq('quote.seq') }, 'quote must be {roomid, seq}').optional(),
+  quote: z.object({ roomid, seq: seq('quote.seq') }, 'quote must be {roomid, seq}').optional(),
   mentions: z
     .array(uid('each mention'), 'mentions must be a list of user ids')
     .max(MENTIONS_MAX, `at most ${MENTIONS_MAX} mentions`)
@@ -284,16 +279,23 @@ function charCount(text: string, atLeast: number): number {
   return count;
 }
 
+/** A numeric roomid names the room of its string; a number that is not a safe integer stays and is refused. */
+function roomidAsString(fields: Record<string, unknown>): void {
+  if (typeof fields.roomid === 'number' && Number.isSafeInteger(fields.roomid)) fields.roomid = String(fields.roomid);
+}
+
 /**
  * What the course's client sends in place of the protocol's types, made the protocol's on the
- * parsed JSON (this parser's own object) before validation: a numeric roomid names the room of
- * its string, and a null uid or name is not given. Done here and not with zod transforms because
- * every frame carries these fields, and a transform is a pipe whose intermediate objects were most
- * of what outlived a scavenge on the message path (docs/benchmarks.md, "Object spread on the
- * message path"). A number that is not a safe integer stays a number and is refused as before.
+ * parsed JSON (this parser's own object) before validation: a numeric roomid (the frame's or its
+ * quote's) names the room of its string, and a null uid or name is not given. Done here and not
+ * with zod transforms because every frame carries these fields, and a transform is a pipe whose
+ * intermediate objects were most of what outlived a scavenge on the message path
+ * (docs/benchmarks.md, "Object spread on the message path").
  */
 function asCourseSent(raw: Record<string, unknown>): void {
-  if (typeof raw.roomid === 'number' && Number.isSafeInteger(raw.roomid)) raw.roomid = String(raw.roomid);
+  roomidAsString(raw);
+  const quote = raw.quote;
+  if (typeof quote === 'object' && quote !== null) roomidAsString(quote as Record<string, unknown>);
   if (raw.uid === null) raw.uid = undefined;
   if (raw.name === null) raw.name = undefined;
 }
