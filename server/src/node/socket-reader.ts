@@ -37,8 +37,27 @@ function onSharedRead(this: Socket, nread: number, buffer: Buffer): boolean {
   return true;
 }
 
-function symbolNamed(socket: Socket, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(socket).find((s) => s.description === description);
+interface ReadOptionSymbols {
+  kBuffer: symbol;
+  kBufferCb: symbol;
+  kBufferGen: symbol;
+}
+
+/**
+ * net.Socket's symbols for the `onread` option. They are net's module constants, the same on every
+ * socket, so they are looked up on the first socket and kept (null: this Node has none of them).
+ */
+let readOptionSymbols: ReadOptionSymbols | null | undefined;
+
+function readOptionSymbolsOf(socket: Socket): ReadOptionSymbols | null {
+  if (readOptionSymbols !== undefined) return readOptionSymbols;
+  const own = Object.getOwnPropertySymbols(socket);
+  const named = (description: string) => own.find((s) => s.description === description);
+  const kBuffer = named('kBuffer');
+  const kBufferCb = named('kBufferCb');
+  const kBufferGen = named('kBufferGen');
+  readOptionSymbols = kBuffer && kBufferCb && kBufferGen ? { kBuffer, kBufferCb, kBufferGen } : null;
+  return readOptionSymbols;
 }
 
 /**
@@ -48,12 +67,12 @@ function symbolNamed(socket: Socket, description: string): symbol | undefined {
 export function readIntoSharedBuffer(socket: Socket): boolean {
   const handle = tcpHandleOf<UserBufferHandle>(socket);
   if (!handle || typeof handle.useUserBuffer !== 'function') return false;
-  const kBuffer = symbolNamed(socket, 'kBuffer');
-  const kBufferCb = symbolNamed(socket, 'kBufferCb');
-  const kBufferGen = symbolNamed(socket, 'kBufferGen');
+  const symbols = readOptionSymbolsOf(socket);
+  if (!symbols) return false;
+  const { kBuffer, kBufferCb, kBufferGen } = symbols;
   const fields = socket as unknown as Record<symbol, unknown>;
   // An accepted socket has all three set to null by net.Socket's constructor.
-  if (!kBuffer || !kBufferCb || !kBufferGen || fields[kBuffer] !== null || fields[kBufferGen] !== null) return false;
+  if (fields[kBuffer] !== null || fields[kBufferGen] !== null) return false;
   shared ??= Buffer.allocUnsafe(SHARED_BUFFER_BYTES);
   fields[kBuffer] = shared;
   fields[kBufferCb] = onSharedRead;
