@@ -57,7 +57,15 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     inMemory = createMemoryBackend(loadConfig(limits));
     redisEnvelopes = recorder(onRedis);
     memoryEnvelopes = recorder(inMemory);
-    const topics: Topic[] = [roomTopic('p-room'), roomTopic('p-hist'), roomTopic('p-resend'), roomTopic('p-recall'), userTopic('s'), userTopic('r')];
+    const topics: Topic[] = [
+      roomTopic('p-room'),
+      roomTopic('p-hist'),
+      roomTopic('p-resend'),
+      roomTopic('p-shared'),
+      roomTopic('p-recall'),
+      userTopic('s'),
+      userTopic('r'),
+    ];
     for (const topic of topics) await Promise.all([onRedis.bus.subscribe(topic), inMemory.bus.subscribe(topic)]);
   });
   afterAll(async () => {
@@ -182,6 +190,38 @@ describe.skipIf(unavailable !== undefined)('the Redis backend and the embedded o
     await both((s) => s.log.appendDirect(dm, 'r'));
     const dmAgain = await both((s) => s.log.appendDirect(dm, 'r'));
     expect(dmAgain.duplicate).toBe(true);
+  });
+
+  it("two senders' messages with the same id are two messages, and each resend is answered with its own, while it is kept", async () => {
+    await both(join('p-shared', 'a', 'A', 'conn-sa'));
+    await both(join('p-shared', 'b', 'B', 'conn-sb'));
+    const append = (uid: string, message: string, id: string) => {
+      const sent = draft('p-shared', uid, message, id);
+      return both((s) => s.log.append(sent));
+    };
+    const fromA = await append('a', 'from a', 'same');
+    const fromB = await append('b', 'from b', 'same');
+    expect([fromA.duplicate, fromB.duplicate, fromB.message.seq]).toEqual([false, false, fromA.message.seq + 1]);
+    expect(await append('a', 'resent', 'same')).toEqual({ message: fromA.message, duplicate: true });
+    expect(await append('b', 'resent', 'same')).toEqual({ message: fromB.message, duplicate: true });
+    // HISTORY_PER_ROOM is 5: four more messages push a's out, and b's is still recognised.
+    for (let i = 0; i < 4; i += 1) await append('a', `filler ${i}`, `filler-${i}`);
+    expect(await append('b', 'resent', 'same')).toEqual({ message: fromB.message, duplicate: true });
+    // a's original is no longer kept, so the same id from a is a new message (which pushes b's out).
+    const newFromA = await append('a', 'from a again', 'same');
+    expect(newFromA.duplicate).toBe(false);
+    expect(await append('a', 'resent', 'same')).toEqual({ message: newFromA.message, duplicate: true });
+    const newFromB = await append('b', 'from b again', 'same');
+    expect(newFromB.duplicate).toBe(false);
+    expect(await append('b', 'resent', 'same')).toEqual({ message: newFromB.message, duplicate: true });
+    expect(await append('a', 'resent', 'same')).toEqual({ message: newFromA.message, duplicate: true });
+    expect((await both((s) => s.log.readAfter('p-shared', 0, 10))).messages.map((m) => [m.uid, m.id])).toEqual([
+      ['a', 'filler-1'],
+      ['a', 'filler-2'],
+      ['a', 'filler-3'],
+      ['a', 'same'],
+      ['b', 'same'],
+    ]);
   });
 
   it('groups: creation, the view, changes checked against standings, admission, succession, send refusals', async () => {

@@ -81,14 +81,27 @@ interface Mention {
 }
 
 interface Room {
+  /** The room's id: the one string every message kept here holds as its `roomid`. */
+  id: string;
   /** The room's key in the byte budget (`held`), made once: every append re-sizes it. */
   heldKey: string;
   seq: number;
   /** New whenever the room's seq counter starts from nothing. */
   epoch: string;
   history: RingBuffer<StoredMessage>;
-  /** `uid\nid` → seq of every message in history: a resend is answered, not stored twice. */
+  /**
+   * How a resend is recognised (by sender and `id`) while its original is kept, so that it is
+   * answered, not stored twice. A kept message is found by its own `id` here: the key is the string
+   * the message holds, so keeping it adds no string and looking it up builds none. The sender is
+   * compared on a hit, since ids are the clients' own and two senders may use the same one.
+   */
   ids: Map<string, number>;
+  /**
+   * `uid\nid` → seq of a kept message whose `id` another sender's kept message held in `ids` when it
+   * was kept. Made on the first such message, dropped when it empties: until then a lookup is one
+   * `get` on `ids`. (A uid has no line feed, so the key names one sender and id.)
+   */
+  sharedIds?: Map<string, number>;
   historyBytes: number;
   members: Map<string, Member>;
   /** uid → that user's connections in the room. */
@@ -186,6 +199,7 @@ export class MemoryStore implements ChatStore, RoomLog {
 
   private newRoom(roomid: string, seq = 0, epoch: string = uuidv4()): Room {
     return {
+      id: roomid,
       heldKey: historyKey(roomid),
       seq,
       epoch,
@@ -253,6 +267,7 @@ export class MemoryStore implements ChatStore, RoomLog {
       if (!room) return;
       room.history = new RingBuffer(Math.max(1, this.limits.historyPerRoom));
       room.ids.clear();
+      room.sharedIds = undefined;
       room.historyBytes = 0;
     } else {
       const user = this.users.get(name);
@@ -417,8 +432,11 @@ export class MemoryStore implements ChatStore, RoomLog {
 
   /** The message this (uid, id) was accepted as, while its room still keeps it. */
   private accepted(room: Room, draft: MessageDraft): StoredMessage | undefined {
-    const seq = room.ids.get(idKey(draft.uid, draft.id));
-    return seq === undefined ? undefined : this.kept(room, seq);
+    const seq = room.ids.get(draft.id);
+    const kept = seq === undefined ? undefined : this.kept(room, seq);
+    if (kept?.uid === draft.uid) return kept;
+    const shared = room.sharedIds?.get(idKey(draft.uid, draft.id));
+    return shared === undefined ? undefined : this.kept(room, shared);
   }
 
   /** Where `seq` is in the room's history (kept seqs are consecutive), or -1. */
@@ -462,11 +480,13 @@ export class MemoryStore implements ChatStore, RoomLog {
   private keep(room: Room, draft: MessageDraft): StoredMessage {
     room.seq += 1;
     room.activeAt = this.now();
-    const message: StoredMessage = withFields(draft, { seq: room.seq });
+    // The room's own roomid, not the draft's: a direct chat's is built per message (directRoomId).
+    const message: StoredMessage = withFields(draft, { roomid: room.id, seq: room.seq });
     if (this.limits.historyPerRoom > 0) {
       const overwritten = room.history.push(message);
       if (overwritten) this.forget(room, overwritten);
-      room.ids.set(idKey(draft.uid, draft.id), message.seq);
+      if (!room.ids.has(message.id)) room.ids.set(message.id, message.seq);
+      else (room.sharedIds ??= new Map()).set(idKey(message.uid, message.id), message.seq);
       room.historyBytes += messageBytes(message);
       // One room keeps at most a share of the budget: its oldest go first, not other rooms' histories.
       while (room.historyBytes > this.limits.storeMaxBytes * ROOM_SHARE_OF_STORE && room.history.length > 1) this.forget(room, room.history.shift()!);
@@ -476,7 +496,8 @@ export class MemoryStore implements ChatStore, RoomLog {
   }
 
   private forget(room: Room, message: StoredMessage): void {
-    room.ids.delete(idKey(message.uid, message.id));
+    if (room.ids.get(message.id) === message.seq) room.ids.delete(message.id);
+    else if (room.sharedIds?.delete(idKey(message.uid, message.id)) && room.sharedIds.size === 0) room.sharedIds = undefined;
     room.historyBytes -= messageBytes(message);
   }
 
