@@ -29,6 +29,8 @@ export interface PeerSpec {
   protocol: string;
   script: string;
   env?: Record<string, string>;
+  /** Node's flags before the script. */
+  nodeArgs?: string[];
   /** Readiness: a LISTENING line on stdout, or GET /healthz answering 200. */
   ready: 'stdout' | 'healthz';
   secure?: boolean;
@@ -159,6 +161,8 @@ export const PEERS: Record<string, PeerSpec> = {
     label: 'ours, alternative build (BENCH_OURS_ALT_MAIN)',
     protocol: 'chat',
     script: process.env.BENCH_OURS_ALT_MAIN ? path.resolve(process.env.BENCH_OURS_ALT_MAIN) : '',
+    // Node's flags for it, space-separated: a runtime flag measured against the same build without it.
+    nodeArgs: process.env.BENCH_OURS_ALT_NODE_ARGS?.split(/\s+/).filter(Boolean),
     ready: 'healthz',
     available: () =>
       process.env.BENCH_OURS_ALT_MAIN && fs.existsSync(process.env.BENCH_OURS_ALT_MAIN)
@@ -386,7 +390,7 @@ interface NodeHandle {
 interface LaunchOptions {
   extraEnv?: Record<string, string>;
   nodeArgs?: string[];
-  /** A command the server runs under, say valgrind with its options: `[...wrapper, node, ...nodeArgs, script]`. */
+  /** A command the server runs under, say valgrind with its options: `[...wrapper, node, ...spec's and these nodeArgs, script]`. */
   wrapper?: string[];
   timeoutMs?: number;
 }
@@ -403,7 +407,7 @@ async function launchOne(spec: PeerSpec, opts: LaunchOptions): Promise<NodeHandl
   };
   for (const k of spec.unsetEnv ?? []) delete env[k];
   let measured: number | undefined;
-  const argv = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeArgs ?? []), spec.script];
+  const argv = [...(opts.wrapper ?? []), process.execPath, ...(spec.nodeArgs ?? []), ...(opts.nodeArgs ?? []), spec.script];
   const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     cwd: spec.cwd ?? (spec.id.startsWith('ours') ? path.resolve(path.dirname(spec.script), '..', '..') : BENCH_DIR),
     env,
