@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import * as wsModule from 'ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { ChatApp } from '../chat-app.ts';
 import type { Config } from '../config.ts';
@@ -20,6 +21,7 @@ import type { Session } from '../core/session.ts';
 import { type Listener, type RunningServer, type StartOptions, startServer } from '../running-server.ts';
 import { watchCertificate } from '../tls-material.ts';
 import { nodePlatform } from './platform.ts';
+import { keepReceiverFragmentArrays, receiverClass } from './receiver-fragments.ts';
 import { readIntoSharedBuffer } from './socket-reader.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
 import { prepareText, WsTransport } from './ws-transport.ts';
@@ -104,6 +106,8 @@ async function listen(app: ChatApp<Payload>): Promise<Listener> {
   server.on('connection', (socket: Socket) => pending.opened(socket));
   server.on('request', (req: IncomingMessage) => pending.finished(req.socket));
 
+  // A message's buffers die young instead of being promoted with the array ws drops (receiver-fragments.ts).
+  if (!keepReceiverFragmentArrays(receiverClass(wsModule))) logger.warn('ws Receiver without dataMessage: fragments arrays not kept');
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
