@@ -35,6 +35,7 @@ import {
   type MessageDraft,
   type RecallRefused,
   type RoomLog,
+  resendKey,
   type StoredMessage,
   withFields,
 } from './room-log.ts';
@@ -97,9 +98,9 @@ interface Room {
    */
   ids: Map<string, number>;
   /**
-   * `uid\nid` → seq of a kept message whose `id` another sender's kept message held in `ids` when it
+   * resendKey → seq of a kept message whose `id` another sender's kept message held in `ids` when it
    * was kept. Made on the first such message, dropped when it empties: until then a lookup is one
-   * `get` on `ids`. (A uid has no line feed, so the key names one sender and id.)
+   * `get` on `ids`.
    */
   sharedIds?: Map<string, number>;
   historyBytes: number;
@@ -167,7 +168,6 @@ function extraBytes({ quote, mentions, recalled, image }: StoredMessage): number
 const ROOM_SHARE_OF_STORE = 1 / 4;
 const historyKey = (roomid: string): string => `h\n${roomid}`;
 const inboxKey = (uid: string): string => `i\n${uid}`;
-const idKey = (uid: string, id: string): string => `${uid}\n${id}`;
 /** How often idle rooms and users are looked for. */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -435,7 +435,7 @@ export class MemoryStore implements ChatStore, RoomLog {
     const seq = room.ids.get(draft.id);
     const kept = seq === undefined ? undefined : this.kept(room, seq);
     if (kept?.uid === draft.uid) return kept;
-    const shared = room.sharedIds?.get(idKey(draft.uid, draft.id));
+    const shared = room.sharedIds?.get(resendKey(draft.uid, draft.id));
     return shared === undefined ? undefined : this.kept(room, shared);
   }
 
@@ -486,7 +486,7 @@ export class MemoryStore implements ChatStore, RoomLog {
       const overwritten = room.history.push(message);
       if (overwritten) this.forget(room, overwritten);
       if (!room.ids.has(message.id)) room.ids.set(message.id, message.seq);
-      else (room.sharedIds ??= new Map()).set(idKey(message.uid, message.id), message.seq);
+      else (room.sharedIds ??= new Map()).set(resendKey(message.uid, message.id), message.seq);
       room.historyBytes += messageBytes(message);
       // One room keeps at most a share of the budget: its oldest go first, not other rooms' histories.
       while (room.historyBytes > this.limits.storeMaxBytes * ROOM_SHARE_OF_STORE && room.history.length > 1) this.forget(room, room.history.shift()!);
@@ -497,7 +497,7 @@ export class MemoryStore implements ChatStore, RoomLog {
 
   private forget(room: Room, message: StoredMessage): void {
     if (room.ids.get(message.id) === message.seq) room.ids.delete(message.id);
-    else if (room.sharedIds?.delete(idKey(message.uid, message.id)) && room.sharedIds.size === 0) room.sharedIds = undefined;
+    else if (room.sharedIds?.delete(resendKey(message.uid, message.id)) && room.sharedIds.size === 0) room.sharedIds = undefined;
     room.historyBytes -= messageBytes(message);
   }
 

@@ -92,6 +92,16 @@ export function withFields<T extends object, U extends object>(base: T, fields: 
   return Object.assign({}, base, fields);
 }
 
+/**
+ * A message as its sender's client names it, sender and client `id`, which a resend repeats: how
+ * both stores recognise a resend (the embedded one in memory, Redis in a room's recent ids) and how
+ * Redis remembers a direct message as queued or delivered. A uid has no line feed, so the key names
+ * one sender and one id whatever the id holds.
+ */
+export function resendKey(uid: string, id: string): string {
+  return `${uid}\n${id}`;
+}
+
 export function isRecallRefused(result: Appended | RecallRefused): result is RecallRefused {
   return 'refused' in result;
 }

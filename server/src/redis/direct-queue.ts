@@ -4,7 +4,7 @@
  */
 
 import { EnvelopeKind } from '../core/envelope.ts';
-import type { StoredMessage } from '../core/room-log.ts';
+import { resendKey, type StoredMessage } from '../core/room-log.ts';
 import { userTopic } from '../core/topics.ts';
 import type { ChatRedis } from './commands.ts';
 import { encodeEnvelope } from './envelope-codec.ts';
@@ -58,7 +58,7 @@ export async function queueDirect(
     limits.roomTtlMs,
     keys.channel(topic),
     live,
-    `${message.uid}\n${message.id}`,
+    resendKey(message.uid, message.id),
     mode,
     HANDLED_PER_USER,
   );

@@ -18,6 +18,7 @@ import {
   type MessageDraft,
   type RecallRefused,
   type RoomLog,
+  resendKey,
   type StoredMessage,
   withFields,
 } from '../core/room-log.ts';
@@ -157,7 +158,7 @@ export class RedisRoomLog implements RoomLog {
       const channel = notice.to === undefined ? this.keys.channel(roomTopic(notice.roomid)) : '';
       const reply = await this.runAppend(room, notice, channel, members, {
         command: 'chatRecall',
-        args: [step.length + 1, `${notice.uid}\n${notice.id}`, ...step],
+        args: [step.length + 1, resendKey(notice.uid, notice.id), ...step],
       });
       if (reply[0] === RECALL_REFUSED) return { refused: String(reply[1]) as RecallRefusal };
       if (reply[0] === RECALL_STALE) {
@@ -193,7 +194,7 @@ export class RedisRoomLog implements RoomLog {
     const checked = members.length === 0 && draft.system === undefined && draft.recall === undefined ? draft.uid : '';
     const args = [
       JSON.stringify(draft),
-      `${draft.uid}\n${draft.id}`,
+      resendKey(draft.uid, draft.id),
       this.limits.historyPerRoom,
       this.limits.roomTtlMs,
       this.watermarks.floor(draft.roomid),
