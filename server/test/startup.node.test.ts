@@ -3,10 +3,12 @@
  * configuration errors, TLS settings and graceful shutdown on SIGTERM.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import jwt from 'jsonwebtoken';
 import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../src/protocol.ts';
@@ -135,6 +137,30 @@ describe('configuration', () => {
     const code = await proc.exited;
     expect(code).toBe(78);
     expect(proc.stderr()).toContain(variable);
+  });
+
+  it('a JWT_PUBLIC_KEY that cannot be read as a key, or does not fit JWT_ALGORITHM, exits 78 naming the variable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatroom-badjwt-'));
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(dir, 'ec.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    writeFileSync(join(dir, 'broken.pem'), '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n');
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ JWT_PUBLIC_KEY: join(dir, 'broken.pem') }, /JWT_PUBLIC_KEY: .*broken\.pem is not a readable PEM public key/],
+      [{ JWT_PUBLIC_KEY: join(dir, 'ec.pem'), JWT_ALGORITHM: 'RS256' }, /JWT_PUBLIC_KEY: .*ec\.pem holds a ec key, which RS256/],
+    ];
+    for (const [env, message] of cases) {
+      const proc = run({ CERTS_DIR: dir, DEV_LOGIN: 'false', ...env });
+      expect(await proc.exited).toBe(78);
+      expect(proc.stderr()).toMatch(message);
+      expect(proc.stderr()).not.toMatch(/^\s+at /m);
+    }
+    // The same key with ES256 starts and lets in the holder of its private key.
+    const good = await start({ CERTS_DIR: dir, DEV_LOGIN: 'false', JWT_PUBLIC_KEY: join(dir, 'ec.pem'), JWT_ALGORITHM: 'ES256' });
+    const token = jwt.sign({ name: 'es' }, pair.privateKey, { algorithm: 'ES256', subject: 'es-1', expiresIn: 60 });
+    const client = await connect(good.server, { token });
+    expect((await client.nextEvent('welcome')).uid).toBe('es-1');
+    await client.close();
+    await good.server.close();
   });
 
   it('certificate files that are missing, not PEM or not a pair exit 78 naming the variable, not with a stack trace', async () => {
