@@ -51,6 +51,14 @@ export function createMetrics(getCore: () => ChatCore, store: ChatStore, backend
     },
   });
   new Gauge({
+    name: 'chatroom_output_unread_bytes',
+    help: 'Bytes written to connections on this node that their clients have not read and the kernel has not taken (OUTPUT_MAX_BYTES bounds it)',
+    registers: [registry],
+    collect() {
+      this.set(getCore().unreadOutputBytes);
+    },
+  });
+  new Gauge({
     name: 'chatroom_backend_up',
     help: '1 when the store and bus backend is reachable',
     registers: [registry],

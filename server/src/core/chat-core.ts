@@ -134,6 +134,13 @@ export class ChatCore<P = unknown> {
     return { connections: this.registry.all.size, ...this.counters, deliveries, slowConsumerCloses, droppedSends, errors };
   }
 
+  /** All connections' unread output now, in bytes (for /metrics: a scrape is rare, so all are added up). */
+  get unreadOutputBytes(): number {
+    let total = 0;
+    for (const session of this.registry.all) total += session.transport.bufferedAmount;
+    return total;
+  }
+
   start(): void {
     this.heartbeatTimer = setInterval(() => this.sweep(), this.heartbeat.tickMs);
     this.outputTimer = setInterval(() => this.boundOutput(), OUTPUT_CHECK_MS);
@@ -372,6 +379,7 @@ export class ChatCore<P = unknown> {
         continue;
       }
       session.transport.send(PING_TEXT);
+      this.out.watch(session);
     }
   }
 
@@ -383,9 +391,12 @@ export class ChatCore<P = unknown> {
   private boundOutput(): void {
     let total = 0;
     const backlogs: [number, Session<P>][] = [];
-    for (const session of this.registry.all) {
+    // Only connections written to since the last check, or with output unread then (outbound.ts).
+    for (const session of this.out.takeWatched()) {
+      if (session.closed || session.slow) continue;
       const buffered = session.transport.bufferedAmount;
-      if (buffered === 0 || session.slow) continue;
+      if (buffered === 0) continue;
+      this.out.watch(session);
       total += buffered;
       backlogs.push([buffered, session]);
     }

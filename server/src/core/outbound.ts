@@ -21,6 +21,13 @@ export interface OutboundStats {
 
 export class Outbound<P> {
   readonly stats: OutboundStats = { deliveries: 0, slowConsumerCloses: 0, droppedSends: 0, errors: {} };
+  /**
+   * The connections written to since the last `takeWatched`, and those that still had output
+   * unread then. A transport's unread output grows only when something is sent to it, so the sum
+   * over all connections (OUTPUT_MAX_BYTES) needs only these, not every connection: with 10,000
+   * connections, scanning them all four times a second was a sixth of an idle server's CPU.
+   */
+  private watched: Session<P>[] = [];
 
   constructor(
     /** Makes the payload that Transport.sendPrepared sends, once per fan-out. */
@@ -68,7 +75,23 @@ export class Outbound<P> {
 
   private sent(session: Session<P>): void {
     this.stats.deliveries += 1;
+    this.watch(session);
     if (session.transport.bufferedAmount > this.sendBufferLimitBytes) this.closeSlow(session);
+  }
+
+  /** Something was written to the connection outside `send` (a heartbeat ping), or it still has output unread. */
+  watch(session: Session<P>): void {
+    if (session.outputWatched) return;
+    session.outputWatched = true;
+    this.watched.push(session);
+  }
+
+  /** The connections whose unread output may be more than zero; each is watched again only once `watch`ed. */
+  takeWatched(): Session<P>[] {
+    const watched = this.watched;
+    this.watched = [];
+    for (const session of watched) session.outputWatched = false;
+    return watched;
   }
 
   /**

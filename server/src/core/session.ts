@@ -53,6 +53,8 @@ export class Session<P = unknown> {
   private detached = false;
   private detachWaiters: (() => void)[] | undefined;
   private conversations: Set<string> | undefined;
+  /** Outbound's bookkeeping: the connection is on its list of those that may have output unread. */
+  outputWatched = false;
   /** Frames are handled one after another: a connection's messages keep their order. */
   private queue: Promise<void> = Promise.resolve();
   private waiting = 0;
