@@ -52,7 +52,8 @@ export class Session<P = unknown> {
   private countedOnline = false;
   private detached = false;
   private detachWaiters: (() => void)[] | undefined;
-  private conversations: Set<string> | undefined;
+  /** Peer uid → the direct conversation's roomid, as the store keeps it (conversationWith). */
+  private conversations: Map<string, string> | undefined;
   /** Outbound's bookkeeping: the connection is on its list of those that may have output unread. */
   outputWatched = false;
   /** Frames are handled one after another: a connection's messages keep their order. */
@@ -151,14 +152,18 @@ export class Session<P = unknown> {
     return this.rooms.values();
   }
 
-  /** Whether this connection has seen the direct conversation exist (saves asking the store again). */
-  knowsConversation(roomid: string): boolean {
-    return this.conversations?.has(roomid) ?? false;
+  /**
+   * The roomid of the direct conversation with `peer`, when this connection has seen it exist:
+   * the store need not be asked again, and the id is the store's own string, whose hash is
+   * computed already, instead of one built for each message (directRoomId).
+   */
+  conversationWith(peer: string): string | undefined {
+    return this.conversations?.get(peer);
   }
 
-  knownConversation(roomid: string): void {
-    this.conversations ??= new Set();
-    if (this.conversations.size < KNOWN_CONVERSATIONS_MAX) this.conversations.add(roomid);
+  knownConversation(peer: string, roomid: string): void {
+    this.conversations ??= new Map();
+    if (this.conversations.size < KNOWN_CONVERSATIONS_MAX) this.conversations.set(peer, roomid);
   }
 
   // ------------------------------------------------------------------------------------------

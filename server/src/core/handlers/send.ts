@@ -46,9 +46,10 @@ export async function handleSend<P>(ctx: CoreContext<P>, session: Session<P>, fr
 async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: SendFrame, draft: Draft, ref: string | undefined): Promise<void> {
   const { uid } = session.identity!;
   const to = frame.to!;
-  const roomid = directRoomId(uid, to);
+  const knownRoomid = session.conversationWith(to);
+  const roomid = knownRoomid ?? directRoomId(uid, to);
   // Starting a conversation with someone new creates a room and maybe a user: bounded per sender.
-  const known = session.knowsConversation(roomid) || (await ctx.store.isMember(roomid, uid));
+  const known = knownRoomid !== undefined || (await ctx.store.isMember(roomid, uid));
   if (!known && !ctx.quotas.directPeers.take(uid)) {
     return ctx.out.error(session, {
       code: ErrorCode.TooManyRooms,
@@ -66,7 +67,7 @@ async function sendDirect<P>(ctx: CoreContext<P>, session: Session<P>, frame: Se
     if (err instanceof StoreFullError) return ctx.out.error(session, { code: ErrorCode.TooManyRooms, message: err.message, ref });
     throw err;
   }
-  session.knownConversation(roomid);
+  session.knownConversation(to, appended.message.roomid);
   return acknowledge(ctx, session, ref, appended);
 }
 

@@ -15,13 +15,14 @@ const lastPassedOn = new WeakMap<Session<unknown>, number>();
 
 export async function handleTyping<P>(ctx: CoreContext<P>, session: Session<P>, frame: TypingFrame): Promise<void> {
   const { uid, name } = session.identity!;
-  const roomid = directRoomId(uid, frame.to);
+  let roomid = session.conversationWith(frame.to);
   // Only within a conversation that exists: no "typing…" from strangers.
-  if (!session.knowsConversation(roomid)) {
+  if (roomid === undefined) {
+    roomid = directRoomId(uid, frame.to);
     if (!(await ctx.store.isMember(roomid, uid))) {
       return ctx.out.error(session, { code: ErrorCode.NotMember, message: `no conversation with ${frame.to}`, ref: frame.id });
     }
-    session.knownConversation(roomid);
+    session.knownConversation(frame.to, roomid);
   }
   if (frame.to === uid) return;
   const now = Date.now();
