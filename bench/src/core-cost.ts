@@ -1,7 +1,9 @@
 /**
  * `npm run core-cost -w bench -- [--members 10000] [--rooms 1000 | --direct] [--messages 100000]
- * [--per-turn 50] [--rounds 3] [--builds DIR,DIR]`: what our server's JavaScript costs per message,
- * without the platform.
+ * [--per-turn 50] [--rounds 3] [--builds DIR,DIR] [--history N] [--fill N]`: what our server's
+ * JavaScript costs per message, without the platform. `--history` sets HISTORY_PER_ROOM (default:
+ * the server's); `--fill` sends that many messages more before measuring, so the measured ones meet
+ * a store already holding them (a full store when the history is small enough).
  *
  * The server's own modules (a built `server/dist`, or each of `--builds`) run in a child process:
  * the app as `npm start` builds it (memory store, metrics, limits raised as in the benchmark),
@@ -45,7 +47,17 @@ function standInSocket(): Any {
   return { readyState: 1, bufferedAmount: 0, pause() {}, close() {}, terminate() {} };
 }
 
-async function child(build: string, members: number, rooms: number, direct: boolean, messages: number, perTurn: number): Promise<ChildResult> {
+interface ChildLoad {
+  members: number;
+  rooms: number;
+  direct: boolean;
+  messages: number;
+  perTurn: number;
+  history?: number;
+  fill: number;
+}
+
+async function child(build: string, { members, rooms, direct, messages, perTurn, history, fill }: ChildLoad): Promise<ChildResult> {
   const load = (file: string): Promise<Any> => import(path.join(build, file));
   const [{ loadConfig }, { createChatApp }, { createLogger }, { nodePlatform }, { prepareText, WsTransport }, { WriteCoalescer }] = await Promise.all([
     load('config.js'),
@@ -66,6 +78,7 @@ async function child(build: string, members: number, rooms: number, direct: bool
     ROOMS_CREATED_PER_HOUR: '1000000',
     DIRECT_PEERS_PER_HOUR: '1000000',
     LOG_LEVEL: 'silent',
+    ...(history === undefined ? {} : { HISTORY_PER_ROOM: String(history) }),
   });
   const app = await createChatApp(config, createLogger('silent'), { platform: nodePlatform, prepare: prepareText, staticDir: '/nonexistent' });
   const core = app.core;
@@ -119,7 +132,7 @@ async function child(build: string, members: number, rooms: number, direct: bool
     await turn();
   };
   // Warm-up: the JIT, and in direct chats the rooms' creation.
-  const warm = Math.max(publishers * 2, Math.floor(messages / 5));
+  const warm = Math.max(publishers * 2, Math.floor(messages / 5)) + fill;
   await run(0, warm);
   // The same start for every build: what the warm-up left is collected first.
   (globalThis as { gc?: () => void }).gc?.();
@@ -147,8 +160,11 @@ async function main(): Promise<void> {
   const { members, rooms, direct } = toolLoad(args, { members: 10_000, rooms: 1000 });
   const messages = args.num('--messages', 100_000);
   const perTurn = args.num('--per-turn', 50);
+  const historyArg = args.opt('--history', '');
+  const history = historyArg === '' ? undefined : Number(historyArg);
+  const fill = args.num('--fill', 0);
   if (args.flag('--child')) {
-    const result = await child(args.opt('--build', ''), members, rooms, direct, messages, perTurn);
+    const result = await child(args.opt('--build', ''), { members, rooms, direct, messages, perTurn, history, fill });
     process.stdout.write(`${JSON.stringify(result)}\n`);
     process.exit(0);
   }
@@ -179,6 +195,9 @@ async function main(): Promise<void> {
           String(messages),
           '--per-turn',
           String(perTurn),
+          '--fill',
+          String(fill),
+          ...(history === undefined ? [] : ['--history', String(history)]),
         ],
         { encoding: 'utf8', maxBuffer: 1 << 20 },
       );
