@@ -1,15 +1,21 @@
 import type { Bus, EnvelopeHandler } from './bus.ts';
 import type { Envelope } from './envelope.ts';
-import { type Topic, topicKey } from './topics.ts';
+import type { Topic } from './topics.ts';
 
-/** The embedded bus: one process, so publishing is a direct, synchronous call. */
+/**
+ * The embedded bus: one process, so publishing is a direct, synchronous call. Subscribed rooms and
+ * users are kept by their own ids, not by topicKey's strings: a delivery then looks up a string
+ * the store already holds (its hash computed), instead of building and hashing a new one.
+ */
 export class LocalBus implements Bus {
   private handler: EnvelopeHandler = () => {};
-  private readonly topics = new Set<string>();
+  private readonly rooms = new Set<string>();
+  private readonly users = new Set<string>();
 
   /** Hands the envelope to this node's subscribers now; the memory room log fans out with it. */
   deliver(envelope: Envelope): void {
-    if (this.topics.has(topicKey(envelope.topic))) this.handler(envelope);
+    const topic = envelope.topic;
+    if (topic.kind === 'room' ? this.rooms.has(topic.roomid) : this.users.has(topic.uid)) this.handler(envelope);
   }
 
   publish(envelope: Envelope): Promise<void> {
@@ -18,12 +24,14 @@ export class LocalBus implements Bus {
   }
 
   subscribe(topic: Topic): Promise<void> {
-    this.topics.add(topicKey(topic));
+    if (topic.kind === 'room') this.rooms.add(topic.roomid);
+    else this.users.add(topic.uid);
     return Promise.resolve();
   }
 
   unsubscribe(topic: Topic): Promise<void> {
-    this.topics.delete(topicKey(topic));
+    if (topic.kind === 'room') this.rooms.delete(topic.roomid);
+    else this.users.delete(topic.uid);
     return Promise.resolve();
   }
 
@@ -32,7 +40,8 @@ export class LocalBus implements Bus {
   }
 
   close(): Promise<void> {
-    this.topics.clear();
+    this.rooms.clear();
+    this.users.clear();
     return Promise.resolve();
   }
 }
