@@ -378,8 +378,7 @@ export class ChatCore<P = unknown> {
         session.transport.terminate();
         continue;
       }
-      session.transport.send(PING_TEXT);
-      this.out.watch(session);
+      this.out.ping(session, PING_TEXT);
     }
   }
 

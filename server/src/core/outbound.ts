@@ -79,7 +79,13 @@ export class Outbound<P> {
     if (session.transport.bufferedAmount > this.sendBufferLimitBytes) this.closeSlow(session);
   }
 
-  /** Something was written to the connection outside `send` (a heartbeat ping), or it still has output unread. */
+  /** A heartbeat ping: written like every frame (so watched), but not counted as a delivery. */
+  ping(session: Session<P>, text: string): void {
+    session.transport.send(text);
+    this.watch(session);
+  }
+
+  /** Something was written to the connection, or it still has output unread: its output counts at the next `takeWatched`. */
   watch(session: Session<P>): void {
     if (session.outputWatched) return;
     session.outputWatched = true;
