@@ -258,6 +258,8 @@ export class Session {
   private measureTo = 0;
   private measured = 0;
   private deliveredTotal = 0;
+  /** Chat messages that reached a member, of any step, counted for `quiesce`. */
+  private arrived = 0;
   private duplicated = 0;
   private stale = 0;
   private closedDuring = new Map<string, number>();
@@ -383,6 +385,7 @@ export class Session {
   }
 
   deliver(m: Member, run: number, pub: number, seq: number, tUs: number, now: number): void {
+    this.arrived++;
     if (run !== this.run || m.slow) {
       this.stale++;
       return;
@@ -670,16 +673,18 @@ export class Session {
     };
   }
 
-  /** Waits until no deliveries arrive for quietMs (a previous overloaded step's backlog), at most maxMs. */
+  /**
+   * Waits until no chat message has arrived for quietMs (a previous overloaded step's backlog), at
+   * most maxMs. Counts messages, not bytes: a server's heartbeat pings keep bytes arriving on an
+   * idle connection, and counting those made every step wait the whole maxMs.
+   */
   async quiesce(quietMs = 500, maxMs = 15_000): Promise<void> {
     const end = performance.now() + maxMs;
     let last = -1;
     let quietSince = performance.now();
     while (performance.now() < end) {
-      let b = 0;
-      for (const m of this.members) if (m.ws) b += m.ws.bytesRead;
-      if (b !== last) {
-        last = b;
+      if (this.arrived !== last) {
+        last = this.arrived;
         quietSince = performance.now();
       } else if (performance.now() - quietSince >= quietMs) return;
       await new Promise((r) => setTimeout(r, 50));
