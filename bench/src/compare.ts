@@ -15,6 +15,7 @@ import { BENCH_DIR, launch, PEERS, REPO_DIR, type RunningPeer, versions } from '
 import { type PlotSeries, plotSvg } from './plot.ts';
 import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
+import { cpuAtSameRates } from './same-rates.ts';
 import { DEFAULT_WORKLOADS, runsOn, type Workload, workloadByName } from './workloads.ts';
 
 interface CompareArgs {
@@ -609,17 +610,21 @@ function resultsMarkdown(out: CompareOutput): string {
   L.push('');
   L.push(
     'Ratios in this run: sustained deliveries/s (server ÷ peer), server CPU per delivery (server ÷ peer; below 1 = the server is cheaper; ' +
-      "with Redis, servers + redis-server summed) and p99 at half of each one's sustained rate (server ÷ peer):",
+      'with Redis, servers + redis-server summed), each at its own sustained rate and at the rates both passed (the median of the ratios at each such rate; ' +
+      "a cost per delivery falls as the rate rises, so the first favours whichever sustained more) and p99 at half of each one's sustained rate (server ÷ peer):",
   );
   L.push('');
-  L.push('| workload | server | peer | deliveries/s | server µs/delivery | p99 at half |');
-  L.push('|---|---|---|---|---|---|');
+  L.push('| workload | server | peer | deliveries/s | server µs/delivery | server µs/delivery at the same rates | p99 at half |');
+  L.push('|---|---|---|---|---|---|---|');
   const times = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`);
   for (const r of out.ratios) {
     // Runs saved before this table kept peer ÷ server for CPU per delivery.
     const cpu = r.cpuPerServer ?? (r.cpuPerDelivery ? 1 / r.cpuPerDelivery : null);
+    // Computed from the points, so a saved run renders it too.
+    const same = cpuAtSameRates(out.points, r.workload, r.of ?? 'ours', r.peer);
+    const sameText = same ? `${times(same.ratio)} (at ${same.rates.map((x) => si(x)).join(', ')})` : 'n/a';
     L.push(
-      `| ${r.workload ? labelOf(r.workload) : `one room of ${r.members}`} | ${r.of ?? 'ours'} | ${r.peer} | ${times(r.throughput)} | ${times(cpu)} | ${times(r.p99AtHalf)} |`,
+      `| ${r.workload ? labelOf(r.workload) : `one room of ${r.members}`} | ${r.of ?? 'ours'} | ${r.peer} | ${times(r.throughput)} | ${times(cpu)} | ${sameText} | ${times(r.p99AtHalf)} |`,
     );
   }
   if (out.idle.length) {
