@@ -16,6 +16,7 @@ import { type PlotSeries, plotSvg } from './plot.ts';
 import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
 import { cpuAtSameRates } from './same-rates.ts';
+import { Turns } from './turns.ts';
 import { DEFAULT_WORKLOADS, runsOn, type Workload, workloadByName } from './workloads.ts';
 
 interface CompareArgs {
@@ -41,6 +42,8 @@ interface CompareArgs {
   http: boolean;
   wssMembers: number;
   writeDocs: boolean;
+  /** Servers' searches take turns step by step (all servers up at once), not one after another. */
+  interleave: boolean;
 }
 
 const HELP = `Usage: npm run bench:compare -- [options]
@@ -68,6 +71,8 @@ const HELP = `Usage: npm run bench:compare -- [options]
   --wss-members N      also search ours over TLS at this room size (0: skip), default 1000
   --no-http            skip autocannon on /healthz and /api/login
   --quick              duration 2, repeats 2, bisections 2, idle 2000
+  --interleave         all servers of a workload up at once, their searches taking turns step by
+                       step, so that a noisy minute of the machine falls on each of them alike
   --write-docs         update docs/benchmarks.md (generated section) and docs/benchmarks-plot.svg
   --render FILE        only rewrite those docs from a saved bench/results/compare-*.json
 `;
@@ -93,6 +98,7 @@ function parse(argv: string[]): CompareArgs {
     http: true,
     wssMembers: 1000,
     writeDocs: false,
+    interleave: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -161,6 +167,9 @@ function parse(argv: string[]): CompareArgs {
         break;
       case '--write-docs':
         a.writeDocs = true;
+        break;
+      case '--interleave':
+        a.interleave = true;
         break;
       case '--render':
         renderFrom = v();
@@ -286,29 +295,53 @@ const median = (xs: number[]) => {
   return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)];
 };
 
-async function searchServer(id: string, w: Workload, a: CompareArgs, points: Point[]): Promise<Sustained> {
+/** Descriptors kept free beside the members' sockets: /proc reads for CPU figures, logins, the servers' pipes. */
+const DESCRIPTOR_MARGIN = 500;
+
+/** This process's limit on open files (the soft one), from /proc/self/limits; undefined where there is none. */
+function openFilesLimit(): number | undefined {
+  try {
+    const line = fs
+      .readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
+async function searchServer(id: string, w: Workload, a: CompareArgs, points: Point[], turns = new Turns()): Promise<Sustained> {
   const members = w.members;
   const spec = PEERS[id];
   let peer: RunningPeer | undefined;
   let session: Session | undefined;
   try {
-    peer = await launch(spec);
-    log(`${id}: pid ${peer.pids.join(',')} at ${peer.urls.join(' ')}${peer.auxPids.length ? `, redis-server pid ${peer.auxPids.join(',')}` : ''}, ${w.label}`);
-    session = new Session({
-      url: peer.url,
-      ...(peer.urls.length > 1 ? { urls: peer.urls } : {}),
-      dialect: dialectByName(spec.protocol),
-      members,
-      rooms: w.rooms,
-      publishers: w.publishers,
-      direct: w.direct,
-      serverPid: peer.pid,
-      serverPids: peer.pids,
-      auxPids: peer.auxPids,
-      log: (l) => log(`${id}: ${l}`),
+    // Starting and connecting load the machine: not while another server's step runs.
+    await turns.run(async () => {
+      peer = await launch(spec);
+      log(
+        `${id}: pid ${peer.pids.join(',')} at ${peer.urls.join(' ')}${peer.auxPids.length ? `, redis-server pid ${peer.auxPids.join(',')}` : ''}, ${w.label}`,
+      );
+      session = new Session({
+        url: peer.url,
+        ...(peer.urls.length > 1 ? { urls: peer.urls } : {}),
+        dialect: dialectByName(spec.protocol),
+        members,
+        rooms: w.rooms,
+        publishers: w.publishers,
+        direct: w.direct,
+        serverPid: peer.pid,
+        serverPids: peer.pids,
+        auxPids: peer.auxPids,
+        log: (l) => log(`${id}: ${l}`),
+      });
+      await session.connect();
     });
-    await session.connect();
-    const measure = async (deliveries: number, durationS: number): Promise<{ p: Point; r: StepResult }> => {
+    if (!peer || !session) throw new Error('not started');
+    const measure = (deliveries: number, durationS: number) => turns.run(() => measureNow(deliveries, durationS));
+    const measureNow = async (deliveries: number, durationS: number): Promise<{ p: Point; r: StepResult }> => {
       await session!.reconnectClosed();
       // An overloaded step can leave seconds of backlog (small rooms: each message costs the most).
       await session!.quiesce(300, 30_000);
@@ -706,11 +739,31 @@ async function main(): Promise<void> {
   const points: Point[] = [];
   const sustained: Sustained[] = [];
   const workloads = a.workloads.map((name) => workloadByName(name, a));
-  for (const w of workloads) {
-    for (const id of servers) {
-      if (runsOn(w, PEERS[id].protocol)) sustained.push(await searchServer(id, w, a, points));
-      else log(`${id}: skipping ${w.id} (one room for everyone)`);
+  if (a.interleave) {
+    // Every server's members are connected at once, each a descriptor of this process.
+    const limit = openFilesLimit();
+    for (const w of workloads) {
+      const needed = servers.filter((id) => runsOn(w, PEERS[id].protocol)).length * w.members + DESCRIPTOR_MARGIN;
+      if (limit !== undefined && needed > limit) {
+        throw new Error(
+          `--interleave: ${w.id} keeps ${needed} descriptors open (every server's ${w.members} members at once), over this process's limit of ${limit}; name fewer servers or raise the limit (ulimit -n)`,
+        );
+      }
     }
+  }
+  for (const w of workloads) {
+    const turns = new Turns();
+    const searches: Promise<Sustained>[] = [];
+    for (const id of servers) {
+      if (!runsOn(w, PEERS[id].protocol)) {
+        log(`${id}: skipping ${w.id} (one room for everyone)`);
+        continue;
+      }
+      const search = searchServer(id, w, a, points, turns);
+      searches.push(search);
+      if (!a.interleave) await search;
+    }
+    sustained.push(...(await Promise.all(searches)));
   }
   if (a.wssMembers > 0 && servers.includes('ours') && !PEERS['ours-wss'].available()) {
     sustained.push(await searchServer('ours-wss', workloadByName(`room${a.wssMembers}`, a), a, points));
