@@ -3,12 +3,8 @@ import type { Session, StepResult } from './loadgen.ts';
 import { launch, PEERS, type RunningPeer } from './peers.ts';
 import { waitForQuietMachine } from './procstat.ts';
 import { si } from './report.ts';
+import { median } from './stats.ts';
 import { toolArgs, toolLoad, toolSession } from './tool-args.ts';
-
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-};
 
 async function main(): Promise<void> {
   const args = toolArgs();

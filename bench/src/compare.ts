@@ -16,6 +16,7 @@ import { type PlotSeries, plotSvg } from './plot.ts';
 import { processesRss, waitForQuietMachine as waitUntilQuiet } from './procstat.ts';
 import { si } from './report.ts';
 import { cpuAtSameRates } from './same-rates.ts';
+import { median as finiteMedian } from './stats.ts';
 import { Turns } from './turns.ts';
 import { DEFAULT_WORKLOADS, runsOn, type Workload, workloadByName } from './workloads.ts';
 
@@ -290,10 +291,8 @@ const busyBudget = { ms: 180_000 };
 const DISTURBED_PCT = 40;
 const waitForQuietMachine = (pids: number[]) => waitUntilQuiet(pids, busyBudget, log);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)];
-};
+/** 0 when there is nothing to summarise: the tables print it as such. */
+const median = (xs: number[]) => (xs.length === 0 ? 0 : finiteMedian(xs));
 
 /** Descriptors kept free beside the members' sockets: /proc reads for CPU figures, logins, the servers' pipes. */
 const DESCRIPTOR_MARGIN = 500;

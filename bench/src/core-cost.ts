@@ -25,6 +25,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OURS_MAIN } from './peers.ts';
+import { median } from './stats.ts';
 import { toolArgs, toolLoad } from './tool-args.ts';
 
 interface ChildResult {
@@ -210,7 +211,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const label = direct ? `${members / 2} direct-message pairs` : `${members} members in ${rooms} rooms`;
   process.stdout.write(`\n${label}, ${messages} messages, ${perTurn} a turn, median of ${rounds} rounds\n`);
   process.stdout.write('| build | CPU µs/message | user µs/message | CPU µs/delivery | vs first |\n|---|---|---|---|---|\n');

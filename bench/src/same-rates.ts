@@ -1,11 +1,7 @@
 /** CPU per delivery of two servers compared at the same offered rates (bench:compare's ratios). */
 
 import type { Point } from './compare.ts';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)];
-};
+import { median } from './stats.ts';
 
 /**
  * Server ÷ peer CPU per delivery at the rates both passed. `cpuPerServer` compares each at its own

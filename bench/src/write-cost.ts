@@ -16,6 +16,7 @@
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.ts';
 import { toolArgs } from './tool-args.ts';
 
 interface WriteWrapCtor {
@@ -117,7 +118,6 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   process.stdout.write(
     `${sockets} sockets, ${size}-byte writes, ${perTurn} sockets a turn, ${writes} writes a run, median of ${rounds} runs (µs of this process's CPU per write):\n`,
   );

@@ -22,11 +22,12 @@ describe('bench harness between steps', () => {
       const r = await session.step({ rate: 50, size: 100, warmupMs: 200, durationMs: 500, drainMs: 2000 });
       expect(r.lost).toBe(0);
       expect(r.deliveries).toBeGreaterThan(0);
-      const before = session.alive.reduce((sum, m) => sum + (m.ws?.bytesRead ?? 0), 0);
+      const bytesRead = () => session.alive.reduce((sum, m) => sum + (m.ws?.bytesRead ?? 0), 0);
+      const before = bytesRead();
       const started = performance.now();
       await session.quiesce(300, 20_000);
       const waited = performance.now() - started;
-      const after = session.alive.reduce((sum, m) => sum + (m.ws?.bytesRead ?? 0), 0);
+      const after = bytesRead();
       // Pings did arrive meanwhile, and quiesce did not wait for them to stop (they never do).
       expect(after).toBeGreaterThan(before);
       expect(waited).toBeLessThan(10_000);
