@@ -2,6 +2,9 @@ import type { Bus, EnvelopeHandler } from './bus.ts';
 import type { Envelope } from './envelope.ts';
 import type { Topic } from './topics.ts';
 
+/** A topic's own id: the room's or the user's. */
+const idOf = (topic: Topic): string => (topic.kind === 'room' ? topic.roomid : topic.uid);
+
 /**
  * The embedded bus: one process, so publishing is a direct, synchronous call. Subscribed rooms and
  * users are kept by their own ids, not by topicKey's strings: a delivery then looks up a string
@@ -14,8 +17,7 @@ export class LocalBus implements Bus {
 
   /** Hands the envelope to this node's subscribers now; the memory room log fans out with it. */
   deliver(envelope: Envelope): void {
-    const topic = envelope.topic;
-    if (topic.kind === 'room' ? this.rooms.has(topic.roomid) : this.users.has(topic.uid)) this.handler(envelope);
+    if (this.setOf(envelope.topic).has(idOf(envelope.topic))) this.handler(envelope);
   }
 
   publish(envelope: Envelope): Promise<void> {
@@ -24,15 +26,18 @@ export class LocalBus implements Bus {
   }
 
   subscribe(topic: Topic): Promise<void> {
-    if (topic.kind === 'room') this.rooms.add(topic.roomid);
-    else this.users.add(topic.uid);
+    this.setOf(topic).add(idOf(topic));
     return Promise.resolve();
   }
 
   unsubscribe(topic: Topic): Promise<void> {
-    if (topic.kind === 'room') this.rooms.delete(topic.roomid);
-    else this.users.delete(topic.uid);
+    this.setOf(topic).delete(idOf(topic));
     return Promise.resolve();
+  }
+
+  /** Rooms and users are kept apart: a room and a user may have the same id. */
+  private setOf(topic: Topic): Set<string> {
+    return topic.kind === 'room' ? this.rooms : this.users;
   }
 
   onEnvelope(handler: EnvelopeHandler): void {
