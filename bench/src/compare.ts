@@ -49,7 +49,8 @@ interface CompareArgs {
 
 const HELP = `Usage: npm run bench:compare -- [options]
   --servers LIST       default ours,naive,socketio,uws; also ours-wss, ours-alt, ours-deno,
-                       ours-deno-native, ours-redis1, ours-redis3, socketio-redis3, bare-ws
+                       ours-deno-native, ours-redis1, ours-redis3, socketio-redis3, bare-ws,
+                       ws-pubsub (the uWS peer's protocol on ws)
   --workloads LIST     default room100,room1000,rooms10,dm: one room of 100 and of 1,000
                        members (10 publishers); 10,000 members in rooms of 10 (one publisher a
                        room); 5,000 direct-message pairs (one publisher a pair). room<N> and
@@ -577,6 +578,7 @@ const COLORS: Record<string, string> = {
   naive: '#d62728',
   socketio: '#2ca02c',
   uws: '#9467bd',
+  'ws-pubsub': '#c5b0d5',
   'ours-deno': '#8c564b',
   'ours-deno-native': '#e377c2',
   'ours-redis1': '#bcbd22',
@@ -592,6 +594,7 @@ const EXTRA_PAIRS: [string, string][] = [
   ['ours-redis3', 'ours-redis1'],
   ['socketio-redis3', 'socketio'],
   ['ours-deno', 'ours-deno-native'],
+  ['ws-pubsub', 'uws'],
 ];
 
 /** The workload of a saved result: its id, or (runs saved before workloads) one room of `members`. */

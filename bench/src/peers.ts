@@ -259,6 +259,15 @@ export const PEERS: Record<string, PeerSpec> = {
       return undefined;
     },
   },
+  /** The uWS peer's protocol on `ws`, doing nothing else: what `ws` itself charges for the same work. */
+  'ws-pubsub': {
+    id: 'ws-pubsub',
+    label: 'ws pub/sub (the uWS peer on ws)',
+    protocol: 'chat-noauth',
+    script: path.join(BENCH_DIR, 'peers', 'ws-pubsub.mjs'),
+    ready: 'stdout',
+    available: () => undefined,
+  },
   'bare-ws': {
     id: 'bare-ws',
     label: 'bare ws server',
