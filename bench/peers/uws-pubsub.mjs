@@ -5,10 +5,10 @@
 // `message` with `to` is stamped with the pair's seq and published to the recipient's topic and the
 // sender's (every connection of both, as our server does), then acked.
 import uWS from 'uwebsockets';
+import { directMessage, joinedText, roomMessage, WELCOME } from './chat-frames.mjs';
 
 const port = Number(process.env.PORT ?? 8000);
 const host = process.env.HOST ?? '127.0.0.1';
-const seqs = new Map();
 const members = new Map();
 const decoder = new TextDecoder();
 
@@ -31,7 +31,7 @@ const app = uWS.App().ws('/*', {
   open: (ws) => {
     const { uid } = ws.getUserData();
     if (uid) ws.subscribe(`user:${uid}`);
-    ws.send('{"event":"welcome","protocol":1,"heartbeatMs":0}');
+    ws.send(WELCOME);
   },
   message: (ws, data, isBinary) => {
     if (isBinary) return;
@@ -45,28 +45,17 @@ const app = uWS.App().ws('/*', {
       ws.subscribe(msg.roomid);
       ws.getUserData().rooms.push(msg.roomid);
       members.set(msg.roomid, (members.get(msg.roomid) ?? 0) + 1);
-      ws.send(JSON.stringify({ event: 'joined', roomid: msg.roomid, num: members.get(msg.roomid) }));
+      ws.send(joinedText(msg.roomid, members.get(msg.roomid)));
     } else if (msg.event === 'message' && typeof msg.to === 'string') {
       const uid = ws.getUserData().uid;
-      const room = uid < msg.to ? `dm:${uid}|${msg.to}` : `dm:${msg.to}|${uid}`;
-      const seq = (seqs.get(room) ?? 0) + 1;
-      seqs.set(room, seq);
-      const ts = Date.now();
-      const text = JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, uid, name: 'u', message: msg.message, to: msg.to });
+      const { text, ack } = directMessage(uid, msg);
       app.publish(`user:${msg.to}`, text, false);
       if (msg.to !== uid) app.publish(`user:${uid}`, text, false);
-      ws.send(JSON.stringify({ event: 'ack', id: msg.id, seq, roomid: room, ts }));
+      ws.send(ack);
     } else if (msg.event === 'message') {
-      const room = msg.roomid;
-      const seq = (seqs.get(room) ?? 0) + 1;
-      seqs.set(room, seq);
-      const ts = Date.now();
-      app.publish(
-        room,
-        JSON.stringify({ event: 'message', id: msg.id, roomid: room, seq, ts, name: 'u', message: msg.message, num: members.get(room) }),
-        false,
-      );
-      ws.send(JSON.stringify({ event: 'ack', id: msg.id, seq, roomid: room, ts }));
+      const { text, ack } = roomMessage(msg, members.get(msg.roomid));
+      app.publish(msg.roomid, text, false);
+      ws.send(ack);
     } else if (msg.event === 'heartbeat') {
       /* nothing */
     }
